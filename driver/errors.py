@@ -1,0 +1,97 @@
+"""One error hierarchy for the driver; every message says what happened and what to try."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+
+class DriverError(Exception):
+    """Base of every error the driver raises on purpose."""
+
+    def __init__(self, message: str, error_labels: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self._labels = set(error_labels)
+
+    @property
+    def error_labels(self) -> frozenset[str]:
+        return frozenset(self._labels)
+
+    def has_error_label(self, label: str) -> bool:
+        return label in self._labels
+
+    def add_error_label(self, label: str) -> None:
+        self._labels.add(label)
+
+
+class ConfigurationError(DriverError):
+    """A setting (URI, option, argument) is invalid; nothing was sent to a server."""
+
+
+class InvalidURI(ConfigurationError):
+    """A connection string cannot be parsed; the message names the offending part."""
+
+
+class ProtocolError(DriverError):
+    """Bytes on the wire break the MongoDB wire protocol (framing, opcode, flags, BSON)."""
+
+
+class ConnectionFailure(DriverError):
+    """A network-level failure talking to a server."""
+
+
+class NetworkTimeout(ConnectionFailure):
+    """A connect, read or write on a socket timed out."""
+
+
+class AuthenticationFailed(DriverError):
+    """The server refused the credentials, or the auth conversation went wrong."""
+
+
+class ServerSelectionTimeout(DriverError):
+    """No suitable server was found within serverSelectionTimeoutMS."""
+
+
+class WaitQueueTimeout(ConnectionFailure):
+    """No pooled connection became available within waitQueueTimeoutMS."""
+
+
+class PoolClearedError(ConnectionFailure):
+    """The connection pool was cleared (paused) while waiting for, or holding, a connection."""
+
+
+class OperationFailure(DriverError):
+    """A server answered a command with ok: 0."""
+
+    def __init__(
+        self,
+        message: str,
+        code: int | None = None,
+        details: Mapping[str, Any] | None = None,
+        error_labels: Iterable[str] = (),
+    ) -> None:
+        labels = set(error_labels)
+        if details is not None:
+            labels.update(details.get("errorLabels", ()))
+        super().__init__(message, labels)
+        self.code = code
+        self.details = dict(details) if details is not None else {}
+
+    @property
+    def code_name(self) -> str | None:
+        return self.details.get("codeName")
+
+
+class WriteError(OperationFailure):
+    """A single write failed (writeErrors in the reply)."""
+
+
+class DuplicateKeyError(WriteError):
+    """A write would have violated a unique index (code 11000)."""
+
+
+class WriteConcernError(OperationFailure):
+    """The write was applied but the write concern was not satisfied."""
+
+
+class BulkWriteError(OperationFailure):
+    """One or more writes of a bulk write failed; `details` holds the full result."""

@@ -1,0 +1,1 @@
+"""Server discovery and monitoring: descriptions, transitions, selection, live topology."""

@@ -1,0 +1,1 @@
+"""Driver events (SDAM, heartbeat, pool, command), each with explicit units, and listener plumbing."""

@@ -131,6 +131,7 @@ class TopologySettings:
     local_threshold_ms: int = 15
     server_selection_timeout_ms: int = 30_000
     srv_max_hosts: int = 0
+    seeds: tuple[str, ...] = ()                 # normalized seed list (updateUnknownWithStandalone)
 
 
 @dataclass(frozen=True)

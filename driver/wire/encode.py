@@ -1,0 +1,171 @@
+"""Build OP_MSG, OP_QUERY, OP_REPLY and OP_COMPRESSED messages as bytes."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Mapping, Sequence
+
+import bson
+
+from driver.compression import get_compressor
+from driver.errors import ConfigurationError, ProtocolError
+from driver.wire.crc32c import crc32c
+from driver.wire.messages import (
+    CHECKSUM_PRESENT,
+    EXHAUST_ALLOWED,
+    HEADER_SIZE,
+    MORE_TO_COME,
+    OP_COMPRESSED,
+    OP_MSG,
+    OP_QUERY,
+    OP_REPLY,
+)
+
+_HEADER = struct.Struct("<iiii")
+_INT32 = struct.Struct("<i")
+_UINT32 = struct.Struct("<I")
+_SECTION1_HEAD = struct.Struct("<Bi")  # kind byte, section size
+_QUERY_COUNTS = struct.Struct("<ii")  # numberToSkip, numberToReturn
+_REPLY_FIXED = struct.Struct("<iqii")  # responseFlags, cursorID, startingFrom, numberReturned
+_COMPRESSED_FIXED = struct.Struct("<iiB")  # originalOpcode, uncompressedSize, compressorId
+
+Document = Mapping[str, Any] | bytes | bytearray | memoryview
+
+
+def _encode_document(doc: Document, where: str, codec_options: Any) -> bytes:
+    """BSON bytes for a mapping, or validated pre-encoded bytes."""
+    if isinstance(doc, (bytes, bytearray, memoryview)):
+        raw = bytes(doc)
+        if len(raw) < 5 or _INT32.unpack_from(raw)[0] != len(raw) or raw[-1] != 0:
+            raise ConfigurationError(f"{where}: pre-encoded BSON is malformed ({len(raw)} bytes given)")
+        return raw
+    if not isinstance(doc, Mapping):
+        raise ConfigurationError(f"{where}: expected a mapping or BSON bytes, got {type(doc).__name__}")
+    if codec_options is None:
+        return bson.encode(doc)
+    return bson.encode(doc, codec_options=codec_options)
+
+
+def _int32(value: int, name: str) -> int:
+    if not -(2**31) <= value < 2**31:
+        raise ConfigurationError(f"{name} {value} does not fit in a signed 32-bit integer")
+    return value
+
+
+def _cstring(text: str, name: str) -> bytes:
+    raw = text.encode("utf-8")
+    if b"\x00" in raw:
+        raise ConfigurationError(f"{name} {text!r} must not contain a NUL character")
+    return raw + b"\x00"
+
+
+def _frame(request_id: int, response_to: int, op_code: int, parts: list[bytes]) -> bytes:
+    length = HEADER_SIZE + sum(len(p) for p in parts)
+    header = _HEADER.pack(length, _int32(request_id, "requestID"), _int32(response_to, "responseTo"), op_code)
+    return b"".join([header, *parts])
+
+
+def encode_op_msg(
+    request_id: int,
+    body: Document,
+    sequences: Mapping[str, Sequence[Document]] | None = None,
+    *,
+    response_to: int = 0,
+    more_to_come: bool = False,
+    exhaust_allowed: bool = False,
+    checksum: bool = False,
+    codec_options: Any = None,
+) -> bytes:
+    """Encode an OP_MSG: `body` as the kind-0 section, each `sequences` entry as a kind-1 section.
+
+    With `checksum`, the CHECKSUM_PRESENT bit is set and a CRC32C of the whole message
+    (header included) is appended (OP_MSG spec, "Checksum").
+    """
+    flags = (
+        (CHECKSUM_PRESENT if checksum else 0)
+        | (MORE_TO_COME if more_to_come else 0)
+        | (EXHAUST_ALLOWED if exhaust_allowed else 0)
+    )
+    parts = [_UINT32.pack(flags), b"\x00", _encode_document(body, "OP_MSG body", codec_options)]
+    for identifier, documents in (sequences or {}).items():
+        if isinstance(documents, (Mapping, bytes, bytearray, memoryview, str)):
+            raise ConfigurationError(f"document sequence {identifier!r} must be a sequence of documents")
+        name = _cstring(identifier, "document sequence identifier")
+        encoded = [
+            _encode_document(d, f"document sequence {identifier!r} item {i}", codec_options)
+            for i, d in enumerate(documents)
+        ]
+        size = 4 + len(name) + sum(len(e) for e in encoded)
+        parts.append(_SECTION1_HEAD.pack(1, size))
+        parts.append(name)
+        parts.extend(encoded)
+    if not checksum:
+        return _frame(request_id, response_to, OP_MSG, parts)
+    # The checksum covers every byte before it, header included, whose messageLength already
+    # counts the 4 checksum bytes: frame with a placeholder, then replace it.
+    framed = _frame(request_id, response_to, OP_MSG, parts + [b"\x00\x00\x00\x00"])
+    return framed[:-4] + _UINT32.pack(crc32c(memoryview(framed)[:-4]))
+
+
+def encode_op_query(
+    request_id: int,
+    full_collection_name: str,
+    query: Document,
+    *,
+    flags: int = 0,
+    skip: int = 0,
+    n_return: int = -1,
+    fields: Document | None = None,
+    codec_options: Any = None,
+) -> bytes:
+    """Encode a legacy OP_QUERY (used for the first handshake when the server may be old)."""
+    parts = [
+        _INT32.pack(_int32(flags, "OP_QUERY flags")),
+        _cstring(full_collection_name, "fullCollectionName"),
+        _QUERY_COUNTS.pack(_int32(skip, "numberToSkip"), _int32(n_return, "numberToReturn")),
+        _encode_document(query, "OP_QUERY query", codec_options),
+    ]
+    if fields is not None:
+        parts.append(_encode_document(fields, "OP_QUERY returnFieldsSelector", codec_options))
+    return _frame(request_id, 0, OP_QUERY, parts)
+
+
+def encode_op_reply(
+    request_id: int,
+    response_to: int,
+    documents: Sequence[Document],
+    *,
+    flags: int = 0,
+    cursor_id: int = 0,
+    starting_from: int = 0,
+    codec_options: Any = None,
+) -> bytes:
+    """Encode a legacy OP_REPLY (what a server answers to OP_QUERY)."""
+    encoded = [_encode_document(d, f"OP_REPLY document {i}", codec_options) for i, d in enumerate(documents)]
+    if not -(2**63) <= cursor_id < 2**63:
+        raise ConfigurationError(f"cursorID {cursor_id} does not fit in a signed 64-bit integer")
+    fixed = _REPLY_FIXED.pack(
+        _int32(flags, "responseFlags"), cursor_id, _int32(starting_from, "startingFrom"), len(encoded)
+    )
+    return _frame(request_id, response_to, OP_REPLY, [fixed, *encoded])
+
+
+def compress_message(message: bytes, compressor: str, level: int = -1) -> bytes:
+    """Wrap an encoded message in OP_COMPRESSED, keeping its requestID and responseTo.
+
+    OP_COMPRESSED spec: the original header is replaced by originalOpcode + uncompressedSize
+    (the size of the message WITHOUT its header) + compressorId.
+    """
+    chosen = get_compressor(compressor)
+    if len(message) < HEADER_SIZE:
+        raise ProtocolError(f"cannot compress a {len(message)}-byte message: shorter than the 16-byte header")
+    length, request_id, response_to, op_code = _HEADER.unpack_from(message)
+    if length != len(message):
+        raise ProtocolError(f"cannot compress: header messageLength {length} but {len(message)} bytes given")
+    if op_code == OP_COMPRESSED:
+        raise ProtocolError("cannot compress an OP_COMPRESSED message again")
+    body = memoryview(message)[HEADER_SIZE:]
+    assert chosen.compress is not None  # get_compressor only returns available compressors
+    packed = chosen.compress(bytes(body), level)
+    fixed = _COMPRESSED_FIXED.pack(op_code, len(body), chosen.compressor_id)
+    return _frame(request_id, response_to, OP_COMPRESSED, [fixed, packed])

@@ -119,3 +119,101 @@ def test_in_window(path: Path) -> None:
 def test_logging(path: Path) -> None:
     pytest.skip("server-selection/logging files are in the unified test format; they need the "
                 "unified runner and a live deployment, which this pure runner does not have")
+
+
+# -- behaviour beyond the JSON files: read preference validation, documents, explanations ---
+def _rs(*servers: ServerDescription, kind: TopologyType = TopologyType.ReplicaSetWithPrimary,
+        heartbeat_frequency_ms: int = 10_000) -> TopologyDescription:
+    return TopologyDescription(type=kind, servers={s.address: s for s in servers},
+                               settings=TopologySettings(heartbeat_frequency_ms=heartbeat_frequency_ms))
+
+
+def test_primary_with_tags_or_staleness_is_rejected() -> None:
+    with pytest.raises(ConfigurationError, match="cannot have tag sets"):
+        ReadPreference("primary", tag_sets=[{"dc": "ny"}])
+    with pytest.raises(ConfigurationError, match="cannot have maxStalenessSeconds"):
+        ReadPreference("primary", max_staleness_seconds=120)
+    assert ReadPreference("primary", tag_sets=[{}]).document() == {"mode": "primary"}
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "120", True])
+def test_max_staleness_must_be_positive_or_minus_one(bad) -> None:
+    with pytest.raises(ConfigurationError, match="maxStalenessSeconds"):
+        ReadPreference("nearest", max_staleness_seconds=bad)
+
+
+def test_too_small_max_staleness_names_the_numbers() -> None:
+    rp = ReadPreference("secondary", max_staleness_seconds=100)
+    rp.check_max_staleness(10_000)
+    with pytest.raises(ConfigurationError) as info:
+        rp.check_max_staleness(95_000)
+    message = str(info.value)
+    assert "maxStalenessSeconds=100" in message and "at least 105" in message and "95000" in message
+
+
+def test_document_round_trip_and_mode_spelling() -> None:
+    rp = ReadPreference.from_document({"mode": "SECONDARYPREFERRED", "tags": [{"dc": "ny"}, {}],
+                                       "maxStalenessSeconds": 120})
+    assert rp.mode == "secondaryPreferred"
+    doc = rp.document()
+    assert doc == {"mode": "secondaryPreferred", "tags": [{"dc": "ny"}, {}], "maxStalenessSeconds": 120}
+    assert ReadPreference.from_document(doc) == rp
+    assert hash(ReadPreference.from_document(doc)) == hash(rp)
+    assert ReadPreference("nearest").document() == {"mode": "nearest"}
+    with pytest.raises(ConfigurationError, match="unknown read preference field"):
+        ReadPreference.from_document({"mode": "nearest", "tagz": []})
+    with pytest.raises(ConfigurationError, match="invalid read preference mode"):
+        ReadPreference("closest")
+
+
+def test_from_uri_options() -> None:
+    rp = ReadPreference.from_uri_options({"readpreference": "primaryPreferred",
+                                          "readPreferenceTags": ["dc:ny,rack:1", "dc:ny", ""],
+                                          "maxStalenessSeconds": "120"})
+    assert rp == ReadPreference("primaryPreferred",
+                                tag_sets=[{"dc": "ny", "rack": "1"}, {"dc": "ny"}, {}],
+                                max_staleness_seconds=120)
+    assert ReadPreference.from_uri_options({}) == ReadPreference()
+    with pytest.raises(ConfigurationError, match="key:value"):
+        ReadPreference.from_uri_options({"readPreference": "secondary", "readPreferenceTags": "dc"})
+
+
+def test_explain_unsuitable_gives_figures() -> None:
+    primary = ServerDescription("a:1", ServerType.RSPrimary, round_trip_time_ms=5.0,
+                                tags={"dc": "ny"}, last_write_date_ms=1_000_000.0)
+    stale = ServerDescription("b:1", ServerType.RSSecondary, round_trip_time_ms=5.0,
+                              tags={"dc": "ny"}, last_write_date_ms=1_000_000.0 - 200_000)
+    far = ServerDescription("c:1", ServerType.RSSecondary, round_trip_time_ms=60.0,
+                            tags={"dc": "ny"}, last_write_date_ms=1_000_000.0)
+    tokyo = ServerDescription("d:1", ServerType.RSSecondary, round_trip_time_ms=5.0,
+                              tags={"dc": "tokyo"}, last_write_date_ms=1_000_000.0)
+    down = ServerDescription("e:1", error="connection refused")
+    near = ServerDescription("f:1", ServerType.RSSecondary, round_trip_time_ms=6.0,
+                             tags={"dc": "ny"}, last_write_date_ms=1_000_000.0)
+    topology = _rs(primary, stale, far, tokyo, down, near)
+    rp = ReadPreference("secondary", tag_sets=[{"dc": "ny"}], max_staleness_seconds=120)
+    assert [s.address for s in selection.select_servers(topology, rp)] == ["f:1"]
+    reasons = dict(selection.explain_unsuitable(topology, rp))
+    assert set(reasons) == {"a:1", "b:1", "c:1", "d:1", "e:1"}
+    assert "not a candidate for mode secondary" in reasons["a:1"]
+    assert "210.0 s exceeds maxStalenessSeconds 120" in reasons["b:1"]
+    assert "60.0 ms is outside the latency window 6.0-21.0 ms" in reasons["c:1"]
+    assert "'tokyo'" in reasons["d:1"] and "match none" in reasons["d:1"]
+    assert "not available" in reasons["e:1"]
+    writes = dict(selection.explain_unsuitable(_rs(stale, kind=TopologyType.ReplicaSetNoPrimary), "write"))
+    assert "no primary" in writes["b:1"]
+
+
+def test_explain_reports_invalid_staleness_instead_of_raising() -> None:
+    topology = _rs(ServerDescription("a:1", ServerType.RSPrimary, round_trip_time_ms=1.0))
+    reasons = selection.explain_unsuitable(topology, ReadPreference("nearest", max_staleness_seconds=30))
+    assert reasons == [("a:1", reasons[0][1])] and "too small" in reasons[0][1]
+
+
+def test_choose_server_prefers_fewer_operations_and_handles_small_windows() -> None:
+    a = ServerDescription("a:1", ServerType.Mongos, round_trip_time_ms=1.0)
+    b = ServerDescription("b:1", ServerType.Mongos, round_trip_time_ms=1.0)
+    assert selection.choose_server([], {}) is None
+    assert selection.choose_server([a], {"a:1": 99}) is a
+    rng = random.Random(1)
+    assert {selection.choose_server([a, b], {"a:1": 3, "b:1": 1}, rng).address for _ in range(50)} == {"b:1"}

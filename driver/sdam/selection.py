@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Iterable, Mapping, Sequence, Union
 
+from driver.errors import ConfigurationError
 from driver.read_preference import (NEAREST, PRIMARY, PRIMARY_PREFERRED, SECONDARY,
                                     SECONDARY_PREFERRED, ReadPreference, TagSet)
 from driver.sdam.description import ServerDescription, ServerType, TopologyDescription, TopologyType
@@ -151,7 +152,8 @@ def _check_criteria(topology: TopologyDescription, criteria: Criteria) -> None:
         if topology.type in _REPLICA_SET_TYPES:
             criteria.check_max_staleness(topology.settings.heartbeat_frequency_ms)
     elif criteria != WRITE:
-        raise TypeError(f"selection criteria must be a ReadPreference or 'write', got {criteria!r}")
+        raise ConfigurationError(
+            f"selection criteria must be a ReadPreference or 'write', got {criteria!r}")
 
 
 def _suitable_from(topology: TopologyDescription, servers: Sequence[ServerDescription],
@@ -258,7 +260,7 @@ def explain_unsuitable(topology: TopologyDescription, criteria: Criteria, *,
     """
     try:
         suitable = suitable_servers(topology, criteria, deprioritized=deprioritized)
-    except Exception as exc:  # ConfigurationError (max staleness) or a bad criteria type
+    except ConfigurationError as exc:  # max staleness too small, or bad criteria
         return [(a, f"invalid selection criteria: {exc}") for a in topology.servers]
     threshold = (topology.settings.local_threshold_ms if local_threshold_ms is None
                  else local_threshold_ms)

@@ -1,0 +1,100 @@
+"""The sandbox's data engine: answers MongoDB data commands with real query semantics.
+
+Filters, update operators, projections and most aggregation stages come from mongomock 4.3.0;
+this package owns storage, ``_id`` placement (always first), unique-index enforcement with the
+server's exact E11000 messages, index lookups for equality filters, cursors, write-command
+replies (n/nModified/upserted/writeErrors), arrayFilters, BSON sort order (Decimal128 included),
+$out/$merge and the catalog commands.
+
+Not covered (a clear error or a documented approximation, never a silent fake):
+collation (accepted, ignored: comparisons are binary), text/geo/hashed index semantics
+(the specs are stored, queries scan), $where/$text/$near and other operators mongomock lacks
+(code 238 NotImplemented), $lookup with ``pipeline``/``let``, $collStats/$indexStats/
+$currentOp/$setWindowFields/$densify/$fill/$documents (238), views, capped collections,
+TTL expiry, schema validation, transactions and read/write concern semantics (the server layer
+owns sessions), equality between Decimal128 and other numeric types in filters (ordering
+comparisons do work), and sizes in stats that are BSON sizes rather than storage-engine figures.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from mongocli.sandbox import engine_admin as admin
+from mongocli.sandbox import engine_cursors as reads
+from mongocli.sandbox import engine_write as writes
+from mongocli.sandbox.engine_store import Catalog
+from mongocli.sandbox.engine_values import CommandError, error, install_mongomock_patches
+
+DEFAULT_MAX_BSON_SIZE = 16 * 1024 * 1024
+
+
+class DataEngine:
+    """One in-memory data store shared by every member of a simulated deployment (thread-safe)."""
+
+    def __init__(self) -> None:
+        install_mongomock_patches()
+        self._lock = threading.RLock()
+        self.catalog = Catalog()
+        self.cursors = reads.Cursors()
+        c, k = self.catalog, self.cursors
+        self._handlers: dict[str, Callable[[str, dict, int], dict]] = {
+            "find": lambda db, cmd, m: reads.run_find(c, k, db, cmd, m),
+            "getMore": lambda db, cmd, m: k.get_more(db, cmd, m),
+            "killCursors": lambda db, cmd, m: k.kill(db, cmd),
+            "aggregate": lambda db, cmd, m: reads.run_aggregate(c, k, db, cmd, m),
+            "count": lambda db, cmd, m: reads.run_count(c, db, cmd),
+            "distinct": lambda db, cmd, m: reads.run_distinct(c, db, cmd),
+            "insert": lambda db, cmd, m: writes.insert(c, db, cmd, m),
+            "update": lambda db, cmd, m: writes.update(c, db, cmd, m),
+            "delete": lambda db, cmd, m: writes.delete(c, db, cmd),
+            "findAndModify": lambda db, cmd, m: writes.find_and_modify(c, db, cmd, m),
+            "findandmodify": lambda db, cmd, m: writes.find_and_modify(c, db, cmd, m),
+            "create": lambda db, cmd, m: admin.create(c, db, cmd),
+            "drop": lambda db, cmd, m: admin.drop(c, k, db, cmd),
+            "dropDatabase": lambda db, cmd, m: admin.drop_database(c, k, db),
+            "listDatabases": lambda db, cmd, m: admin.list_databases(c, cmd),
+            "listCollections": lambda db, cmd, m: admin.list_collections(c, db, cmd),
+            "listIndexes": lambda db, cmd, m: admin.list_indexes(c, db, cmd),
+            "createIndexes": lambda db, cmd, m: admin.create_indexes(c, db, cmd),
+            "dropIndexes": lambda db, cmd, m: admin.drop_indexes(c, db, cmd),
+            "deleteIndexes": lambda db, cmd, m: admin.drop_indexes(c, db, cmd),
+            "renameCollection": lambda db, cmd, m: admin.rename_collection(c, k, db, cmd),
+            "dbStats": lambda db, cmd, m: admin.db_stats(c, db, cmd),
+            "collStats": lambda db, cmd, m: admin.coll_stats(c, db, cmd),
+            "explain": lambda db, cmd, m: admin.explain(
+                c, db, cmd, lambda d, inner: self._dispatch(d, inner, m)),
+        }
+
+    def handles(self, command_name: str) -> bool:
+        """Whether ``run`` answers this command (name as the first key of the command doc)."""
+        return command_name in self._handlers
+
+    def run(self, db_name: str, command: dict, *, max_bson_size: int = DEFAULT_MAX_BSON_SIZE
+            ) -> dict:
+        """Execute one command document against ``db_name``; always returns a reply document."""
+        with self._lock:
+            try:
+                return self._dispatch(db_name, command, max_bson_size)
+            except CommandError as exc:
+                return exc.reply()
+
+    def _dispatch(self, db_name: str, command: dict, max_bson_size: int) -> dict:
+        if not command:
+            raise error(59, "no such command: ''")
+        name = next(iter(command))
+        handler = self._handlers.get(name)
+        if handler is None:
+            raise error(59, f"no such command: '{name}'")
+        if name not in ("getMore", "killCursors", "listDatabases", "listCollections",
+                        "dbStats", "dropDatabase", "explain", "renameCollection") \
+                and not isinstance(command[name], str) \
+                and not (name == "aggregate" and command[name] == 1):
+            raise error(73, f"collection name has invalid type {type(command[name]).__name__}")
+        try:
+            return handler(db_name, command, max_bson_size)
+        except CommandError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the server's connection
+            raise writes.translate(exc) from exc

@@ -1,0 +1,232 @@
+"""Storage for the sandbox data engine: collections of documents with enforced, usable indexes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Iterable, Iterator
+
+import bson
+from bson import Binary
+from mongomock.filtering import filter_applies
+
+from mongocli.sandbox.engine_values import (
+    dup_key_text, error, hkey, index_entries,
+)
+
+ID_INDEX = {"v": 2, "key": {"_id": 1}, "name": "_id_"}
+
+
+def index_name(keys: dict) -> str:
+    """Default index name, as the server builds it: ``a_1_b_-1``."""
+    return "_".join(f"{k}_{v}" for k, v in keys.items())
+
+
+class Index:
+    """One index: its spec (as listIndexes shows it) and a map key-tuple -> {doc id key}."""
+
+    def __init__(self, spec: dict) -> None:
+        self.spec = spec
+        self.name: str = spec["name"]
+        self.keys: list[tuple[str, Any]] = list(spec["key"].items())
+        self.unique: bool = bool(spec.get("unique")) or self.name == "_id_"
+        self.sparse: bool = bool(spec.get("sparse"))
+        self.partial: dict | None = spec.get("partialFilterExpression")
+        self.entries: dict[tuple, dict] = {}
+
+    def entries_of(self, doc: dict) -> Iterator[tuple[tuple, tuple]]:
+        """(hashable key, raw values) pairs this index holds for ``doc``."""
+        if self.partial is not None and not filter_applies(self.partial, doc):
+            return iter(())
+        return index_entries(doc, self.keys, self.sparse)
+
+    def conflict(self, doc: dict, own_key: Any) -> tuple | None:
+        """The raw key values of ``doc`` already held by another document, if unique."""
+        if not self.unique:
+            return None
+        for key, raw in self.entries_of(doc):
+            holders = self.entries.get(key)
+            if holders and (len(holders) > 1 or own_key not in holders):
+                return raw
+        return None
+
+    def add(self, doc: dict, doc_key: Any) -> None:
+        """Record ``doc`` under each of its index keys."""
+        for key, _ in self.entries_of(doc):
+            self.entries.setdefault(key, {})[doc_key] = None
+
+    def remove(self, doc: dict, doc_key: Any) -> None:
+        """Forget ``doc``'s index keys."""
+        for key, _ in self.entries_of(doc):
+            holders = self.entries.get(key)
+            if holders is not None:
+                holders.pop(doc_key, None)
+                if not holders:
+                    del self.entries[key]
+
+
+class Collection:
+    """Documents of one namespace keyed by hkey(_id), with their BSON sizes and indexes."""
+
+    def __init__(self, db: str, name: str, options: dict | None = None) -> None:
+        self.db = db
+        self.name = name
+        self.options = options or {}
+        self.uuid = Binary(uuid.uuid4().bytes, 4)
+        self.docs: dict[Any, dict] = {}
+        self.sizes: dict[Any, int] = {}
+        self.indexes: dict[str, Index] = {"_id_": Index(dict(ID_INDEX))}
+
+    @property
+    def ns(self) -> str:
+        """Full namespace ``db.coll``."""
+        return f"{self.db}.{self.name}"
+
+    def dup_error(self, index: Index, raw: tuple) -> Any:
+        """The DuplicateKey error (code 11000) in the server's exact message format."""
+        key_value = {f: v for (f, _), v in zip(index.keys, raw)}
+        msg = (f"E11000 duplicate key error collection: {self.ns} index: {index.name} "
+               f"dup key: {dup_key_text(index.keys, raw)}")
+        return error(11000, msg, keyPattern=dict(index.keys), keyValue=key_value)
+
+    def check_unique(self, doc: dict, own_key: Any = None) -> None:
+        """Raise DuplicateKey if ``doc`` would violate a unique index."""
+        for index in self.indexes.values():
+            raw = index.conflict(doc, own_key)
+            if raw is not None:
+                raise self.dup_error(index, raw)
+
+    def insert(self, doc: dict, size: int) -> None:
+        """Store a prepared document (``_id`` first, already size-checked)."""
+        key = hkey(doc["_id"])
+        self.check_unique(doc)
+        self.docs[key] = doc
+        self.sizes[key] = size
+        for index in self.indexes.values():
+            index.add(doc, key)
+
+    def replace(self, old: dict, new: dict, size: int) -> None:
+        """Swap ``old`` for ``new`` (same ``_id``), keeping indexes in step."""
+        key = hkey(old["_id"])
+        self.check_unique(new, key)
+        for index in self.indexes.values():
+            index.remove(old, key)
+            index.add(new, key)
+        self.docs[key] = new
+        self.sizes[key] = size
+
+    def delete(self, doc: dict) -> None:
+        """Remove a stored document."""
+        key = hkey(doc["_id"])
+        for index in self.indexes.values():
+            index.remove(doc, key)
+        self.docs.pop(key, None)
+        self.sizes.pop(key, None)
+
+    def add_index(self, spec: dict) -> None:
+        """Build an index over existing documents; a unique one fails on duplicates."""
+        index = Index(spec)
+        for key, doc in self.docs.items():
+            if index.unique:
+                raw = index.conflict(doc, key)
+                if raw is not None:
+                    err = self.dup_error(index, raw)
+                    err.errmsg = (f"Index build failed: {uuid.UUID(bytes=bytes(self.uuid))}: "
+                                  f"Collection {self.ns} ( {uuid.UUID(bytes=bytes(self.uuid))} ) "
+                                  f":: caused by :: {err.errmsg}")
+                    raise err
+            index.add(doc, key)
+        self.indexes[index.name] = index
+
+    def usable_index(self, filter_doc: dict, hint: Any = None) -> Index | None:
+        """A single-field index the filter constrains (or the hinted one), for plans and lookups."""
+        if hint:
+            for index in self.indexes.values():
+                if index.name == hint or (isinstance(hint, dict) and dict(index.keys) == hint):
+                    return index
+            raise error(2, "hint provided does not correspond to an existing index")
+        for index in self.indexes.values():
+            first = index.keys[0][0]
+            if first in filter_doc and index.partial is None and not index.sparse:
+                return index
+        return None
+
+    def candidates(self, filter_doc: dict) -> Iterable[dict]:
+        """Documents that may match: an index lookup for a plain equality, else every document."""
+        for field, value in filter_doc.items():
+            if field.startswith("$") or value is None or isinstance(value, (dict, list)):
+                continue
+            if hasattr(value, "pattern"):  # regex equality matches by pattern: scan
+                continue
+            for index in self.indexes.values():
+                if len(index.keys) == 1 and index.keys[0][0] == field and index.partial is None \
+                        and not index.sparse:
+                    holders = index.entries.get((hkey(value),), {})
+                    return [self.docs[k] for k in holders]
+        return list(self.docs.values())
+
+    def match(self, filter_doc: dict | None) -> list[dict]:
+        """Stored documents matching a query filter, in natural (index) order."""
+        filter_doc = filter_doc or {}
+        if not filter_doc:
+            return list(self.docs.values())
+        return [d for d in self.candidates(filter_doc) if filter_applies(filter_doc, d)]
+
+    def data_size(self) -> int:
+        """Sum of BSON sizes of all documents."""
+        return sum(self.sizes.values())
+
+
+def bson_size(doc: dict, max_bson_size: int) -> int:
+    """Encoded size of ``doc``; BSONObjectTooLarge (10334) past the limit."""
+    try:
+        size = len(bson.encode(doc))
+    except (bson.errors.InvalidDocument, TypeError, ValueError) as exc:
+        raise error(2, f"invalid document: {exc}") from exc
+    if size > max_bson_size:
+        raise error(10334, f"object to insert too large. size in bytes: {size}, "
+                           f"max size: {max_bson_size}")
+    return size
+
+
+class Catalog:
+    """All databases: ``{db_name: {coll_name: Collection}}``."""
+
+    def __init__(self) -> None:
+        self.dbs: dict[str, dict[str, Collection]] = {}
+
+    def get(self, db: str, name: str) -> Collection | None:
+        """The collection, or None."""
+        return self.dbs.get(db, {}).get(name)
+
+    def require(self, db: str, name: str) -> Collection:
+        """The collection, or NamespaceNotFound (26)."""
+        coll = self.get(db, name)
+        if coll is None:
+            raise error(26, f"ns not found {db}.{name}")
+        return coll
+
+    def ensure(self, db: str, name: str) -> Collection:
+        """The collection, created implicitly as a write would."""
+        validate_ns(db, name)
+        coll = self.get(db, name)
+        if coll is None:
+            coll = self.dbs.setdefault(db, {})[name] = Collection(db, name)
+        return coll
+
+    def drop(self, db: str, name: str) -> Collection | None:
+        """Remove a collection; drop its database entry when empty."""
+        colls = self.dbs.get(db, {})
+        coll = colls.pop(name, None)
+        if not colls:
+            self.dbs.pop(db, None)
+        return coll
+
+
+def validate_ns(db: str, name: Any) -> None:
+    """InvalidNamespace (73) for names a real server refuses."""
+    if not isinstance(name, str):
+        raise error(2, f"collection name has invalid type {type(name).__name__}")
+    if not db or any(c in db for c in '/\\. "$\0') or len(db) >= 64:
+        raise error(73, f"Invalid database name: '{db}'")
+    if not name or "$" in name or "\0" in name or name.startswith("."):
+        raise error(73, f"Invalid namespace specified '{db}.{name}'")

@@ -59,6 +59,10 @@ class PoolClearedError(ConnectionFailure):
     """The connection pool was cleared (paused) while waiting for, or holding, a connection."""
 
 
+class PoolClosedError(DriverError):
+    """A connection was requested from a pool that was closed (its server left the topology, or the client closed)."""
+
+
 class OperationFailure(DriverError):
     """A server answered a command with ok: 0."""
 

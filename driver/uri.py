@@ -46,7 +46,14 @@ class ConnectionString:
         hidden = None if self.password is None else "***"
         return (f"ConnectionString(scheme={self.scheme!r}, hosts={self.hosts!r}, "
                 f"username={self.username!r}, password={hidden!r}, database={self.database!r}, "
-                f"options={self.options!r}, warnings={self.warnings!r})")
+                f"options={_masked(self.options)!r}, warnings={self.warnings!r})")
+
+
+_SECRET_OPTIONS = ("proxyPassword", "tlsCertificateKeyFilePassword")
+
+
+def _masked(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("***" if k in _SECRET_OPTIONS else v) for k, v in options.items()}
 
     @property
     def is_srv(self) -> bool:
@@ -60,8 +67,8 @@ def _decode(text: str, what: str) -> str:
         raise InvalidURI(f"{what} {text!r} holds a '%' that is not a percent-escape (write %25)")
     try:
         return bytes(_unquote_bytes(text)).decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidURI(f"{what} {text!r} percent-decodes to invalid UTF-8") from None
+    except UnicodeError:  # bad UTF-8 after decoding, or a lone surrogate in the text
+        raise InvalidURI(f"{what} {text!r} is not valid UTF-8 once percent-decoded") from None
 
 
 def _unquote_bytes(text: str) -> bytearray:

@@ -1,0 +1,528 @@
+"""Server-level commands (hello, ping, replSet*, auth, failpoints) and delegation to the DataEngine."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import os
+import platform
+import socket
+import ssl
+import time
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+
+from bson import Binary, Int64, Timestamp
+
+from mongocli.sandbox import scram
+from mongocli.sandbox.failpoints import FailPointError
+from mongocli.sandbox.sessions import add_retryable_label
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mongocli.sandbox.deployment import Member
+    from mongocli.sandbox.server import Connection
+
+VERSION = "8.0.0"
+MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024
+MAX_MESSAGE_SIZE_BYTES = 48_000_000
+MAX_WRITE_BATCH_SIZE = 100_000
+MAX_WIRE_VERSION = 25
+HELLO_NAMES = frozenset({"hello", "isMaster", "ismaster"})
+
+# Commands a client may run before authenticating (a real server's requiresAuth() == false).
+NO_AUTH_COMMANDS = HELLO_NAMES | {"ping", "buildInfo", "buildinfo", "saslStart", "saslContinue",
+                                  "authenticate", "logout", "getnonce"}
+ADMIN_ONLY = frozenset({"shutdown", "replSetStepDown", "replSetFreeze", "replSetGetStatus", "replSetGetConfig",
+                        "configureFailPoint", "getLog", "getCmdLineOpts", "getParameter", "currentOp",
+                        "killOp", "hostInfo"})
+# Data commands that write (refused on a secondary with NotWritablePrimary).
+WRITE_COMMANDS = frozenset({"insert", "update", "delete", "findAndModify", "create", "drop", "dropDatabase",
+                            "createIndexes", "dropIndexes", "renameCollection", "collMod"})
+# Data commands a secondary serves without secondaryOk (the cursor already exists, or no data).
+NO_SECONDARY_OK_NEEDED = frozenset({"getMore", "killCursors"})
+# Generic arguments the sandbox handles itself and does not pass to the engine.
+_STRIPPED = frozenset({"$db", "lsid", "txnNumber", "$clusterTime", "$readPreference", "autocommit",
+                       "startTransaction", "apiVersion", "apiStrict", "apiDeprecationErrors"})
+_OPCOUNTER = {"insert": "insert", "find": "query", "update": "update", "delete": "delete", "getMore": "getmore"}
+
+Handler = Callable[["Connection", str, dict], Awaitable[dict | None]]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def command(*names: str) -> Callable[[Handler], Handler]:
+    """Register a server-level command handler under one or more names."""
+    def register(fn: Handler) -> Handler:
+        for name in names:
+            _HANDLERS[name] = fn
+        return fn
+    return register
+
+
+def error(code: int, code_name: str, errmsg: str) -> dict[str, Any]:
+    """A command failure reply as the server shapes it."""
+    return {"ok": 0.0, "errmsg": errmsg, "code": code, "codeName": code_name}
+
+
+def is_awaitable_hello(cmd: Mapping[str, Any]) -> bool:
+    """A streaming hello: hello/isMaster carrying topologyVersion and maxAwaitTimeMS."""
+    return next(iter(cmd), "") in HELLO_NAMES and "topologyVersion" in cmd and "maxAwaitTimeMS" in cmd
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool = False) -> dict[str, Any] | None:
+    """Run one command for one connection; None means close the connection without a reply."""
+    if not cmd:
+        return error(2, "BadValue", "empty command document")
+    name = next(iter(cmd))
+    db = cmd.get("$db")
+    if not isinstance(db, str) or not db:
+        return error(40571, "Location40571", "OP_MSG requests require a $db argument")
+    member = conn.member
+    member.opcounters["command" if name not in _OPCOUNTER else _OPCOUNTER[name]] += 1
+    if not conn.authenticated and name not in NO_AUTH_COMMANDS:
+        return error(13, "Unauthorized", f"Command {name} requires authentication")
+    if name in ADMIN_ONLY and db != "admin":
+        return error(13, "Unauthorized", f"{name} may only be run against the admin database.")
+    action = member.failpoints.fail_command(name, conn.app_name) if name != "configureFailPoint" else None
+    conn.current = {"command": cmd, "started": time.monotonic()}
+    try:
+        if action is not None:
+            if action.block_ms:
+                await asyncio.sleep(action.block_ms / 1000)
+            if action.close_connection:
+                return None
+            if action.error_code is not None:
+                reply = error(action.error_code, "", action.error_message or f"Failing command {name} via 'failCommand' failpoint")
+                reply.pop("codeName")
+                return _label(cmd, reply, action.error_labels)
+        handler = _HANDLERS.get(name)
+        if handler is not None:
+            reply = await handler(conn, db, cmd)
+        elif member.deployment.engine.handles(name):
+            reply = _data_command(conn, db, name, cmd)
+        else:
+            reply = error(59, "CommandNotFound", f"no such command: '{name}'")
+        if reply is None:
+            return None
+        if action is not None and action.write_concern_error is not None and reply.get("ok"):
+            # failCommand's writeConcernError: the command ran, then reports the wce (fail_point docs).
+            reply["writeConcernError"] = action.write_concern_error
+        return _label(cmd, reply, action.error_labels if action is not None else None)
+    finally:
+        conn.current = None
+
+
+def _label(cmd: Mapping[str, Any], reply: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
+    if labels is not None and (not reply.get("ok") or "writeConcernError" in reply):
+        reply["errorLabels"] = labels
+    else:
+        add_retryable_label(cmd, reply)
+    return reply
+
+
+# ----- data commands: replica-set state checks, retryable writes, the engine --------------------
+def _secondary_ok(cmd: Mapping[str, Any]) -> bool:
+    pref = cmd.get("$readPreference")
+    return isinstance(pref, Mapping) and pref.get("mode", "primary") != "primary"
+
+
+def _is_write(name: str, cmd: Mapping[str, Any]) -> bool:
+    if name in WRITE_COMMANDS:
+        return True
+    if name == "aggregate":
+        pipeline = cmd.get("pipeline") or []
+        return any(isinstance(s, Mapping) and ("$out" in s or "$merge" in s) for s in pipeline)
+    return False
+
+
+def _data_command(conn: "Connection", db: str, name: str, cmd: dict[str, Any]) -> dict[str, Any]:
+    member = conn.member
+    deployment = member.deployment
+    write = _is_write(name, cmd)
+    if deployment.topology == "replset" and member.state != "PRIMARY":
+        if member.state == "ARBITER":
+            return error(13436, "NotPrimaryOrSecondary", "node is not in primary or recovering state")
+        if write:
+            return error(10107, "NotWritablePrimary", "not primary")
+        if name not in NO_SECONDARY_OK_NEEDED and not _secondary_ok(cmd):
+            return error(13435, "NotPrimaryNoSecondaryOk", "not primary and secondaryOk=false")
+    if cmd.get("startTransaction") or name in ("commitTransaction", "abortTransaction"):
+        return error(20, "IllegalOperation", "the mongocli sandbox does not support multi-document transactions")
+    if deployment.topology == "standalone" and "txnNumber" in cmd:
+        return error(20, "IllegalOperation",
+                     "Transaction numbers are only allowed on a replica set member or mongos")
+    stored = deployment.sessions.before(cmd)
+    if stored is not None:
+        return stored
+    try:
+        reply = deployment.engine.run(db, {k: v for k, v in cmd.items() if k not in _STRIPPED})
+    except Exception as exc:  # an engine bug must not kill the connection; report it like a server
+        reply = error(1, "InternalError", f"sandbox engine failed on {name}: {type(exc).__name__}: {exc}")
+    deployment.sessions.after(cmd, reply)
+    if write and reply.get("ok"):
+        deployment.note_write()
+    return reply
+
+
+# ----- hello ------------------------------------------------------------------------------------
+def hello_reply(conn: "Connection", name: str, cmd: Mapping[str, Any]) -> dict[str, Any]:
+    """The hello/isMaster answer for this member now (fields per the SDAM and handshake specs)."""
+    member = conn.member
+    deployment = member.deployment
+    reply: dict[str, Any] = {}
+    if cmd.get("helloOk"):
+        reply["helloOk"] = True
+    reply["isWritablePrimary" if name == "hello" else "ismaster"] = member.is_primary
+    reply["topologyVersion"] = {"processId": member.process_id, "counter": Int64(member.counter)}
+    if deployment.topology == "sharded":
+        reply["msg"] = "isdbgrid"
+    if deployment.topology == "replset":
+        reply["hosts"] = [m.address for m in deployment.members if not m.arbiter]
+        arbiters = [m.address for m in deployment.members if m.arbiter]
+        if arbiters:
+            reply["arbiters"] = arbiters
+        reply["setName"] = deployment.replset_name
+        reply["setVersion"] = deployment.config_version
+        reply["secondary"] = member.state == "SECONDARY"
+        if member.arbiter:
+            reply["arbiterOnly"] = True
+        primary = deployment.primary
+        if primary is not None:
+            reply["primary"] = primary.address
+        reply["me"] = member.address
+        if member.state == "PRIMARY":
+            reply["electionId"] = deployment.election_id()
+        optime = {"ts": deployment.optime, "t": Int64(deployment.term)}
+        reply["lastWrite"] = {"opTime": optime, "lastWriteDate": deployment.last_write_date,
+                              "majorityOpTime": optime, "majorityWriteDate": deployment.last_write_date}
+    reply.update(
+        maxBsonObjectSize=MAX_BSON_OBJECT_SIZE, maxMessageSizeBytes=MAX_MESSAGE_SIZE_BYTES,
+        maxWriteBatchSize=MAX_WRITE_BATCH_SIZE, localTime=_now(), logicalSessionTimeoutMinutes=30,
+        connectionId=conn.id, minWireVersion=0, maxWireVersion=MAX_WIRE_VERSION, readOnly=False,
+    )
+    return reply
+
+
+@command("hello", "isMaster", "ismaster")
+async def _hello(conn: "Connection", db: str, cmd: dict) -> dict | None:
+    member = conn.member
+    name = next(iter(cmd))
+    client = cmd.get("client")
+    if isinstance(client, Mapping):
+        # Handshake metadata (handshake spec); appName is what failCommand's appName matches.
+        conn.client_metadata = dict(client)
+        app = client.get("application")
+        conn.app_name = app.get("name") if isinstance(app, Mapping) else None
+    tv, max_await = cmd.get("topologyVersion"), cmd.get("maxAwaitTimeMS")
+    if isinstance(tv, Mapping) and max_await is not None:
+        # Awaitable hello (SDAM "Server Monitoring"): answer at once if the client's view is stale,
+        # else when this member's topologyVersion changes or maxAwaitTimeMS passes.
+        if tv.get("processId") == member.process_id and int(tv.get("counter", -1)) == member.counter:
+            await member.wait_changed(max(0, int(max_await)) / 1000)
+        if not member.up:
+            return None
+    reply = hello_reply(conn, name, cmd)
+    users = member.deployment.users
+    if users is not None:
+        mechs = cmd.get("saslSupportedMechs")
+        if isinstance(mechs, str) and mechs.partition(".")[2] in users.names and mechs.startswith("admin."):
+            reply["saslSupportedMechs"] = list(scram.MECHANISMS)
+        spec = cmd.get("speculativeAuthenticate")
+        if isinstance(spec, Mapping) and spec.get("mechanism") in scram.MECHANISMS:
+            started = _sasl_start(conn, spec.get("db", db), spec)
+            if started.get("ok"):
+                started.pop("ok")
+                reply["speculativeAuthenticate"] = started
+    reply["ok"] = 1.0
+    return reply
+
+
+# ----- authentication ---------------------------------------------------------------------------
+def _sasl_start(conn: "Connection", db: str, cmd: Mapping[str, Any]) -> dict[str, Any]:
+    users = conn.member.deployment.users
+    mechanism = cmd.get("mechanism")
+    if mechanism not in scram.MECHANISMS:
+        return error(334, "MechanismUnavailable",
+                     f"Received authentication for mechanism {mechanism} which is not enabled")
+    if users is None:
+        return dict(scram.AUTH_FAILED)
+    conn.conversation = scram.ScramConversation(users, mechanism, db)
+    return conn.conversation.start(cmd.get("payload", b""), cmd.get("options"))
+
+
+@command("saslStart")
+async def _sasl_start_cmd(conn: "Connection", db: str, cmd: dict) -> dict:
+    return _sasl_start(conn, db, cmd)
+
+
+@command("saslContinue")
+async def _sasl_continue(conn: "Connection", db: str, cmd: dict) -> dict:
+    conversation = conn.conversation
+    if conversation is None or cmd.get("conversationId", 1) != 1:
+        return error(17, "ProtocolError", "No SASL session state found")
+    reply = conversation.next(cmd.get("payload", b""))
+    if conversation.authenticated and conversation.user:
+        conn.users.add(conversation.user)
+    if not reply.get("ok") or conversation.done:
+        conn.conversation = None
+    return reply
+
+
+@command("logout")
+async def _logout(conn: "Connection", db: str, cmd: dict) -> dict:
+    conn.users.clear()
+    return {"ok": 1.0}
+
+
+@command("connectionStatus")
+async def _connection_status(conn: "Connection", db: str, cmd: dict) -> dict:
+    users = [{"user": u, "db": "admin"} for u in sorted(conn.users)]
+    roles = [{"role": "root", "db": "admin"}] if users else []
+    return {"authInfo": {"authenticatedUsers": users, "authenticatedUserRoles": roles}, "ok": 1.0}
+
+
+# ----- informational ----------------------------------------------------------------------------
+@command("ping")
+async def _ping(conn: "Connection", db: str, cmd: dict) -> dict:
+    return {"ok": 1.0}
+
+
+@command("buildInfo", "buildinfo")
+async def _build_info(conn: "Connection", db: str, cmd: dict) -> dict:
+    return {"version": VERSION, "gitVersion": "mongocli-sandbox", "versionArray": [8, 0, 0, 0],
+            "bits": 64, "debug": False, "maxBsonObjectSize": MAX_BSON_OBJECT_SIZE, "javascriptEngine": "none",
+            "storageEngines": ["sandbox"], "modules": [], "allocator": "system",
+            "openssl": {"running": ssl.OPENSSL_VERSION, "compiled": ssl.OPENSSL_VERSION}, "ok": 1.0}
+
+
+@command("serverStatus")
+async def _server_status(conn: "Connection", db: str, cmd: dict) -> dict:
+    member = conn.member
+    server = member.server
+    uptime = time.monotonic() - member.started_at
+    current = len(server.connections) if server else 0
+    reply = {"host": member.address, "version": VERSION,
+             "process": "mongos" if member.deployment.topology == "sharded" else "mongod",
+             "pid": Int64(os.getpid()), "uptime": float(int(uptime)), "uptimeMillis": Int64(int(uptime * 1000)),
+             "uptimeEstimate": Int64(int(uptime)), "localTime": _now(),
+             "connections": {"current": current, "available": 838860 - current,
+                             "totalCreated": server.total_created if server else 0, "active": 1},
+             "opcounters": {k: Int64(v) for k, v in member.opcounters.items()},
+             "storageEngine": {"name": "sandbox"}}
+    if member.deployment.topology == "replset":
+        hello = hello_reply(conn, "hello", {})
+        reply["repl"] = {k: hello[k] for k in ("topologyVersion", "hosts", "setName", "setVersion",
+                                               "isWritablePrimary", "secondary", "primary", "me",
+                                               "electionId", "lastWrite") if k in hello}
+    reply["ok"] = 1.0
+    return reply
+
+
+@command("hostInfo")
+async def _host_info(conn: "Connection", db: str, cmd: dict) -> dict:
+    try:
+        mem_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError, AttributeError):
+        mem_mb = 0
+    return {"system": {"currentTime": _now(), "hostname": socket.gethostname(), "cpuAddrSize": 64,
+                       "memSizeMB": Int64(mem_mb), "numCores": os.cpu_count() or 1,
+                       "cpuArch": platform.machine(), "numaEnabled": False},
+            "os": {"type": platform.system(), "name": platform.platform(), "version": platform.release()},
+            "extra": {}, "ok": 1.0}
+
+
+@command("getCmdLineOpts")
+async def _cmd_line_opts(conn: "Connection", db: str, cmd: dict) -> dict:
+    member = conn.member
+    deployment = member.deployment
+    argv = ["mongos" if deployment.topology == "sharded" else "mongod",
+            "--port", str(member.port), "--bind_ip", member.host]
+    parsed: dict[str, Any] = {"net": {"port": member.port, "bindIp": member.host}}
+    if deployment.replset_name:
+        argv += ["--replSet", deployment.replset_name]
+        parsed["replication"] = {"replSet": deployment.replset_name}
+    if deployment.users is not None:
+        argv.append("--auth")
+        parsed["security"] = {"authorization": "enabled"}
+    return {"argv": argv, "parsed": parsed, "ok": 1.0}
+
+
+@command("getParameter")
+async def _get_parameter(conn: "Connection", db: str, cmd: dict) -> dict:
+    params = {"featureCompatibilityVersion": {"version": "8.0"},
+              "authenticationMechanisms": list(scram.MECHANISMS), "logLevel": 0, "quiet": False,
+              "enableTestCommands": 1, "scramIterationCount": 10000, "scramSHA256IterationCount": 15000,
+              "transactionLifetimeLimitSeconds": 60, "maxBSONDepth": 200}
+    which = cmd.get("getParameter")
+    if which == "*" or (isinstance(which, Mapping) and which.get("allParameters")):
+        return {**params, "ok": 1.0}
+    found = {k: params[k] for k in cmd if k in params}
+    if not found:
+        return error(72, "InvalidOptions", "no option found to get")
+    return {**found, "ok": 1.0}
+
+
+@command("whatsmyuri")
+async def _whatsmyuri(conn: "Connection", db: str, cmd: dict) -> dict:
+    return {"you": conn.peer, "ok": 1.0}
+
+
+@command("getLog")
+async def _get_log(conn: "Connection", db: str, cmd: dict) -> dict:
+    which = cmd.get("getLog")
+    if which == "*":
+        return {"names": ["global", "startupWarnings"], "ok": 1.0}
+    if which == "global":
+        lines = conn.member.deployment.log_lines
+        return {"totalLinesWritten": len(lines), "log": list(lines), "ok": 1.0}
+    if which == "startupWarnings":
+        return {"totalLinesWritten": 0, "log": [], "ok": 1.0}
+    return error(0, "", f"no RecentEntries named: {which}")
+
+
+# ----- sessions and operations ------------------------------------------------------------------
+@command("endSessions", "killSessions")
+async def _end_sessions(conn: "Connection", db: str, cmd: dict) -> dict:
+    conn.member.deployment.sessions.end(cmd.get(next(iter(cmd))))
+    return {"ok": 1.0}
+
+
+@command("refreshSessions", "killAllSessions")
+async def _refresh_sessions(conn: "Connection", db: str, cmd: dict) -> dict:
+    return {"ok": 1.0}
+
+
+@command("startSession")
+async def _start_session(conn: "Connection", db: str, cmd: dict) -> dict:
+    return {"id": {"id": Binary(os.urandom(16), 4)}, "timeoutMinutes": 30, "ok": 1.0}
+
+
+@command("killOp")
+async def _kill_op(conn: "Connection", db: str, cmd: dict) -> dict:
+    return {"info": "attempting to kill op", "ok": 1.0}
+
+
+@command("currentOp")
+async def _current_op(conn: "Connection", db: str, cmd: dict) -> dict:
+    member = conn.member
+    show_all = bool(cmd.get("$all"))
+    inprog = []
+    for other in sorted(member.server.connections if member.server else (), key=lambda c: c.id):
+        if other.current is None and not show_all:
+            continue
+        op: dict[str, Any] = {"type": "op", "host": member.address, "desc": f"conn{other.id}",
+                              "connectionId": other.id, "client": other.peer, "active": other.current is not None,
+                              "opid": other.id}
+        if other.app_name:
+            op["appName"] = other.app_name
+        if other.client_metadata:
+            op["clientMetadata"] = other.client_metadata
+        if other.current is not None:
+            running = other.current["command"]
+            op.update(op="command", ns=f"{running.get('$db', 'admin')}.$cmd", command=running,
+                      microsecs_running=Int64(int((time.monotonic() - other.current["started"]) * 1e6)))
+        inprog.append(op)
+    return {"inprog": inprog, "ok": 1.0}
+
+
+@command("configureFailPoint")
+async def _configure_fail_point(conn: "Connection", db: str, cmd: dict) -> dict:
+    try:
+        return conn.member.failpoints.configure(cmd)
+    except FailPointError as exc:
+        return error(2, "BadValue", str(exc))
+
+
+# ----- replica set ------------------------------------------------------------------------------
+def _require_replset(conn: "Connection") -> dict | None:
+    topology = conn.member.deployment.topology
+    if topology == "sharded":
+        return error(59, "CommandNotFound", "no such command: replSet commands are not supported by mongos")
+    if topology != "replset":
+        return error(76, "NoReplicationEnabled", "not running with --replSet")
+    return None
+
+
+def _member_status(conn: "Connection", m: "Member") -> dict[str, Any]:
+    from mongocli.sandbox.deployment import STATE_CODES
+
+    deployment = m.deployment
+    up = m.up
+    entry: dict[str, Any] = {"_id": m.index, "name": m.address, "health": 1.0 if up else 0.0,
+                             "state": STATE_CODES[m.state], "stateStr": m.state if up else "(not reachable/healthy)",
+                             "uptime": int(time.monotonic() - m.started_at) if up else 0}
+    if not m.arbiter:
+        optime = {"ts": deployment.optime, "t": Int64(deployment.term)} if up else {"ts": Timestamp(0, 0), "t": Int64(-1)}
+        entry["optime"] = optime
+        entry["optimeDate"] = deployment.last_write_date if up else datetime.datetime.fromtimestamp(0, datetime.timezone.utc)
+    if m.state == "PRIMARY":
+        entry["electionId"] = deployment.election_id()
+    entry["configVersion"] = deployment.config_version
+    if m is conn.member:
+        entry["self"] = True
+    return entry
+
+
+@command("replSetGetStatus")
+async def _repl_status(conn: "Connection", db: str, cmd: dict) -> dict:
+    if (bad := _require_replset(conn)) is not None:
+        return bad
+    from mongocli.sandbox.deployment import STATE_CODES
+
+    deployment = conn.member.deployment
+    n = len(deployment.members)
+    return {"set": deployment.replset_name, "date": _now(), "myState": STATE_CODES[conn.member.state],
+            "term": Int64(deployment.term), "heartbeatIntervalMillis": Int64(2000),
+            "majorityVoteCount": n // 2 + 1, "writeMajorityCount": n // 2 + 1, "votingMembersCount": n,
+            "writableVotingMembersCount": sum(1 for m in deployment.members if not m.arbiter),
+            "members": [_member_status(conn, m) for m in deployment.members], "ok": 1.0}
+
+
+@command("replSetGetConfig")
+async def _repl_config(conn: "Connection", db: str, cmd: dict) -> dict:
+    if (bad := _require_replset(conn)) is not None:
+        return bad
+    deployment = conn.member.deployment
+    members = [{"_id": m.index, "host": m.address, "arbiterOnly": m.arbiter, "buildIndexes": True,
+                "hidden": False, "priority": 0.0 if m.arbiter else 1.0, "tags": {},
+                "secondaryDelaySecs": Int64(0), "votes": 1} for m in deployment.members]
+    config = {"_id": deployment.replset_name, "version": deployment.config_version, "term": deployment.term,
+              "protocolVersion": Int64(1), "writeConcernMajorityJournalDefault": True, "members": members,
+              "settings": {"chainingAllowed": True, "heartbeatIntervalMillis": 2000, "heartbeatTimeoutSecs": 10,
+                           "electionTimeoutMillis": int(deployment.election_delay * 1000),
+                           "catchUpTimeoutMillis": -1}}
+    return {"config": config, "ok": 1.0}
+
+
+@command("replSetStepDown")
+async def _repl_step_down(conn: "Connection", db: str, cmd: dict) -> dict:
+    if (bad := _require_replset(conn)) is not None:
+        return bad
+    seconds = cmd.get("replSetStepDown", 60)
+    seconds = 60 if seconds is True or not isinstance(seconds, (int, float)) else seconds
+    return conn.member.deployment.step_down(conn.member, float(seconds), bool(cmd.get("force")))
+
+
+@command("replSetFreeze")
+async def _repl_freeze(conn: "Connection", db: str, cmd: dict) -> dict:
+    if (bad := _require_replset(conn)) is not None:
+        return bad
+    seconds = cmd.get("replSetFreeze", 0)
+    if not isinstance(seconds, (int, float)) or seconds < 0:
+        return error(2, "BadValue", "replSetFreeze: the number of seconds must be a non-negative number")
+    return conn.member.deployment.freeze(conn.member, float(seconds))
+
+
+@command("shutdown")
+async def _shutdown(conn: "Connection", db: str, cmd: dict) -> dict | None:
+    # A real server closes the connection as it exits; drivers treat that as success.
+    member = conn.member
+    asyncio.get_running_loop().create_task(member.deployment.kill(member))
+    return None
+
+
+@command("commitTransaction", "abortTransaction")
+async def _transactions(conn: "Connection", db: str, cmd: dict) -> dict:
+    return error(251, "NoSuchTransaction", "the mongocli sandbox does not support multi-document transactions")

@@ -1,0 +1,157 @@
+"""The asyncio TCP server of one member: framing via driver.wire, OP_MSG/OP_QUERY dispatch, exhaust."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from typing import TYPE_CHECKING, Any
+
+from bson.codec_options import CodecOptions
+
+from driver import wire
+from driver.errors import ProtocolError
+from mongocli.sandbox import commands
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mongocli.sandbox.deployment import Member
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_SIZE = 48_000_000
+_CODEC = CodecOptions(tz_aware=True)
+_connection_ids = itertools.count(1)
+
+
+class Connection:
+    """Per-connection state: id, peer, client metadata, authentication, current operation."""
+
+    def __init__(self, member: "Member", writer: asyncio.StreamWriter) -> None:
+        self.id = next(_connection_ids)
+        self.member = member
+        self.writer = writer
+        peer = writer.get_extra_info("peername") or ("unknown", 0)
+        self.peer = f"{peer[0]}:{peer[1]}"
+        self.app_name: str | None = None
+        self.client_metadata: dict[str, Any] | None = None
+        self.users: set[str] = set()
+        self.conversation: Any = None
+        self.current: dict[str, Any] | None = None
+        self.task: asyncio.Task[Any] | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.users) or self.member.deployment.users is None
+
+    def close(self) -> None:
+        """Drop the connection at once (no FIN handshake niceties, as a dying process would)."""
+        transport = self.writer.transport
+        if transport is not None and not transport.is_closing():
+            transport.abort()
+
+
+class MemberServer:
+    """Listens for one member and serves each connection in its own task."""
+
+    def __init__(self, member: "Member") -> None:
+        self.member = member
+        self.connections: set[Connection] = set()
+        self.total_created = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self, port: int) -> int:
+        """Bind host:port (0 = a free port) and return the bound port."""
+        deployment = self.member.deployment
+        self._server = await asyncio.start_server(
+            self._serve, deployment.host, port, ssl=deployment.ssl_context, reuse_address=True
+        )
+        return self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening and drop every connection (awaiting hellos included)."""
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            conn.close()
+            if conn.task is not None and conn.task is not asyncio.current_task():
+                conn.task.cancel()
+        self.connections.clear()
+        self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = Connection(self.member, writer)
+        conn.task = asyncio.current_task()
+        self.connections.add(conn)
+        self.total_created += 1
+        try:
+            while True:
+                header = wire.parse_header(await reader.readexactly(wire.HEADER_SIZE), max_message_size=MAX_MESSAGE_SIZE)
+                payload = await reader.readexactly(header.message_length - wire.HEADER_SIZE)
+                message = wire.parse_body(header, payload, codec_options=_CODEC)
+                if isinstance(message, wire.OpMsg):
+                    if not await self._on_op_msg(conn, header, message):
+                        break
+                elif isinstance(message, wire.OpQuery):
+                    if not await self._on_op_query(conn, header, message):
+                        break
+                else:
+                    raise ProtocolError(f"sandbox {self.member.address}: clients may not send opcode {header.op_code}")
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        except ProtocolError as exc:
+            log.info("sandbox %s: closing connection %d: %s", self.member.address, conn.id, exc)
+        except Exception:  # a bug in the sandbox: log it and drop this connection only
+            log.exception("sandbox %s: connection %d failed", self.member.address, conn.id)
+        finally:
+            self.connections.discard(conn)
+            conn.close()
+
+    async def _on_op_msg(self, conn: Connection, header: Any, message: Any) -> bool:
+        """Run one OP_MSG command; returns False when the connection must close."""
+        command = message.command()
+        reply = await commands.run_command(conn, command)
+        if reply is None:
+            return False
+        if message.more_to_come:
+            # moreToCome from a client (w:0): the server sends nothing back (OP_MSG spec).
+            return True
+        if not (message.exhaust_allowed and commands.is_awaitable_hello(command) and reply.get("ok")):
+            await self._send(conn, wire.encode_op_msg(wire.next_request_id(), reply, response_to=header.request_id))
+            return True
+        # Exhaust hello: keep answering with moreToCome, each reply responding to the previous
+        # one, whenever topologyVersion changes or maxAwaitTimeMS passes (SDAM streaming protocol).
+        response_to = header.request_id
+        while True:
+            request_id = wire.next_request_id()
+            await self._send(conn, wire.encode_op_msg(request_id, reply, response_to=response_to, more_to_come=True))
+            response_to = request_id
+            command = dict(command, topologyVersion=reply["topologyVersion"])
+            reply = await commands.run_command(conn, command)
+            if reply is None:
+                return False
+
+    async def _on_op_query(self, conn: Connection, header: Any, query: Any) -> bool:
+        """Legacy OP_QUERY: only the handshake (isMaster/hello on admin.$cmd) is accepted."""
+        name = next(iter(query.query), "")
+        spec = query.query
+        if "$query" in spec:  # wrapped form {$query: {...}, $readPreference: ...}
+            spec = spec["$query"]
+            name = next(iter(spec), "")
+        if query.full_collection_name.endswith(".$cmd") and name.lower() in ("ismaster", "hello"):
+            db = query.full_collection_name[: -len(".$cmd")]
+            reply = await commands.run_command(conn, dict(spec, **{"$db": db}), legacy=True)
+            if reply is None:
+                return False
+        else:
+            reply = {
+                "ok": 0.0,
+                "code": 352,
+                "codeName": "UnsupportedOpQueryCommand",
+                "errmsg": f"Unsupported OP_QUERY command: {name}. The client driver may require an upgrade.",
+            }
+        await self._send(conn, wire.encode_op_reply(wire.next_request_id(), header.request_id, [reply]))
+        return True
+
+    async def _send(self, conn: Connection, data: bytes) -> None:
+        conn.writer.write(data)
+        await conn.writer.drain()

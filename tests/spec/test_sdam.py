@@ -200,3 +200,93 @@ def test_sdam(path: Path) -> None:
         for error in phase.get("applicationErrors", []):
             replay.application_error(error)
         check_outcome(replay, phase["outcome"], where)
+
+
+# ------------------------------------------------------------------ behaviour the JSON files leave out
+def _rs(seeds=("a", "b"), name="rs") -> TopologyDescription:
+    return initial_topology(list(seeds), TopologySettings(replica_set_name=name))
+
+
+def _hello(address: str, **fields) -> ServerDescription:
+    reply = {"ok": 1, "setName": "rs", "minWireVersion": 0, "maxWireVersion": 21, **fields}
+    return server_description_from_hello(address, reply, rtt_ms=1.0)
+
+
+def test_secondary_with_mismatched_me_is_removed_without_primary():
+    td = update_topology(_rs(), _hello("a", secondary=True, me="c:27017", hosts=["c:27017"]))
+    assert set(td.servers) == {"b:27017", "c:27017"}
+    assert td.type.value == "ReplicaSetNoPrimary"
+
+
+def test_update_never_mutates_its_input():
+    before = _rs()
+    servers_before = dict(before.servers)
+    after = update_topology(before, _hello("a", isWritablePrimary=True, hosts=["a:27017", "c:27017"]))
+    assert dict(before.servers) == servers_before and before.type.value == "ReplicaSetNoPrimary"
+    assert set(after.servers) == {"a:27017", "c:27017"}
+
+
+def test_incompatible_server_explains_itself():
+    single = initial_topology(["a"], TopologySettings(direct_connection=True))
+    old = update_topology(single, server_description_from_hello(
+        "a", {"ok": 1, "isWritablePrimary": True, "maxWireVersion": 1}, rtt_ms=1.0))
+    assert not old.compatible and "a:27017" in old.compatibility_error and "requires at least" in old.compatibility_error
+    new = update_topology(single, server_description_from_hello(
+        "a", {"ok": 1, "isWritablePrimary": True, "minWireVersion": 99, "maxWireVersion": 100}, rtt_ms=1.0))
+    assert not new.compatible and "only supports up to" in new.compatibility_error
+
+
+def _primary_topology() -> TopologyDescription:
+    return update_topology(_rs(("a",)), _hello("a", isWritablePrimary=True, hosts=["a:27017"]))
+
+
+def test_timeout_on_established_connection_changes_nothing():
+    td = _primary_topology()
+    out = handle_application_error(td, "a:27017", ErrorKind.TIMEOUT, generation=0, pool_generation=0,
+                                   max_wire_version=21, phase=Phase.ESTABLISHED)
+    assert out.topology is td and not out.clear_pool and out.ignored
+
+
+def test_connection_establishment_failure_applies_backpressure():
+    td = _primary_topology()
+    out = handle_application_error(td, "a:27017", ErrorKind.NETWORK, generation=0, pool_generation=0,
+                                   max_wire_version=21, phase=Phase.ESTABLISHING)
+    assert out.topology is td and not out.clear_pool
+    assert set(out.error_labels) == {"SystemOverloadedError", "RetryableError"}
+
+
+@pytest.mark.parametrize("kind", [ErrorKind.NETWORK, ErrorKind.TIMEOUT, ErrorKind.AUTH])
+def test_failure_during_authentication_marks_unknown_and_clears(kind):
+    out = handle_application_error(_primary_topology(), "a:27017", kind, generation=0, pool_generation=0,
+                                   max_wire_version=21, message="boom", phase=Phase.AUTHENTICATING)
+    assert out.clear_pool and out.topology.servers["a:27017"].type.value == "Unknown"
+    assert "boom" in out.topology.servers["a:27017"].error
+    assert out.topology.type.value == "ReplicaSetNoPrimary"
+
+
+def test_load_balanced_errors_clear_the_pool_but_keep_the_load_balancer():
+    lb = initial_topology(["a"], TopologySettings(load_balanced=True))
+    lb = update_topology(lb, load_balancer_server("a"))
+    net = handle_application_error(lb, "a", ErrorKind.NETWORK, generation=0, pool_generation=0,
+                                   max_wire_version=21)
+    assert net.clear_pool and net.topology.servers["a:27017"].type.value == "LoadBalancer"
+    shutdown = handle_application_error(lb, "a", ErrorKind.COMMAND, generation=0, pool_generation=0,
+                                        max_wire_version=21, code=91, message="shutting down")
+    assert shutdown.clear_pool and shutdown.topology.servers["a:27017"].type.value == "LoadBalancer"
+
+
+def test_state_change_error_by_message_when_there_is_no_code():
+    out = handle_application_error(_primary_topology(), "a", ErrorKind.COMMAND, generation=0,
+                                   pool_generation=0, max_wire_version=21, message="not master")
+    assert out.topology.servers["a:27017"].type.value == "Unknown" and out.request_check
+    assert not out.clear_pool
+
+
+def test_events_suppress_equal_updates_and_order_openings_after_the_topology_change():
+    td = _rs(("a",))
+    assert ev.events_for_change(td, td) == []
+    new = update_topology(td, _hello("a", isWritablePrimary=True, hosts=["a:27017", "b:27017"]))
+    kinds = [type(e).__name__ for e in ev.events_for_change(td, new)]
+    assert kinds == ["ServerDescriptionChangedEvent", "TopologyDescriptionChangedEvent", "ServerOpeningEvent"]
+    closing = [type(e).__name__ for e in ev.events_for_closing(new)]
+    assert closing == ["ServerClosedEvent", "ServerClosedEvent", "TopologyClosedEvent"]

@@ -48,17 +48,17 @@ class ConnectionString:
                 f"username={self.username!r}, password={hidden!r}, database={self.database!r}, "
                 f"options={_masked(self.options)!r}, warnings={self.warnings!r})")
 
+    @property
+    def is_srv(self) -> bool:
+        """True for mongodb+srv:// (the single host is an SRV name to resolve)."""
+        return self.scheme == "mongodb+srv"
+
 
 _SECRET_OPTIONS = ("proxyPassword", "tlsCertificateKeyFilePassword")
 
 
 def _masked(options: dict[str, Any]) -> dict[str, Any]:
     return {k: ("***" if k in _SECRET_OPTIONS else v) for k, v in options.items()}
-
-    @property
-    def is_srv(self) -> bool:
-        """True for mongodb+srv:// (the single host is an SRV name to resolve)."""
-        return self.scheme == "mongodb+srv"
 
 
 def _decode(text: str, what: str) -> str:
@@ -184,10 +184,11 @@ def _parse_options(query: str, *, srv: bool,
             warning(f"unknown URI option {raw_key!r} ignored")
             continue
         if name == "tls":
-            previous = tls_values.setdefault("value", raw_value.lower())
-            if previous != raw_value.lower():
+            previous = tls_values.setdefault("value", f"{raw_key}={raw_value}")
+            if previous.partition("=")[2].lower() != raw_value.lower():
                 raise ConfigurationError(
-                    "URI options tls and ssl (or repeated tls) must all have the same value")
+                    f"URI options {previous} and {raw_key}={raw_value} conflict: every tls/ssl "
+                    "option must have the same value")
         elif name in PROXY_OPTIONS and name in seen:
             raise ConfigurationError(f"URI option {name} is given more than once")
         elif name in seen and name not in LIST_OPTIONS:

@@ -82,6 +82,15 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _auth_mechanism(value: str) -> str:
+    # auth spec, "Errors": raise as early as possible on an invalid credential value. A
+    # mistyped mechanism must not silently fall back to negotiation, so this is an error.
+    try:
+        return _choice(*AUTH_MECHANISMS)(value)
+    except _Invalid as exc:
+        raise ConfigurationError(f"authMechanism={value!r} is not supported: {exc}") from None
+
+
 def _key_value_pairs(value: str) -> dict[str, str]:
     """Parse "k1:v1,k2:v2"; a value may itself hold ':' (split on the first one only)."""
     out: dict[str, str] = {}
@@ -117,7 +126,7 @@ READ_PREFERENCE_MODES = ("primary", "primaryPreferred", "secondary", "secondaryP
 # Canonical name -> value parser. Names are the uri-options spec's, spelled as its table does.
 PARSERS: dict[str, Callable[[str], Any]] = {
     "appname": _string,
-    "authMechanism": _choice(*AUTH_MECHANISMS),
+    "authMechanism": _auth_mechanism,
     "authMechanismProperties": _key_value_pairs,
     "authSource": _any_string,  # empty is an error, checked in validate (auth spec)
     "compressors": _compressors,
@@ -220,6 +229,10 @@ def parse_value(name: str, value: str) -> Any:
     return PARSERS[name](value)
 
 
+def _show(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def validate_options(options: dict, *, srv: bool, n_hosts: int | None = None) -> dict:
     """Check the cross-option rules of the specs on canonical, typed options.
 
@@ -232,7 +245,8 @@ def validate_options(options: dict, *, srv: bool, n_hosts: int | None = None) ->
     for a, b in _TLS_CONFLICTS:
         if has(a) and has(b):
             raise ConfigurationError(
-                f"URI options {a} and {b} cannot both be given (uri-options spec: they conflict)")
+                f"URI options {a}={_show(options[a])} and {b}={_show(options[b])} cannot both "
+                f"be given (uri-options spec, 'Conflicting TLS options'); keep one of them")
 
     # uri-options spec, "directConnection URI option with multiple seeds or SRV URI".
     if options.get("directConnection") is True:
@@ -248,18 +262,22 @@ def validate_options(options: dict, *, srv: bool, n_hosts: int | None = None) ->
         if options.get("directConnection") is True:
             raise ConfigurationError("loadBalanced=true cannot be used with directConnection=true")
         if has("replicaSet"):
-            raise ConfigurationError("loadBalanced=true cannot be used with replicaSet")
+            raise ConfigurationError(
+                f"loadBalanced=true cannot be used with replicaSet={options['replicaSet']}")
 
     # initial-dns-seedlist-discovery spec, "URI Validation".
     if not srv:
         for name in ("srvServiceName", "srvMaxHosts"):
             if has(name):
-                raise ConfigurationError(f"{name} is only allowed with a mongodb+srv:// URI")
+                raise ConfigurationError(
+                    f"{name}={options[name]} is only allowed with a mongodb+srv:// URI")
     if options.get("srvMaxHosts", 0) > 0:
         if has("replicaSet"):
-            raise ConfigurationError("srvMaxHosts cannot be used with replicaSet")
+            raise ConfigurationError(
+                f"srvMaxHosts={options['srvMaxHosts']} cannot be used with replicaSet")
         if options.get("loadBalanced") is True:
-            raise ConfigurationError("srvMaxHosts cannot be used with loadBalanced=true")
+            raise ConfigurationError(
+                f"srvMaxHosts={options['srvMaxHosts']} cannot be used with loadBalanced=true")
 
     # SOCKS5 spec, "MongoClient Configuration".
     if not has("proxyHost"):

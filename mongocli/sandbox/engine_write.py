@@ -118,8 +118,9 @@ def apply_update(doc: dict, query: dict, update: Any, *, inserting: bool,
         if isinstance(update, list):
             _SCRATCH._apply_update_pipeline(new, update, None)
         elif any(k.startswith("$") for k in update):
-            if array_filters:
-                update = _resolve_array_filters(new, update, array_filters)
+            if array_filters or any("$[" in path for fields in update.values()
+                                    if isinstance(fields, dict) for path in fields):
+                update = _resolve_array_filters(new, update, array_filters or [])
             _SCRATCH._apply_update_document(new, query, update, inserting)
         else:
             new = {"_id": doc["_id"]} if "_id" in doc else {}

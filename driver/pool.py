@@ -188,6 +188,15 @@ class Pool:
                         if remaining is not None and remaining <= 0:
                             error = self._timeout_error(started, limit_ms)
                             break
+                        if self._outbox:
+                            # Deliver what this thread queued (CheckOutStarted, ConnectionClosed)
+                            # before blocking, outside the lock; then re-check the state.
+                            self._cond.release()
+                            try:
+                                self._deliver()
+                            finally:
+                                self._cond.acquire()
+                            continue
                         self._cond.wait(remaining)
                 finally:
                     self._wait_queue.remove(token)

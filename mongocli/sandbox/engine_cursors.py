@@ -131,7 +131,8 @@ def run_find(catalog: Catalog, cursors: Cursors, db: str, cmd: dict, max_bson_si
     if cmd.get("hint"):
         coll.usable_index(filt, cmd["hint"])  # BadValue for an unknown hint
     try:
-        docs = coll.match(filt)
+        # Without a sort, only skip+limit matches are needed: stop the scan there.
+        docs = coll.match(filt, 0 if cmd.get("sort") or not limit else skip + limit)
         if cmd.get("sort"):
             docs = sort_docs(docs, cmd["sort"])
     except CommandError:

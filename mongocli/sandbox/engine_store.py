@@ -39,19 +39,19 @@ class Index:
             return iter(())
         return index_entries(doc, self.keys, self.sparse)
 
-    def conflict(self, doc: dict, own_key: Any) -> tuple | None:
+    def conflict(self, doc: dict, own_key: Any, entries: list | None = None) -> tuple | None:
         """The raw key values of ``doc`` already held by another document, if unique."""
         if not self.unique:
             return None
-        for key, raw in self.entries_of(doc):
+        for key, raw in (self.entries_of(doc) if entries is None else entries):
             holders = self.entries.get(key)
             if holders and (len(holders) > 1 or own_key not in holders):
                 return raw
         return None
 
-    def add(self, doc: dict, doc_key: Any) -> None:
+    def add(self, doc: dict, doc_key: Any, entries: list | None = None) -> None:
         """Record ``doc`` under each of its index keys."""
-        for key, _ in self.entries_of(doc):
+        for key, _ in (self.entries_of(doc) if entries is None else entries):
             self.entries.setdefault(key, {})[doc_key] = None
 
     def remove(self, doc: dict, doc_key: Any) -> None:
@@ -98,11 +98,16 @@ class Collection:
     def insert(self, doc: dict, size: int) -> None:
         """Store a prepared document (``_id`` first, already size-checked)."""
         key = hkey(doc["_id"])
-        self.check_unique(doc)
+        # Compute each index's entries once: they serve the uniqueness check and the insert.
+        planned = [(index, list(index.entries_of(doc))) for index in self.indexes.values()]
+        for index, entries in planned:
+            raw = index.conflict(doc, None, entries)  # a new document owns no entry yet
+            if raw is not None:
+                raise self.dup_error(index, raw)
         self.docs[key] = doc
         self.sizes[key] = size
-        for index in self.indexes.values():
-            index.add(doc, key)
+        for index, entries in planned:
+            index.add(doc, key, entries)
 
     def replace(self, old: dict, new: dict, size: int) -> None:
         """Swap ``old`` for ``new`` (same ``_id``), keeping indexes in step."""
@@ -164,12 +169,21 @@ class Collection:
                     return [self.docs[k] for k in holders]
         return list(self.docs.values())
 
-    def match(self, filter_doc: dict | None) -> list[dict]:
-        """Stored documents matching a query filter, in natural (index) order."""
+    def match(self, filter_doc: dict | None, limit: int = 0) -> list[dict]:
+        """Stored documents matching a query filter, in natural order; stop after ``limit``."""
         filter_doc = filter_doc or {}
         if not filter_doc:
-            return list(self.docs.values())
-        return [d for d in self.candidates(filter_doc) if filter_applies(filter_doc, d)]
+            docs = list(self.docs.values())
+            return docs[:limit] if limit else docs
+        if not limit:
+            return [d for d in self.candidates(filter_doc) if filter_applies(filter_doc, d)]
+        out = []
+        for d in self.candidates(filter_doc):
+            if filter_applies(filter_doc, d):
+                out.append(d)
+                if len(out) >= limit:
+                    break
+        return out
 
     def data_size(self) -> int:
         """Sum of BSON sizes of all documents."""

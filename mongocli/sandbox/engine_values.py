@@ -90,6 +90,9 @@ def id_first(doc: dict) -> dict:
 
 def hkey(value: Any) -> Any:
     """A hashable key equal for values MongoDB indexes as equal (1 == 1.0 == Int64(1))."""
+    kind = _FAST_KINDS.get(type(value))
+    if kind is not None:
+        return (kind, value)
     if value is None:
         return ("null",)
     if isinstance(value, bool):
@@ -114,6 +117,11 @@ def hkey(value: Any) -> Any:
     if isinstance(value, (Regex, re.Pattern)):
         return ("re", value.pattern, getattr(value, "flags", 0))
     return (type(value).__name__, value)
+
+
+# Exact types whose key is just (kind, value): the common case, checked before isinstance chains.
+_FAST_KINDS = {int: "num", float: "num", Int64: "num", str: "str", ObjectId: "ObjectId",
+               datetime.datetime: "datetime"}
 
 
 def get_path(doc: Any, path: str) -> Any:
@@ -150,6 +158,16 @@ def path_values(doc: Any, path: str) -> list:
 
 def index_entries(doc: dict, keys: list[tuple[str, Any]], sparse: bool) -> Iterator[tuple]:
     """Index key tuples of ``doc`` for a key pattern; array values give one entry per element."""
+    if len(keys) == 1 and "." not in keys[0][0]:
+        # Fast path: one top-level field holding a scalar (what most indexes see).
+        value = doc.get(keys[0][0], _MISSING)
+        if value is _MISSING:
+            if not sparse:
+                yield (("null",),), (None,)
+            return
+        if not isinstance(value, list):
+            yield (hkey(value),), (value,)
+            return
     per_field = []
     present = False
     for field, _ in keys:

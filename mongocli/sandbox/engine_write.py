@@ -204,7 +204,7 @@ def _update_one_statement(coll: Collection, stmt: dict, max_bson_size: int) -> t
         raise error(9, "multi update is not supported for replacement-style update")
     array_filters = stmt.get("arrayFilters")
     try:
-        matched = coll.match(query)
+        matched = coll.match(query, 0 if multi or stmt.get("sort") else 1)
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
     if stmt.get("sort") and matched:
@@ -275,7 +275,7 @@ def delete(catalog: Catalog, db: str, cmd: dict) -> dict:
             if coll is None:
                 continue
             try:
-                matched = coll.match(stmt.get("q", {}) or {})
+                matched = coll.match(stmt.get("q", {}) or {}, limit)
             except Exception as exc:  # noqa: BLE001
                 raise translate(exc) from exc
             if limit == 1:
@@ -316,7 +316,7 @@ def find_and_modify(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) ->
     matched: list = []
     if coll is not None:
         try:
-            matched = coll.match(query)
+            matched = coll.match(query, 0 if cmd.get("sort") else 1)
         except Exception as exc:  # noqa: BLE001
             raise translate(exc) from exc
         if cmd.get("sort") and matched:

@@ -10,7 +10,9 @@ from bson import ObjectId
 from mongomock.filtering import filter_applies
 
 from mongocli.sandbox.engine_store import Catalog, Collection, bson_size
-from mongocli.sandbox.engine_values import CommandError, clone, error, id_first, sort_docs
+from mongocli.sandbox.engine_values import (
+    CommandError, clone, error, get_path, id_first, sort_docs,
+)
 
 UPDATE_OPERATORS = {
     "$set", "$unset", "$inc", "$mul", "$rename", "$setOnInsert", "$min", "$max",
@@ -70,6 +72,37 @@ def _array_filter_paths(doc: Any, parts: list[str], filters: dict[str, dict]) ->
     return [[head] + tail for tail in _array_filter_paths(child, rest, filters)]
 
 
+def _positional_index(doc: dict, query: dict, prefix: str) -> str:
+    # The `$` positional operator names the first element of the array at `prefix` that
+    # satisfies the query's conditions on that array (update operators, "$ (update)").
+    conds = {k: v for k, v in query.items() if k == prefix or k.startswith(prefix + ".")}
+    array = get_path(doc, prefix)
+    if isinstance(array, list) and conds:
+        for i, item in enumerate(array):
+            probe = {"v": [item]}
+            renamed = {"v" + k[len(prefix):]: v for k, v in conds.items()}
+            if filter_applies(renamed, probe):
+                return str(i)
+    raise error(2, "The positional operator did not find the match needed from the query.")
+
+
+def _resolve_positional(doc: dict, query: dict, update: dict) -> dict:
+    out: dict = {}
+    for op, fields in update.items():
+        if not isinstance(fields, dict):
+            out[op] = fields
+            continue
+        new_fields = {}
+        for path, value in fields.items():
+            parts = path.split(".")
+            if "$" in parts:
+                at = parts.index("$")
+                parts[at] = _positional_index(doc, query, ".".join(parts[:at]))
+            new_fields[".".join(parts)] = value
+        out[op] = new_fields
+    return out
+
+
 def _resolve_array_filters(doc: dict, update: dict, array_filters: list[dict]) -> dict:
     filters: dict[str, dict] = {}
     for f in array_filters:
@@ -121,6 +154,9 @@ def apply_update(doc: dict, query: dict, update: Any, *, inserting: bool,
             if array_filters or any("$[" in path for fields in update.values()
                                     if isinstance(fields, dict) for path in fields):
                 update = _resolve_array_filters(new, update, array_filters or [])
+            if not inserting and any("$" in path.split(".") for fields in update.values()
+                                     if isinstance(fields, dict) for path in fields):
+                update = _resolve_positional(new, query, update)
             _SCRATCH._apply_update_document(new, query, update, inserting)
         else:
             new = {"_id": doc["_id"]} if "_id" in doc else {}

@@ -441,3 +441,13 @@ def test_handles_and_threads_share_one_engine(eng):
     for t in threads:
         t.join()
     assert ok(eng.run("db", {"count": "c"}))["n"] == 200
+
+
+def test_positional_operator_on_scalar_and_document_arrays(eng):
+    insert(eng, "c", [{"_id": 1, "arr": [1, 2, 3], "g": [{"a": 1}, {"a": 2}]}])
+    ok(eng.run("db", {"update": "c", "updates": [
+        {"q": {"_id": 1, "arr": 2}, "u": {"$set": {"arr.$": 20}}},
+        {"q": {"_id": 1, "g": {"$elemMatch": {"a": 2}}}, "u": {"$inc": {"g.$.a": 5}}}]}))
+    assert find_all(eng, "c")[0] == {"_id": 1, "arr": [1, 20, 3], "g": [{"a": 1}, {"a": 7}]}
+    r = ok(eng.run("db", {"update": "c", "updates": [{"q": {"_id": 1}, "u": {"$set": {"arr.$": 0}}}]}))
+    assert r["writeErrors"][0]["code"] == 2 and "positional operator" in r["writeErrors"][0]["errmsg"]

@@ -13,7 +13,11 @@ collation (accepted, ignored: comparisons are binary), text/geo/hashed index sem
 $currentOp/$setWindowFields/$densify/$fill/$documents (238), views, capped collections,
 TTL expiry, schema validation, transactions and read/write concern semantics (the server layer
 owns sessions), equality between Decimal128 and other numeric types in filters (ordering
-comparisons do work), and sizes in stats that are BSON sizes rather than storage-engine figures.
+comparisons do work), sizes in stats that are BSON sizes rather than storage-engine figures,
+mongomock quirks we pass through ($slice/$elemMatch projections drop the other fields, $addToSet
+compares with Python equality so 1 and True collide, errors from update operators applied to
+the wrong type come back as BadValue 2 rather than the server's exact code), and indexes speed
+up only equality filters on single-field indexes (other filters scan; explain still names one).
 """
 
 from __future__ import annotations

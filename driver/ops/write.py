@@ -1,0 +1,203 @@
+"""Build insert/update/delete command bodies and validate update and replacement documents (CRUD spec)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from bson import ObjectId
+
+from driver.errors import ConfigurationError
+from driver.ops._util import (
+    non_empty_concern,
+    optional_bool,
+    optional_mapping,
+    put,
+    require_mapping,
+    require_string,
+)
+from driver.ops.find import hint_value
+from driver.ops._util import key_document
+
+
+def validate_update(update: Any, *, where: str = "update") -> None:
+    """An update is a non-empty document whose keys all start with "$", or a pipeline (a list).
+
+    CRUD spec, "Update vs. replacement document validation": drivers MUST raise a client error
+    when an update document's first key does not start with "$". We check every key so the
+    message can name the offending one ({"$set": ..., "x": 1} is also rejected).
+    """
+    if isinstance(update, (list, tuple)):
+        for i, stage in enumerate(update):
+            if not isinstance(stage, Mapping):
+                raise ConfigurationError(f"{where}: pipeline stage {i} must be a document, not {stage!r}")
+        return
+    if not isinstance(update, Mapping):
+        raise ConfigurationError(f"{where} must be a document of update operators or a pipeline, not {update!r}")
+    if not update:
+        raise ConfigurationError(f"{where} must not be empty: give update operators such as {{'$set': {{...}}}}")
+    for key in update:
+        if not str(key).startswith("$"):
+            raise ConfigurationError(
+                f"{where} must only contain update operators (keys starting with '$'); "
+                f"found field {key!r}. To replace the whole document use a replace operation."
+            )
+
+
+def validate_replacement(replacement: Any, *, where: str = "replacement") -> None:
+    """A replacement is a document without top-level "$" keys (CRUD spec, same section)."""
+    if not isinstance(replacement, Mapping):
+        raise ConfigurationError(f"{where} must be a document, not {replacement!r}")
+    for key in replacement:
+        if str(key).startswith("$"):
+            raise ConfigurationError(
+                f"{where} must not contain update operators; found key {key!r}. "
+                "To modify fields use an update operation."
+            )
+
+
+def with_id(document: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+    """Return (document with `_id` first, its _id); a missing _id gets a new ObjectId.
+
+    CRUD spec, "insert": drivers generate _id client-side so insertedId(s) can be reported;
+    `_id` goes first as the server would put it there anyway. The input is not mutated.
+    """
+    require_mapping(document, "document")
+    if "_id" in document:
+        _id = document["_id"]
+        if next(iter(document)) == "_id":
+            return dict(document), _id
+    else:
+        _id = ObjectId()
+    out = {"_id": _id}
+    out.update((k, v) for k, v in document.items() if k != "_id")
+    return out, _id
+
+
+def update_statement(
+    filter: Mapping[str, Any],
+    update: Any,
+    *,
+    multi: bool = False,
+    replacement: bool = False,
+    upsert: bool | None = None,
+    collation: Mapping[str, Any] | None = None,
+    array_filters: Sequence[Mapping[str, Any]] | None = None,
+    hint: Any = None,
+    sort: Any = None,
+) -> dict[str, Any]:
+    """One element of the update command's `updates` array, validated.
+
+    `sort` is only meaningful for single-document updates (CRUD spec, updateOne/replaceOne
+    "sort", server 8.0+); a replacement cannot be multi or carry arrayFilters.
+    """
+    if replacement:
+        validate_replacement(update)
+        if multi:
+            raise ConfigurationError("a replacement cannot apply to many documents (multi=True)")
+        if array_filters is not None:
+            raise ConfigurationError("array_filters is not allowed with a replacement")
+    else:
+        validate_update(update)
+    if sort is not None and multi:
+        raise ConfigurationError("sort is only allowed when updating one document")
+    stmt: dict[str, Any] = {"q": dict(require_mapping(filter, "filter")), "u": update, "multi": bool(multi)}
+    put(stmt, "upsert", optional_bool(upsert, "upsert"))
+    put(stmt, "collation", optional_mapping(collation, "collation"))
+    if array_filters is not None:
+        if not isinstance(array_filters, (list, tuple)):
+            raise ConfigurationError(f"array_filters must be a list of documents, not {array_filters!r}")
+        stmt["arrayFilters"] = list(array_filters)
+    put(stmt, "hint", hint_value(hint))
+    put(stmt, "sort", key_document(sort, "sort") if sort is not None else None)
+    return stmt
+
+
+def delete_statement(
+    filter: Mapping[str, Any],
+    *,
+    multi: bool = False,
+    collation: Mapping[str, Any] | None = None,
+    hint: Any = None,
+) -> dict[str, Any]:
+    """One element of the delete command's `deletes` array: limit 0 = all matches, 1 = one."""
+    stmt: dict[str, Any] = {"q": dict(require_mapping(filter, "filter")), "limit": 0 if multi else 1}
+    put(stmt, "collation", optional_mapping(collation, "collation"))
+    put(stmt, "hint", hint_value(hint))
+    return stmt
+
+
+def _write_command(
+    name: str,
+    collection: str,
+    field: str,
+    statements: Sequence[Mapping[str, Any]],
+    *,
+    ordered: bool,
+    write_concern: Mapping[str, Any] | None,
+    comment: Any,
+    let: Mapping[str, Any] | None = None,
+    bypass_document_validation: bool | None = None,
+) -> dict[str, Any]:
+    cmd: dict[str, Any] = {name: require_string(collection, "collection name")}
+    cmd[field] = list(statements)
+    cmd["ordered"] = bool(ordered)
+    put(cmd, "writeConcern", non_empty_concern(write_concern, "write_concern"))
+    put(cmd, "bypassDocumentValidation", optional_bool(bypass_document_validation, "bypass_document_validation"))
+    put(cmd, "let", optional_mapping(let, "let"))
+    put(cmd, "comment", comment)
+    return cmd
+
+
+def insert_command(
+    collection: str,
+    documents: Sequence[Mapping[str, Any]],
+    *,
+    ordered: bool = True,
+    write_concern: Mapping[str, Any] | None = None,
+    bypass_document_validation: bool | None = None,
+    comment: Any = None,
+) -> dict[str, Any]:
+    """The `insert` command body (documents as given: call with_id first to get insertedIds)."""
+    if not documents:
+        raise ConfigurationError("insert needs at least one document")
+    return _write_command(
+        "insert", collection, "documents", documents, ordered=ordered, write_concern=write_concern,
+        comment=comment, bypass_document_validation=bypass_document_validation,
+    )
+
+
+def update_command(
+    collection: str,
+    updates: Sequence[Mapping[str, Any]],
+    *,
+    ordered: bool = True,
+    write_concern: Mapping[str, Any] | None = None,
+    bypass_document_validation: bool | None = None,
+    let: Mapping[str, Any] | None = None,
+    comment: Any = None,
+) -> dict[str, Any]:
+    """The `update` command body from update_statement() elements."""
+    if not updates:
+        raise ConfigurationError("update needs at least one statement")
+    return _write_command(
+        "update", collection, "updates", updates, ordered=ordered, write_concern=write_concern,
+        comment=comment, let=let, bypass_document_validation=bypass_document_validation,
+    )
+
+
+def delete_command(
+    collection: str,
+    deletes: Sequence[Mapping[str, Any]],
+    *,
+    ordered: bool = True,
+    write_concern: Mapping[str, Any] | None = None,
+    let: Mapping[str, Any] | None = None,
+    comment: Any = None,
+) -> dict[str, Any]:
+    """The `delete` command body from delete_statement() elements."""
+    if not deletes:
+        raise ConfigurationError("delete needs at least one statement")
+    return _write_command(
+        "delete", collection, "deletes", deletes, ordered=ordered, write_concern=write_concern,
+        comment=comment, let=let,
+    )

@@ -276,3 +276,17 @@ def test_cmap(path) -> None:
     for idx, expected in enumerate(spec.get("events", ())):
         assert idx < len(actual), f"event #{idx} {expected} missing; got {actual}"
         assert event_matches(actual[idx], expected), f"event #{idx}: expected {expected}, got {actual[idx]}\nall: {actual}"
+
+
+def test_runner_matcher_rejects_mismatches() -> None:
+    """The runner's MATCH must be able to fail, or the spec tests above prove nothing."""
+    from driver.events.pool import ConnectionClosed, PoolCleared
+
+    closed = ConnectionClosed(ADDRESS, 1, "stale")
+    assert event_matches(closed, {"type": "ConnectionClosed", "connectionId": 42, "reason": "stale"})
+    assert not event_matches(closed, {"type": "ConnectionClosed", "reason": "idle"})
+    assert not event_matches(closed, {"type": "ConnectionClosed", "connectionId": 2})
+    assert not event_matches(closed, {"type": "ConnectionCheckedIn"})
+    cleared = PoolCleared(ADDRESS, None, False)
+    assert not event_matches(cleared, {"type": "ConnectionPoolCleared", "interruptInUseConnections": True})
+    assert not matches(0, False) and matches({"a": 1, "b": 2}, {"a": 1}) and not matches({"a": 1}, {"a": 1, "b": 2})

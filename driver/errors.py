@@ -31,6 +31,10 @@ class InvalidURI(ConfigurationError):
     """A connection string cannot be parsed; the message names the offending part."""
 
 
+class DocumentTooLarge(DriverError):
+    """A document (or write statement) is larger than the server's maxBsonObjectSize; nothing was sent."""
+
+
 class ProtocolError(DriverError):
     """Bytes on the wire break the MongoDB wire protocol (framing, opcode, flags, BSON)."""
 

@@ -1,0 +1,197 @@
+"""The live topology: one writer of the TopologyDescription, published snapshots, waiters woken on change."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Protocol, Sequence
+
+from driver.errors import ServerSelectionTimeout
+from driver.events.listeners import EventBus
+from driver.sdam import app_errors, selection, transitions
+from driver.sdam.description import (ServerDescription, ServerType, TopologyDescription,
+                                     TopologySettings)
+from driver.events import sdam as sdam_events
+
+
+class ServerHandle(Protocol):
+    """What the topology needs of a live server (monitor + pool); see driver/sdam/server.py."""
+
+    address: str
+    operation_count: int
+
+    def open(self) -> None: ...
+    def close(self) -> None: ...
+    def request_check(self) -> None: ...
+    def on_description(self, description: ServerDescription) -> None: ...
+
+
+ServerFactory = Callable[[str, "Topology"], ServerHandle]
+
+
+class Topology:
+    """Owns the client's TopologyDescription (SDAM "TopologyDescription", multi-threaded client).
+
+    One writer: every change goes through `_apply` under one lock, with a pure transition
+    (driver/sdam/transitions.py). No I/O under the lock: monitors and pools are started and
+    stopped, and events published, after it is released. Readers take `description`, an
+    immutable snapshot. Server selection waits on the condition and is woken by any change.
+    """
+
+    def __init__(self, seeds: Sequence[str], settings: TopologySettings, server_factory: ServerFactory,
+                 *, events: EventBus | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.events = events or EventBus()
+        self._clock = clock
+        self._factory = server_factory
+        self._cond = threading.Condition()
+        self._description = transitions.initial_topology(list(seeds), settings)
+        self._servers: dict[str, ServerHandle] = {}
+        self._opened = False
+        self._closed = False
+
+    # -- reading -----------------------------------------------------------------------
+    @property
+    def description(self) -> TopologyDescription:
+        """The current snapshot; never mutated, safe to keep."""
+        return self._description
+
+    def server(self, address: str) -> ServerHandle | None:
+        return self._servers.get(address)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def open(self) -> None:
+        """Publish the opening events and start one monitor per seed."""
+        with self._cond:
+            if self._opened:
+                return
+            self._opened = True
+            initial = self._description
+            handles = {addr: self._factory(addr, self) for addr in initial.servers}
+            self._servers.update(handles)
+        for event in sdam_events.events_for_opening(initial, id(self)):
+            self.events.publish(event)
+        for handle in handles.values():
+            handle.open()
+
+    def close(self) -> None:
+        """Stop every monitor and pool; wake waiters so they fail fast."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            handles = list(self._servers.values())
+            self._servers.clear()
+            final = self._description
+            self._cond.notify_all()
+        for handle in handles:
+            handle.close()
+        for event in sdam_events.events_for_closing(final, id(self)):
+            self.events.publish(event)
+
+    # -- the one writer ----------------------------------------------------------------
+    def on_server_description(self, server: ServerDescription) -> None:
+        """A monitor (or an application error) produced a new description of one server."""
+        self._apply(lambda td: transitions.update_topology(td, server), server)
+
+    def handle_application_error(self, address: str, error_kind: str, **details: Any) -> app_errors.ErrorOutcome:
+        """Apply SDAM "handleError" for an operation's error, as the one writer; return the outcome.
+
+        The pure decision (driver/sdam/app_errors.py) is taken under the lock against the
+        current description; pool clearing and check requests are the caller's, outside it.
+        """
+        outcome: list[app_errors.ErrorOutcome] = []
+
+        def change(current: TopologyDescription) -> TopologyDescription:
+            result = app_errors.handle_application_error(current, address, error_kind, **details)
+            outcome.append(result)
+            return result.topology
+
+        self._apply(change, None)
+        return outcome[0] if outcome else app_errors.ErrorOutcome(self._description, ignored="topology closed")
+
+    def _apply(self, change: Callable[[TopologyDescription], TopologyDescription],
+               server: ServerDescription | None) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            previous = self._description
+            new = change(previous)
+            self._description = new
+            added = [a for a in new.servers if a not in self._servers]
+            removed = [self._servers.pop(a) for a in list(self._servers) if a not in new.servers]
+            for address in added:
+                self._servers[address] = self._factory(address, self)
+            started = [self._servers[a] for a in added]
+            handle = self._servers.get(server.address) if server is not None else None
+            self._cond.notify_all()
+        # Outside the lock: I/O (start/stop monitors and pools) and event publication.
+        if handle is not None and server is not None and server.address in new.servers:
+            handle.on_description(new.servers[server.address])
+        for gone in removed:
+            gone.close()
+        for event in sdam_events.events_for_change(previous, new, id(self)):
+            self.events.publish(event)
+        for fresh in started:
+            fresh.open()
+
+    # -- server selection --------------------------------------------------------------
+    def select_server(self, criteria: Any, *, timeout_ms: float | None = None,
+                      deprioritized: Sequence[str] = ()) -> ServerHandle:
+        """Block until a server suits `criteria` ("write" or a ReadPreference), or time out.
+
+        Spec (server-selection, "multi-threaded"): on each pass take a snapshot, select,
+        and if nothing suits request immediate checks and wait for a topology change, until
+        serverSelectionTimeoutMS; among two random candidates prefer the one with fewer
+        operations in flight. The timeout error says what was seen (see `explain`).
+        """
+        if not self._opened:
+            self.open()
+        timeout_ms = self.settings.server_selection_timeout_ms if timeout_ms is None else timeout_ms
+        deadline = self._clock() + timeout_ms / 1000.0
+        while True:
+            with self._cond:
+                if self._closed:
+                    raise ServerSelectionTimeout("the client is closed; no server can be selected")
+                snapshot = self._description
+                suitable = selection.select_servers(
+                    snapshot, criteria, local_threshold_ms=self.settings.local_threshold_ms,
+                    deprioritized=deprioritized)
+                known = [s for s in suitable if s.address in self._servers]
+                if known:
+                    counts = {s.address: self._servers[s.address].operation_count for s in known}
+                    chosen = selection.choose_server(known, counts)
+                    return self._servers[chosen.address]
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise ServerSelectionTimeout(self.explain(criteria, snapshot, timeout_ms))
+                waiting_on = list(self._servers.values())
+            for handle in waiting_on:
+                handle.request_check()
+            with self._cond:
+                if self._description is snapshot and not self._closed:
+                    self._cond.wait(remaining)
+
+    def explain(self, criteria: Any, snapshot: TopologyDescription, timeout_ms: float) -> str:
+        """A selection failure in words: each server's address, type, RTT, error and why not."""
+        wanted = "a writable server" if criteria == "write" else f"a server for read preference {criteria}"
+        lines = [f"No server selected within serverSelectionTimeoutMS={timeout_ms:g}: wanted {wanted}; "
+                 f"topology is {snapshot.type.value}"
+                 + (f" (replica set {snapshot.set_name!r})" if snapshot.set_name else "") + "."]
+        if not snapshot.compatible and snapshot.compatibility_error:
+            lines.append(f"  incompatible: {snapshot.compatibility_error}")
+        reasons = dict(selection.explain_unsuitable(snapshot, criteria))
+        for address, sd in sorted(snapshot.servers.items()):
+            rtt = f"{sd.round_trip_time_ms:.1f} ms" if sd.round_trip_time_ms is not None else "n/a"
+            line = f"  {address}: {sd.type.value}, rtt {rtt}"
+            if sd.error:
+                line += f", last error: {sd.error}"
+            if address in reasons:
+                line += f"; not suitable: {reasons[address]}"
+            lines.append(line)
+        if not snapshot.servers:
+            lines.append("  no servers are known (all seeds were removed from the topology)")
+        if all(sd.type is ServerType.Unknown for sd in snapshot.servers.values()):
+            lines.append("  Hint: no server answered; check the address, that the server runs, "
+                         "and firewalls (connectTimeoutMS bounds each attempt).")
+        return "\n".join(lines)

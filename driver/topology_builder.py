@@ -1,0 +1,122 @@
+"""Wire a live Topology from a connection string: settings, pools, monitors and their connections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from driver.connect import open_connection
+from driver.connection import ConnectionOptions
+from driver.credential import Credential, credential_from_uri
+from driver.events.listeners import EventBus
+from driver.hello import normalize_address
+from driver.pool import Pool
+from driver.pool_options import PoolOptions
+from driver.sdam.description import TopologySettings
+from driver.sdam.monitor import MonitorSettings
+from driver.sdam.server import server_factory
+from driver.sdam.topology import Topology
+from driver.srv import resolve_seedlist
+from driver.uri import ConnectionString, parse_uri
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Everything a client reads from its URI and keyword overrides, typed and validated."""
+
+    connection_string: ConnectionString
+    options: Mapping[str, Any] = field(default_factory=dict)  # canonical URI option names
+    credential: Credential | None = None
+
+    @property
+    def seeds(self) -> list[str]:
+        return [normalize_address(f"{host}:{port}" if port else host)
+                for host, port in self.connection_string.hosts]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+    @property
+    def topology(self) -> TopologySettings:
+        o = self.options
+        return TopologySettings(
+            replica_set_name=o.get("replicaSet"),
+            direct_connection=bool(o.get("directConnection", False)),
+            load_balanced=bool(o.get("loadBalanced", False)),
+            heartbeat_frequency_ms=int(o.get("heartbeatFrequencyMS", 10_000)),
+            local_threshold_ms=int(o.get("localThresholdMS", 15)),
+            server_selection_timeout_ms=int(o.get("serverSelectionTimeoutMS", 30_000)),
+            srv_max_hosts=int(o.get("srvMaxHosts", 0)),
+        )
+
+    @property
+    def connection(self) -> ConnectionOptions:
+        return ConnectionOptions.from_uri_options(self.options)
+
+    @property
+    def monitor_connection(self) -> ConnectionOptions:
+        # SDAM: monitoring sockets use connectTimeoutMS for reads too (socketTimeoutMS ignored).
+        return ConnectionOptions.from_uri_options(
+            self.options, socket_timeout_ms=self.options.get("connectTimeoutMS", 10_000))
+
+    @property
+    def pool(self) -> PoolOptions:
+        return PoolOptions.from_uri_options(self.options)
+
+    @property
+    def monitor(self) -> MonitorSettings:
+        return MonitorSettings(
+            heartbeat_frequency_ms=self.topology.heartbeat_frequency_ms,
+            connect_timeout_ms=float(self.options.get("connectTimeoutMS", 10_000)),
+            mode=str(self.options.get("serverMonitoringMode", "auto")),
+        )
+
+
+def client_settings(uri: str, *, resolver: Any = None, **overrides: Any) -> ClientSettings:
+    """Parse the URI (resolving mongodb+srv), then apply keyword overrides (URI option names)."""
+    cs = parse_uri(uri)
+    if cs.is_srv:
+        cs = resolve_seedlist(cs, resolver=resolver)
+    options = dict(cs.options)
+    if overrides:
+        from driver.uri import parse_options_string
+        from driver.uri_options import validate_options
+        text = "&".join(f"{k}={_uri_value(v)}" for k, v in overrides.items())
+        options.update(parse_options_string(text, srv=cs.is_srv))
+        validate_options(options, srv=cs.is_srv, n_hosts=len(cs.hosts))
+    from dataclasses import replace
+    cs = replace(cs, options=options)
+    return ClientSettings(cs, options, credential_from_uri(cs))
+
+
+def _uri_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def build_topology(settings: ClientSettings, events: EventBus) -> Topology:
+    """A Topology whose servers have pools connecting with auth, and monitors without it."""
+    app_name = settings.get("appname")
+    compressors = settings.get("compressors", [])
+    load_balanced = settings.topology.load_balanced
+
+    def pool_factory(address: str) -> Pool:
+        def connect(addr: str, connection_id: int) -> Any:
+            conn, _reply, _rtt = open_connection(
+                addr, settings.connection, settings.credential, app_name=app_name,
+                compressors=compressors, load_balanced=load_balanced)
+            conn.connection_id = connection_id
+            return conn
+        return Pool(address, settings.pool, connect, listeners=events)
+
+    def connect_monitor(address: str):
+        def connect() -> Any:
+            return open_connection(address, settings.monitor_connection, None, app_name=app_name,
+                                   compressors=compressors)
+        return connect
+
+    factory = server_factory(pool_factory=pool_factory,
+                             connect_monitor=None if load_balanced else connect_monitor,
+                             monitor_settings=settings.monitor, events=events)
+    return Topology(settings.seeds, settings.topology, factory, events=events)

@@ -42,6 +42,9 @@ NO_SECONDARY_OK_NEEDED = frozenset({"getMore", "killCursors"})
 # Generic arguments the sandbox handles itself and does not pass to the engine.
 _STRIPPED = frozenset({"$db", "lsid", "txnNumber", "$clusterTime", "$readPreference", "autocommit",
                        "startTransaction", "apiVersion", "apiStrict", "apiDeprecationErrors"})
+# The server's NotPrimaryError category: a replica-set member attaches its topologyVersion to
+# these so that drivers can tell a stale error from news (SDAM spec, "topologyVersion").
+NOT_PRIMARY_CODES = frozenset({10107, 13435, 13436, 11602, 189})
 _OPCOUNTER = {"insert": "insert", "find": "query", "update": "update", "delete": "delete", "getMore": "getmore"}
 
 Handler = Callable[["Connection", str, dict], Awaitable[dict | None]]
@@ -96,7 +99,7 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
             if action.error_code is not None:
                 reply = error(action.error_code, "", action.error_message or f"Failing command {name} via 'failCommand' failpoint")
                 reply.pop("codeName")
-                return _label(cmd, reply, action.error_labels)
+                return _finish(conn, cmd, reply, action.error_labels)
         handler = _HANDLERS.get(name)
         if handler is not None:
             reply = await handler(conn, db, cmd)
@@ -109,9 +112,20 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
         if action is not None and action.write_concern_error is not None and reply.get("ok"):
             # failCommand's writeConcernError: the command ran, then reports the wce (fail_point docs).
             reply["writeConcernError"] = action.write_concern_error
-        return _label(cmd, reply, action.error_labels if action is not None else None)
+        return _finish(conn, cmd, reply, action.error_labels if action is not None else None)
     finally:
         conn.current = None
+
+
+def _finish(conn: "Connection", cmd: Mapping[str, Any], reply: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
+    """Error labels and, for not-primary errors on a replica-set member, its topologyVersion."""
+    _label(cmd, reply, labels)
+    wce_code = (reply.get("writeConcernError") or {}).get("code")
+    if conn.member.deployment.topology == "replset" and (
+        (not reply.get("ok") and reply.get("code") in NOT_PRIMARY_CODES) or wce_code in NOT_PRIMARY_CODES
+    ):
+        reply["topologyVersion"] = {"processId": conn.member.process_id, "counter": Int64(conn.member.counter)}
+    return reply
 
 
 def _label(cmd: Mapping[str, Any], reply: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:

@@ -71,12 +71,16 @@ class MemberServer:
         """Stop listening and drop every connection (awaiting hellos included)."""
         if self._server is not None:
             self._server.close()
+        tasks = []
         for conn in list(self.connections):
             conn.close()
             if conn.task is not None and conn.task is not asyncio.current_task():
                 conn.task.cancel()
+                tasks.append(conn.task)
         self.connections.clear()
         self._server = None
+        # Let the cancelled connection tasks finish so none is left pending when the loop stops.
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(self.member, writer)

@@ -80,6 +80,15 @@ def parse_body(
             f"payload is {len(payload)} bytes but messageLength {header.message_length} "
             f"requires {header.message_length - HEADER_SIZE}"
         )
+    # Headers may be built by callers rather than parse_header: re-check what the parsers rely on.
+    minimum = MIN_MESSAGE_LENGTH.get(header.op_code)
+    if minimum is None:
+        raise ProtocolError(f"unknown opCode {header.op_code} (expected one of {sorted(OPCODE_NAMES)})")
+    if header.message_length < minimum:
+        raise ProtocolError(
+            f"messageLength {header.message_length} is smaller than the minimum {minimum} "
+            f"for {OPCODE_NAMES[header.op_code]}"
+        )
     options = codec_options if codec_options is not None else bson.DEFAULT_CODEC_OPTIONS
     if header.op_code == OP_COMPRESSED:
         inner_header, inner_payload, name = _decompress(header, payload, max_message_size)

@@ -257,7 +257,9 @@ class Deployment:
         """replSetStepDown: the primary becomes a secondary, ineligible for `seconds`."""
         if member.state != "PRIMARY":
             return {"ok": 0.0, "code": 10107, "codeName": "NotWritablePrimary", "errmsg": "not primary so can't step down"}
-        others = [m for m in self.members if m is not member and m.state == "SECONDARY" and not self._frozen(m)]
+        # Like a real primary, only ask whether a caught-up secondary is reachable (all are caught
+        # up here); a secondary's own freeze/step-down window is its business at election time.
+        others = [m for m in self.members if m is not member and m.state == "SECONDARY"]
         if not others and not force:
             return {"ok": 0.0, "code": 262, "codeName": "ExceededTimeLimit",
                     "errmsg": "No electable secondaries caught up as of now"}

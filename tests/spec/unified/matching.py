@@ -226,8 +226,12 @@ def _match(expected: Any, actual: Any, path: str, root: bool, entities: Mapping[
             child = f"{path}.{key}"
             present = key in actual
             key_op = _operator(value)
-            if key_op in ("$$exists", "$$unsetOrMatches"):
+            if key_op == "$$exists":
                 _match_operator(key_op, value[key_op], actual[key] if present else MISSING, child, False, entities)
+                continue
+            if key_op == "$$unsetOrMatches":
+                if present:  # a present null must match too; only absence is "unset"
+                    _match(value[key_op], actual[key], child, False, entities)
                 continue
             if not present:
                 _fail(child, f"expected field {key!r} is missing (expected {value!r})")

@@ -1,0 +1,74 @@
+"""Unified test format spec runner: one pytest case per test of each unified JSON file, against the sandbox."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Iterator
+
+import pytest
+
+from tests.spec.specfiles import spec_files, spec_id, specs_root
+from tests.spec.unified.deployment import DeploymentPool
+from tests.spec.unified.runner import Skip, UnifiedTest, check_schema_version, choose_topology, load_file
+
+FOLDERS = (
+    "unified-test-format/valid-pass",
+    "crud",
+    "retryable-writes",
+    "retryable-reads",
+    "sessions",
+    "command-logging-and-monitoring/monitoring",  # the logging tests belong to another runner
+    "mongodb-handshake",
+    "server-discovery-and-monitoring/unified",
+)
+
+
+@lru_cache(maxsize=None)
+def _doc(rel: str) -> dict:
+    return load_file(specs_root() / rel)
+
+
+def _cases() -> list:
+    params = []
+    for path in spec_files(*FOLDERS):
+        rel = spec_id(path)
+        doc = _doc(rel)
+        if "tests" not in doc:  # e.g. a non-test JSON file in a folder
+            continue
+        for index, test in enumerate(doc["tests"]):
+            params.append(pytest.param(rel, index, id=f"{rel}::{test['description']}"))
+    if not params:
+        params.append(pytest.param(None, None, id="unified", marks=pytest.mark.skip(
+            reason=f"no unified spec files under {specs_root()} for {FOLDERS}")))
+    return params
+
+
+@pytest.fixture(scope="module")
+def deployments() -> Iterator[DeploymentPool]:
+    """Sandboxes on free loopback ports, started on first use per topology and stopped afterwards."""
+    pool = DeploymentPool()
+    try:
+        yield pool
+    finally:
+        pool.stop()
+
+
+@pytest.mark.parametrize(("rel", "index"), _cases())
+def test_unified(deployments: DeploymentPool, rel: str, index: int) -> None:
+    doc = _doc(rel)
+    check_schema_version(doc)
+    test = doc["tests"][index]
+    try:
+        topology = choose_topology(doc, test, deployments.info)
+        deployment = deployments.get(topology)
+        deployment.before_test()
+        UnifiedTest(deployment, doc, test).run()
+    except Skip as reason:
+        pytest.skip(str(reason))
+
+
+def test_cases_cover_every_file() -> None:
+    """Every unified file in the folders yields at least one case (none silently dropped)."""
+    rels = {spec_id(p) for p in spec_files(*FOLDERS)}
+    covered = {p.values[0] for p in _cases()}
+    assert rels <= covered | {None}, f"files without cases: {sorted(rels - covered)}"

@@ -1,0 +1,455 @@
+"""Unified test format operations: one small function per operation name, camelCase JSON to the driver API."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Callable
+
+from tests.spec.unified.runner import Skip
+
+Op = Callable[[Any, Any, dict], Any]
+WAIT_TIMEOUT_S = 10.0  # waitForEvent / waitForThread / waitForPrimaryChange default bound
+
+_RENAMES = {"maxTimeMS": "max_time_ms", "let": "let", "upsertedId": "upserted_id"}
+_UNSUPPORTED_ARGS = {"timeoutMS": "timeoutMS (client-side operation timeout)", "rawData": "rawData"}
+
+
+def snake(name: str) -> str:
+    """camelCase -> snake_case (maxTimeMS -> max_time_ms)."""
+    if name in _RENAMES:
+        return _RENAMES[name]
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def kwargs(run: Any, args: dict, *skip: str) -> dict[str, Any]:
+    """Every argument not in `skip`, renamed to snake_case; session names become session objects."""
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        if key in skip:
+            continue
+        if key in _UNSUPPORTED_ARGS:
+            raise Skip(f"argument {_UNSUPPORTED_ARGS[key]} is unsupported by the driver")
+        if key == "session":
+            value = run.entities.get(value, "session")
+        elif key == "returnDocument":
+            value = value.lower()
+        elif key == "readPreference":
+            value = read_preference_from(value)
+        elif key == "writeConcern":
+            value = write_concern_from(value)
+        out[snake(key)] = value
+    return out
+
+
+def read_preference_from(doc: dict) -> Any:
+    """A readPreference document as the driver's ReadPreference."""
+    from driver.read_preference import ReadPreference
+
+    return ReadPreference.from_document(doc)
+
+
+def write_concern_from(doc: dict) -> dict:
+    return dict(doc)
+
+
+# ----- results as documents ----------------------------------------------------------------------
+def _ids(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return {str(i): v for i, v in enumerate(value)}
+    return value
+
+
+def result_document(result: Any) -> Any:
+    """A driver result object as the CRUD spec's result document (insertedId, matchedCount, ...)."""
+    cls = type(result).__name__
+    if getattr(result, "acknowledged", True) is False:
+        return {"acknowledged": False}
+    if cls == "InsertOneResult":
+        return {"insertedId": result.inserted_id}
+    if cls == "InsertManyResult":
+        return {"insertedIds": _ids(result.inserted_ids)}
+    if cls == "UpdateResult":
+        doc = {"matchedCount": result.matched_count, "modifiedCount": result.modified_count,
+               "upsertedCount": getattr(result, "upserted_count", int(result.upserted_id is not None))}
+        if result.upserted_id is not None:
+            doc["upsertedId"] = result.upserted_id
+        return doc
+    if cls == "DeleteResult":
+        return {"deletedCount": result.deleted_count}
+    if cls == "BulkWriteResult":
+        return {"insertedCount": result.inserted_count, "matchedCount": result.matched_count,
+                "modifiedCount": result.modified_count, "deletedCount": result.deleted_count,
+                "upsertedCount": result.upserted_count, "upsertedIds": _ids(result.upserted_ids),
+                "insertedIds": _ids(getattr(result, "inserted_ids", {}))}
+    return result
+
+
+def partial_result_document(exc: BaseException) -> Any:
+    """The partial result a BulkWriteError carries, as a BulkWriteResult document."""
+    details = getattr(exc, "details", {}) or {}
+    if "nInserted" not in details:
+        return details
+    upserted = {str(u["index"]): u["_id"] for u in details.get("upserted", [])}
+    return {"insertedCount": details.get("nInserted", 0), "matchedCount": details.get("nMatched", 0),
+            "modifiedCount": details.get("nModified", 0), "deletedCount": details.get("nRemoved", 0),
+            "upsertedCount": details.get("nUpserted", len(upserted)), "upsertedIds": upserted}
+
+
+def entity_kind(op_name: str, result: Any) -> str:
+    """The entity kind saveResultAsEntity stores a result as."""
+    if op_name in ("createFindCursor", "createCommandCursor"):
+        return "cursor"
+    if op_name == "createChangeStream":
+        return "changeStream"
+    return "value"
+
+
+# ----- client, database, collection operations ----------------------------------------------------
+def _listing(fn_name: str, names: bool = False) -> Op:
+    def op(run: Any, target: Any, args: dict) -> Any:
+        target = target.client if hasattr(target, "recorder") else target
+        return list(getattr(target, fn_name)(**kwargs(run, args)))
+    return op
+
+
+def _client_close(run: Any, entity: Any, args: dict) -> None:
+    entity.client.close()
+
+
+def _run_command(run: Any, db: Any, args: dict) -> Any:
+    return db.run_command(args["command"], **kwargs(run, args, "command", "commandName"))
+
+
+def _aggregate(run: Any, target: Any, args: dict) -> list:
+    return list(target.aggregate(args["pipeline"], **kwargs(run, args, "pipeline")))
+
+
+def _create_collection(run: Any, db: Any, args: dict) -> None:
+    db.create_collection(args["collection"], **kwargs(run, args, "collection"))
+
+
+def _drop_collection(run: Any, db: Any, args: dict) -> None:
+    db.drop_collection(args["collection"], **kwargs(run, args, "collection"))
+
+
+def _find(run: Any, coll: Any, args: dict) -> list:
+    cursor = coll.find(args.get("filter", {}), **kwargs(run, args, "filter"))
+    try:
+        return list(cursor)
+    finally:
+        cursor.close()
+
+
+def _create_find_cursor(run: Any, coll: Any, args: dict) -> Any:
+    return coll.find(args.get("filter", {}), **kwargs(run, args, "filter"))
+
+
+def _find_one(run: Any, coll: Any, args: dict) -> Any:
+    return coll.find_one(args.get("filter", {}), **kwargs(run, args, "filter"))
+
+
+def _simple(method: str, *positional: str) -> Op:
+    """An operation whose JSON arguments `positional` are passed in order, the rest as keywords."""
+    def op(run: Any, target: Any, args: dict) -> Any:
+        values = [args[p] if p in args else ({} if p == "filter" else None) for p in positional]
+        return getattr(target, method)(*values, **kwargs(run, args, *positional))
+    op.__name__ = method
+    return op
+
+
+def _count(run: Any, coll: Any, args: dict) -> Any:
+    if not hasattr(coll, "count"):
+        raise Skip("operation count (deprecated count command helper) is not in the driver's Collection API")
+    return coll.count(args.get("filter", {}), **kwargs(run, args, "filter"))
+
+
+def _bulk_write(run: Any, coll: Any, args: dict) -> Any:
+    from driver import bulk
+
+    builders = {"insertOne": lambda a: bulk.InsertOne(a["document"]),
+                "updateOne": lambda a: bulk.UpdateOne(**_model_args(a)),
+                "updateMany": lambda a: bulk.UpdateMany(**_model_args(a)),
+                "replaceOne": lambda a: bulk.ReplaceOne(**_model_args(a)),
+                "deleteOne": lambda a: bulk.DeleteOne(**_model_args(a)),
+                "deleteMany": lambda a: bulk.DeleteMany(**_model_args(a))}
+    requests = []
+    for request in args["requests"]:
+        ((kind, body),) = request.items()
+        requests.append(builders[kind](body))
+    return coll.bulk_write(requests, **kwargs(run, args, "requests"))
+
+
+def _model_args(body: dict) -> dict:
+    return {snake(k): v for k, v in body.items()}
+
+
+def _create_index(run: Any, coll: Any, args: dict) -> Any:
+    return coll.create_index(args["keys"], **kwargs(run, args, "keys"))
+
+
+def _list_index_names(run: Any, coll: Any, args: dict) -> list:
+    return [ix["name"] for ix in coll.list_indexes(**kwargs(run, args))]
+
+
+def _unsupported(reason: str) -> Op:
+    def op(run: Any, target: Any, args: dict) -> Any:
+        raise Skip(reason)
+    return op
+
+
+_CHANGE_STREAMS = _unsupported("operation createChangeStream: change streams are unsupported (sandbox and driver)")
+_TRANSACTIONS = _unsupported("requires transactions: the sandbox has no multi-document transactions")
+
+# ----- sessions and cursors -----------------------------------------------------------------------
+def _end_session(run: Any, session: Any, args: dict) -> None:
+    session.end_session()
+
+
+def _iterate_until_document(run: Any, cursor: Any, args: dict) -> Any:
+    return next(iter(cursor))
+
+
+def _iterate_once(run: Any, cursor: Any, args: dict) -> None:
+    if not hasattr(cursor, "try_next"):
+        raise Skip("operation iterateOnce needs Cursor.try_next, which the driver's cursor lacks")
+    cursor.try_next()
+
+
+def _cursor_close(run: Any, cursor: Any, args: dict) -> None:
+    cursor.close()
+
+
+ENTITY_OPS: dict[str, dict[str, Op]] = {
+    "client": {
+        "listDatabases": _listing("list_databases"), "listDatabaseObjects": _listing("list_databases"),
+        "listDatabaseNames": _listing("list_database_names"), "close": _client_close,
+        "createChangeStream": _CHANGE_STREAMS,
+        "clientBulkWrite": _unsupported("operation clientBulkWrite: the driver has no client-level bulkWrite"),
+        "appendMetadata": _unsupported("operation appendMetadata: the driver cannot append handshake metadata"),
+    },
+    "database": {
+        "runCommand": _run_command, "aggregate": _aggregate, "createCollection": _create_collection,
+        "dropCollection": _drop_collection, "listCollections": _listing("list_collections"),
+        "listCollectionObjects": _listing("list_collections"),
+        "listCollectionNames": _listing("list_collection_names"), "createChangeStream": _CHANGE_STREAMS,
+        "modifyCollection": _unsupported("operation modifyCollection (collMod helper) is not in the driver API"),
+        "createCommandCursor": _unsupported("operation createCommandCursor is not in the driver API"),
+    },
+    "collection": {
+        "aggregate": _aggregate, "bulkWrite": _bulk_write, "count": _count,
+        "countDocuments": _simple("count_documents", "filter"),
+        "estimatedDocumentCount": _simple("estimated_document_count"),
+        "distinct": _simple("distinct", "fieldName", "filter"),
+        "find": _find, "findOne": _find_one, "createFindCursor": _create_find_cursor,
+        "findOneAndDelete": _simple("find_one_and_delete", "filter"),
+        "findOneAndReplace": _simple("find_one_and_replace", "filter", "replacement"),
+        "findOneAndUpdate": _simple("find_one_and_update", "filter", "update"),
+        "insertOne": _simple("insert_one", "document"), "insertMany": _simple("insert_many", "documents"),
+        "updateOne": _simple("update_one", "filter", "update"), "updateMany": _simple("update_many", "filter", "update"),
+        "replaceOne": _simple("replace_one", "filter", "replacement"),
+        "deleteOne": _simple("delete_one", "filter"), "deleteMany": _simple("delete_many", "filter"),
+        "createIndex": _create_index, "dropIndex": _simple("drop_index", "name"),
+        "dropIndexes": _simple("drop_indexes"), "listIndexes": _listing("list_indexes"),
+        "listIndexNames": _list_index_names, "drop": _simple("drop"), "rename": _simple("rename", "to"),
+        "createChangeStream": _CHANGE_STREAMS,
+        "mapReduce": _unsupported("operation mapReduce is deprecated and not in the driver API"),
+    },
+    "session": {
+        "endSession": _end_session, "startTransaction": _TRANSACTIONS, "commitTransaction": _TRANSACTIONS,
+        "abortTransaction": _TRANSACTIONS, "withTransaction": _TRANSACTIONS,
+        "getSnapshotTime": _unsupported("operation getSnapshotTime: snapshot sessions are unsupported"),
+    },
+    "cursor": {"iterateUntilDocumentOrError": _iterate_until_document, "iterateOnce": _iterate_once,
+               "close": _cursor_close},
+    "changeStream": {},
+    "bucket": {},
+}
+
+
+def lookup(kind: str, name: str) -> Op:
+    """The function for operation `name` on an entity of `kind`; Skip naming it when unsupported."""
+    fn = ENTITY_OPS.get(kind, {}).get(name)
+    if fn is None:
+        raise Skip(f"unsupported operation {name!r} on a {kind} entity")
+    return fn
+
+
+# ----- testRunner operations (unified format, "Special Test Operations") ---------------------------
+def _fail_point(run: Any, args: dict) -> None:
+    """failPoint: configure it through the named client entity; disabled on every member afterwards."""
+    entity = run.entities.get(args["client"], "client")
+    command = args["failPoint"]
+    run.failpoints.append((None, command["configureFailPoint"]))
+    entity.client.get_database("admin").run_command(command)
+
+
+def _create_entities(run: Any, args: dict) -> None:
+    run.create_entities(args["entities"])
+
+
+def _lsids(run: Any, args: dict) -> tuple[Any, Any]:
+    entity = run.entities.get(args["client"], "client")
+    started = [e for e in entity.recorder.of_kind("command") if e.name == "commandStartedEvent"]
+    assert len(started) >= 2, f"{args['client']}: fewer than two commandStartedEvents were observed"
+    return started[-2].doc["command"].get("lsid"), started[-1].doc["command"].get("lsid")
+
+
+def _assert_same_lsid(run: Any, args: dict) -> None:
+    first, second = _lsids(run, args)
+    assert first is not None and first == second, f"last two commands used lsids {first} and {second}"
+
+
+def _assert_different_lsid(run: Any, args: dict) -> None:
+    first, second = _lsids(run, args)
+    assert first is not None and second is not None and first != second, \
+        f"last two commands should use different lsids, both used {first}"
+
+
+def _dirty(run: Any, args: dict) -> bool:
+    session = run.entities.get(args["session"], "session")
+    for attr in ("dirty", "is_dirty"):
+        if hasattr(session, attr):
+            value = getattr(session, attr)
+            return bool(value() if callable(value) else value)
+    raise AssertionError("the driver's ClientSession exposes no dirty flag (expected .dirty or .is_dirty)")
+
+
+def _assert_dirty(run: Any, args: dict) -> None:
+    assert _dirty(run, args), f"session {args['session']} should be dirty"
+
+
+def _assert_not_dirty(run: Any, args: dict) -> None:
+    assert not _dirty(run, args), f"session {args['session']} should not be dirty"
+
+
+def _assert_collection(exists: bool) -> Callable[[Any, dict], None]:
+    def op(run: Any, args: dict) -> None:
+        names = run.deployment.collection_names(args["databaseName"])
+        assert (args["collectionName"] in names) == exists, \
+            f"collection {args['databaseName']}.{args['collectionName']} should {'' if exists else 'not '}exist"
+    return op
+
+
+def _assert_index(exists: bool) -> Callable[[Any, dict], None]:
+    def op(run: Any, args: dict) -> None:
+        names = run.deployment.index_names(args["databaseName"], args["collectionName"])
+        assert (args["indexName"] in names) == exists, \
+            f"index {args['indexName']} should {'' if exists else 'not '}exist; indexes: {names}"
+    return op
+
+
+def _wait(run: Any, args: dict) -> None:
+    time.sleep(args["ms"] / 1000)  # the spec's own "wait" operation: a fixed pause by definition
+
+
+def _matching(run: Any, event: dict) -> Callable[[list], int]:
+    ((name, fields),) = event.items()
+
+    def count(events: list) -> int:
+        found = 0
+        for recorded in list(events):
+            if recorded.name != name:
+                continue
+            try:
+                for key, value in (fields or {}).items():
+                    run.assert_match(value, recorded.doc.get(key), key)
+            except AssertionError:
+                continue
+            found += 1
+        return found
+    return count
+
+
+def _wait_for_event(run: Any, args: dict) -> None:
+    """waitForEvent: block until `count` matching events were observed (10 s bound)."""
+    entity = run.entities.get(args["client"], "client")
+    count = _matching(run, args["event"])
+    if not entity.recorder.wait_for(lambda evs: count(evs) >= args["count"], WAIT_TIMEOUT_S):
+        seen = [e.name for e in entity.recorder.snapshot()]
+        raise AssertionError(f"waited {WAIT_TIMEOUT_S:g}s for {args['count']} x {args['event']}; saw {seen}")
+
+
+def _assert_event_count(run: Any, args: dict) -> None:
+    entity = run.entities.get(args["client"], "client")
+    found = _matching(run, args["event"])(entity.recorder.snapshot())
+    assert found == args["count"], f"expected {args['count']} x {args['event']}, observed {found}"
+
+
+def _run_on_thread(run: Any, args: dict) -> None:
+    run.entities.get(args["thread"], "thread").submit(args["operation"])
+
+
+def _wait_for_thread(run: Any, args: dict) -> None:
+    run.entities.get(args["thread"], "thread").join(WAIT_TIMEOUT_S)
+
+
+def topology_description(client: Any) -> Any:
+    """The driver client's current TopologyDescription (attribute name tolerant while the API settles)."""
+    for path in ("topology_description", "topology.description"):
+        value: Any = client
+        try:
+            for part in path.split("."):
+                value = getattr(value, part)
+        except AttributeError:
+            continue
+        return value() if callable(value) else value
+    raise AssertionError("the driver Client exposes no topology description (.topology_description)")
+
+
+def _record_topology(run: Any, args: dict) -> None:
+    entity = run.entities.get(args["client"], "client")
+    run.entities.add(args["id"], "topologyDescription", topology_description(entity.client))
+
+
+def _assert_topology_type(run: Any, args: dict) -> None:
+    description = run.entities.get(args["topologyDescription"], "topologyDescription")
+    actual = getattr(description.type, "value", description.type)
+    assert actual == args["topologyType"], f"topology type is {actual}, expected {args['topologyType']}"
+
+
+def _primary(description: Any) -> str | None:
+    for address, server in description.servers.items():
+        if getattr(server.type, "value", server.type) == "RSPrimary":
+            return address
+    return None
+
+
+def _wait_for_primary_change(run: Any, args: dict) -> None:
+    """waitForPrimaryChange: poll the client's published description until another primary shows."""
+    entity = run.entities.get(args["client"], "client")
+    prior = _primary(run.entities.get(args["priorTopologyDescription"], "topologyDescription"))
+    deadline = time.monotonic() + args.get("timeoutMS", 10_000) / 1000
+    while time.monotonic() < deadline:
+        now = _primary(topology_description(entity.client))
+        if now is not None and now != prior:
+            return
+        time.sleep(0.05)  # the driver offers no change notification to the runner; short poll
+    raise AssertionError(f"no new primary (other than {prior}) within {args.get('timeoutMS', 10_000)} ms")
+
+
+def _skip(reason: str) -> Callable[[Any, dict], None]:
+    def op(run: Any, args: dict) -> None:
+        raise Skip(reason)
+    return op
+
+
+TEST_RUNNER: dict[str, Callable[[Any, dict], None]] = {
+    "failPoint": _fail_point, "createEntities": _create_entities,
+    "targetedFailPoint": _skip("requires transactions: targetedFailPoint needs a session pinned to a mongos"),
+    "assertSessionPinned": _skip("requires transactions: session pinning happens only in sharded transactions"),
+    "assertSessionUnpinned": _skip("requires transactions: session pinning happens only in sharded transactions"),
+    "assertSessionTransactionState": _skip("requires transactions: the sandbox has no multi-document transactions"),
+    "assertSameLsidOnLastTwoCommands": _assert_same_lsid,
+    "assertDifferentLsidOnLastTwoCommands": _assert_different_lsid,
+    "assertSessionDirty": _assert_dirty, "assertSessionNotDirty": _assert_not_dirty,
+    "assertCollectionExists": _assert_collection(True), "assertCollectionNotExists": _assert_collection(False),
+    "assertIndexExists": _assert_index(True), "assertIndexNotExists": _assert_index(False),
+    "wait": _wait, "waitForEvent": _wait_for_event, "assertEventCount": _assert_event_count,
+    "runOnThread": _run_on_thread, "waitForThread": _wait_for_thread,
+    "recordTopologyDescription": _record_topology, "assertTopologyType": _assert_topology_type,
+    "waitForPrimaryChange": _wait_for_primary_change,
+    "loop": _skip("operation loop (astrolabe workloads) is unsupported"),
+}

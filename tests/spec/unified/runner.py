@@ -1,0 +1,391 @@
+"""Unified test format runner: load files, check requirements, create entities, run and assert one test."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from bson import json_util
+from bson.json_util import JSONOptions
+
+from tests.spec.unified.entities import (ClientEntity, EntityMap, EventRecorder, ThreadEntity)
+
+# Highest schema version whose fields this runner interprets (unified test format, "Test Runner
+# Support": a file is compatible when its version <= ours within the same major version).
+SUPPORTED_SCHEMA = (1, 23)
+SANDBOX_TOPOLOGIES = ("replicaset", "single", "sharded")  # tried in this order for each test
+DEFAULT_SELECTION_TIMEOUT_MS = 10_000  # entity clients: fail fast instead of 30 s when nothing answers
+
+_JSON = JSONOptions(document_class=dict, tz_aware=True, uuid_representation=4)
+
+
+class Skip(Exception):
+    """This test cannot run here; the message names what is missing."""
+
+
+def load_file(path: Path) -> dict:
+    """A test file parsed as Extended JSON ($oid, $numberLong, $date, ... become BSON types)."""
+    return json_util.loads(path.read_text(encoding="utf-8"), json_options=_JSON)
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in str(text).split("."))
+
+
+def check_schema_version(doc: dict) -> None:
+    """Unified test format, "Test Runner Support": an incompatible file is an error, never skipped."""
+    version = parse_version(doc["schemaVersion"])
+    if version[0] != SUPPORTED_SCHEMA[0] or version[:2] > SUPPORTED_SCHEMA:
+        raise AssertionError(f"schemaVersion {doc['schemaVersion']} is not supported by this runner "
+                             f"(supports {SUPPORTED_SCHEMA[0]}.0 to {'.'.join(map(str, SUPPORTED_SCHEMA))})")
+
+
+# ----- runOnRequirements -------------------------------------------------------------------------
+class ServerInfo:
+    """What a sandbox deployment reports: version (buildInfo), topology, getParameter values."""
+
+    def __init__(self, version: tuple[int, ...], topology: str, parameters: dict, auth: bool = False) -> None:
+        self.version = version
+        self.topology = topology
+        self.parameters = parameters
+        self.auth = auth
+
+
+def requirement_unmet(req: dict, info: ServerInfo) -> str | None:
+    """Why one runOnRequirement is not met by `info`, or None (unified format, "runOnRequirement")."""
+    if "minServerVersion" in req and info.version < parse_version(req["minServerVersion"]):
+        return f"requires server >= {req['minServerVersion']}"
+    if "maxServerVersion" in req and info.version[:len(parse_version(req['maxServerVersion']))] > \
+            parse_version(req["maxServerVersion"]):
+        return f"requires server <= {req['maxServerVersion']}"
+    if "topologies" in req and info.topology not in req["topologies"]:
+        return f"requires topology {' or '.join(req['topologies'])}"
+    if req.get("serverless") == "require":
+        return "requires serverless"
+    if req.get("auth") is True:
+        return "requires auth"
+    if "authMechanism" in req:
+        return f"requires auth mechanism {req['authMechanism']}"
+    if req.get("csfle"):
+        return "requires csfle (client-side field level encryption)"
+    for name, value in req.get("serverParameters", {}).items():
+        if info.parameters.get(name) != value:
+            return f"requires server parameter {name}={value!r} (sandbox has {info.parameters.get(name)!r})"
+    return None
+
+
+def requirements_unmet(reqs: list[dict] | None, info: ServerInfo) -> str | None:
+    """None when any requirement is met (or there are none), else the reasons joined."""
+    if not reqs:
+        return None
+    reasons = [requirement_unmet(r, info) for r in reqs]
+    if any(r is None for r in reasons):
+        return None
+    return " / ".join(dict.fromkeys(r for r in reasons if r))
+
+
+def choose_topology(file_doc: dict, test: dict, info_for: Callable[[str], ServerInfo]) -> str:
+    """The first sandbox topology meeting both file and test requirements; Skip naming what failed."""
+    reasons: list[str] = []
+    for topology in SANDBOX_TOPOLOGIES:
+        if not _could_match(file_doc.get("runOnRequirements"), topology) or \
+                not _could_match(test.get("runOnRequirements"), topology):
+            reasons.append(_topology_reason(file_doc, test, topology))
+            continue
+        info = info_for(topology)
+        why = requirements_unmet(file_doc.get("runOnRequirements"), info) or \
+            requirements_unmet(test.get("runOnRequirements"), info)
+        if why is None:
+            return topology
+        reasons.append(why)
+    raise Skip("runOnRequirements not met: " + "; ".join(dict.fromkeys(reasons)))
+
+
+def _could_match(reqs: list[dict] | None, topology: str) -> bool:
+    # Topology alone decides whether starting that sandbox is worth it.
+    return not reqs or any("topologies" not in r or topology in r["topologies"] for r in reqs)
+
+
+def _topology_reason(file_doc: dict, test: dict, topology: str) -> str:
+    for reqs in (file_doc.get("runOnRequirements"), test.get("runOnRequirements")):
+        if reqs and not _could_match(reqs, topology):
+            wanted = sorted({t for r in reqs for t in r.get("topologies", ())})
+            return f"requires topology {' or '.join(wanted)}"
+    return f"not {topology}"
+
+
+# ----- one test ------------------------------------------------------------------------------------
+class UnifiedTest:
+    """Executes one test of a file against a running sandbox (unified format, "Executing a Test")."""
+
+    def __init__(self, deployment: Any, file_doc: dict, test: dict) -> None:
+        self.deployment = deployment          # tests.spec.test_unified.SandboxDeployment
+        self.file = file_doc
+        self.test = test
+        self.entities = EntityMap()
+        self.failpoints: list[tuple[str | None, str]] = []   # (address or None=all, name) to disable
+        self.topology_records: dict[str, Any] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def run(self) -> None:
+        if "skipReason" in self.test:
+            raise Skip(f"test file says: {self.test['skipReason']}")
+        try:
+            self.load_initial_data()
+            self.create_entities(self.file.get("createEntities", []))
+            for op in self.test["operations"]:
+                self.run_operation(op)
+            self.check_expected_events(self.test.get("expectEvents", []))
+            self.check_outcome(self.test.get("outcome", []))
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Disable fail points, end sessions, close cursors and clients, stop threads."""
+        errors: list[str] = []  # cleanup trouble is secondary to the test's own verdict
+        for address, name in self.failpoints:
+            try:
+                self.deployment.disable_failpoint(name, address)
+            except Exception as exc:  # noqa: BLE001 - keep cleaning up
+                errors.append(f"disabling fail point {name}: {exc}")
+        order = {"thread": 0, "cursor": 1, "changeStream": 1, "session": 2, "client": 3}
+        for name, kind, value in sorted(self.entities.items(), key=lambda t: order.get(t[1], 9)):
+            try:
+                if kind == "thread":
+                    value.stop()
+                elif kind in ("cursor", "changeStream"):
+                    value.close()
+                elif kind == "session":
+                    value.end_session()
+                elif kind == "client":
+                    value.close()
+            except Exception as exc:  # noqa: BLE001
+                errors.append(f"closing {kind} {name}: {exc}")
+        self.cleanup_errors = errors
+
+    def load_initial_data(self) -> None:
+        """initialData: drop each collection, create it (createOptions), insert its documents."""
+        for item in self.file.get("initialData", []):
+            self.deployment.reset_collection(item["databaseName"], item["collectionName"],
+                                             item.get("documents", []), item.get("createOptions"))
+
+    # -- entities ----------------------------------------------------------------------------------
+    def create_entities(self, specs: list[dict]) -> None:
+        """createEntities: client, database, collection, session, thread; bucket/clientEncryption skip."""
+        for spec in specs:
+            ((kind, body),) = spec.items()
+            name = body["id"]
+            if kind == "client":
+                self.entities.add(name, "client", self._make_client(body))
+            elif kind == "database":
+                client = self.entities.get(body["client"], "client").client
+                self.entities.add(name, "database",
+                                  client.get_database(body["databaseName"],
+                                                      **self._coll_options(body.get("databaseOptions"))))
+            elif kind == "collection":
+                database = self.entities.get(body["database"], "database")
+                self.entities.add(name, "collection",
+                                  database.get_collection(body["collectionName"],
+                                                          **self._coll_options(body.get("collectionOptions"))))
+            elif kind == "session":
+                entity = self.entities.get(body["client"], "client")
+                self.entities.add(name, "session", self._make_session(entity.client, body))
+            elif kind == "thread":
+                thread = ThreadEntity(name, self.run_operation)
+                thread.start()
+                self.entities.add(name, "thread", thread)
+            elif kind == "bucket":
+                raise Skip("GridFS bucket entities are unsupported: the driver has no GridFS API")
+            elif kind == "clientEncryption":
+                raise Skip("clientEncryption entities are unsupported: the driver has no CSFLE/QE support")
+            else:
+                raise Skip(f"unsupported entity type {kind!r}")
+
+    def _make_client(self, body: dict) -> ClientEntity:
+        from driver.client import Client  # the driver under test; an ImportError fails the test
+
+        for unsupported in ("autoEncryptOpts", "serverApi", "storeEventsAsEntities", "observeLogMessages"):
+            if unsupported in body and unsupported != "observeLogMessages":
+                raise Skip(f"client option {unsupported} is unsupported by this runner/driver")
+        options = dict(body.get("uriOptions", {}))
+        options.setdefault("serverSelectionTimeoutMS", DEFAULT_SELECTION_TIMEOUT_MS)
+        uri = self.deployment.client_uri(body.get("useMultipleMongoses"),
+                                         direct=bool(options.get("directConnection")))
+        recorder = EventRecorder(body.get("observeEvents", []), body.get("ignoreCommandMonitoringEvents", []),
+                                 bool(body.get("observeSensitiveCommands")))
+        client = Client(uri, event_listeners=(recorder,), **options)
+        return ClientEntity(client, recorder, body)
+
+    def _coll_options(self, opts: dict | None) -> dict[str, Any]:
+        from tests.spec.unified.operations import read_preference_from, write_concern_from
+
+        out: dict[str, Any] = {}
+        for key, value in (opts or {}).items():
+            if key == "readConcern":
+                out["read_concern"] = dict(value)
+            elif key == "writeConcern":
+                out["write_concern"] = write_concern_from(value)
+            elif key == "readPreference":
+                out["read_preference"] = read_preference_from(value)
+            elif key == "timeoutMS":
+                raise Skip("timeoutMS (client-side operation timeout) is unsupported by the driver")
+            else:
+                raise Skip(f"collection/database option {key!r} is unsupported by this runner")
+        return out
+
+    def _make_session(self, client: Any, body: dict) -> Any:
+        opts = body.get("sessionOptions", {})
+        kwargs: dict[str, Any] = {}
+        if "causalConsistency" in opts:
+            kwargs["causal_consistency"] = opts["causalConsistency"]
+        if "defaultTransactionOptions" in opts:
+            kwargs["default_transaction_options"] = opts["defaultTransactionOptions"]
+        if "snapshot" in opts:
+            kwargs["snapshot"] = opts["snapshot"]
+        return client.start_session(**kwargs)
+
+    # -- operations --------------------------------------------------------------------------------
+    def run_operation(self, op: dict) -> None:
+        """One operation with its expectError / expectResult / saveResultAsEntity handling."""
+        from tests.spec.unified import operations
+
+        name, obj = op["name"], op["object"]
+        args = op.get("arguments", {})
+        if obj == "testRunner":
+            fn = operations.TEST_RUNNER.get(name)
+            if fn is None:
+                raise Skip(f"unsupported testRunner operation {name!r}")
+            fn(self, args)
+            return
+        kind = self.entities.kind(obj)
+        fn = operations.lookup(kind, name)
+        target = self.entities.get(obj)
+        try:
+            result = fn(self, target, args)
+        except Skip:
+            raise
+        except Exception as exc:  # noqa: BLE001 - judged against expectError below
+            if "expectError" in op and _raised_by_driver(exc):
+                self.check_error(op["expectError"], exc, op)
+                return
+            if op.get("ignoreResultAndError") and _raised_by_driver(exc):
+                return
+            raise
+        if "expectError" in op:
+            raise AssertionError(f"operation {name} on {obj} was expected to fail with {op['expectError']} "
+                                 f"but returned {result!r}")
+        if op.get("ignoreResultAndError"):
+            return
+        if "expectResult" in op:
+            self.assert_match(op["expectResult"], operations.result_document(result),
+                              f"result of {name} on {obj}", each_root=True)
+        if "saveResultAsEntity" in op:
+            self.entities.add(op["saveResultAsEntity"], operations.entity_kind(name, result), result)
+
+    def check_error(self, expected: dict, exc: BaseException, op: dict) -> None:
+        """expectError (unified format, "expectedError") against the raised exception."""
+        from driver import errors
+
+        where = f"error of {op['name']} on {op['object']} ({type(exc).__name__}: {exc})"
+        server_error = isinstance(exc, errors.OperationFailure)
+        if "isClientError" in expected:
+            # "Client error": did not come from the server; network errors count as client errors.
+            assert expected["isClientError"] == (not server_error), \
+                f"{where}: isClientError should be {expected['isClientError']}"
+        if "isTimeoutError" in expected:
+            is_timeout = isinstance(exc, (errors.NetworkTimeout, errors.ServerSelectionTimeout,
+                                          errors.WaitQueueTimeout)) or "Timeout" in type(exc).__name__
+            assert expected["isTimeoutError"] == is_timeout, f"{where}: isTimeoutError should be " \
+                                                             f"{expected['isTimeoutError']}"
+        if "errorContains" in expected:
+            assert expected["errorContains"].lower() in str(exc).lower(), \
+                f"{where}: message should contain {expected['errorContains']!r}"
+        if "errorCode" in expected:
+            assert getattr(exc, "code", None) == expected["errorCode"], \
+                f"{where}: code should be {expected['errorCode']}, is {getattr(exc, 'code', None)}"
+        if "errorCodeName" in expected:
+            assert getattr(exc, "code_name", None) == expected["errorCodeName"], \
+                f"{where}: codeName should be {expected['errorCodeName']}, is {getattr(exc, 'code_name', None)}"
+        labels = set(getattr(exc, "error_labels", ()))
+        for label in expected.get("errorLabelsContain", []):
+            assert label in labels, f"{where}: labels {sorted(labels)} should contain {label!r}"
+        for label in expected.get("errorLabelsOmit", []):
+            assert label not in labels, f"{where}: labels {sorted(labels)} should omit {label!r}"
+        if "errorResponse" in expected:
+            self.assert_match(expected["errorResponse"], getattr(exc, "details", {}), f"{where}: errorResponse")
+        if "expectResult" in expected:
+            from tests.spec.unified.operations import partial_result_document
+
+            self.assert_match(expected["expectResult"], partial_result_document(exc), f"{where}: partial result")
+        for key in ("writeErrors", "writeConcernErrors"):
+            if key in expected:
+                raise Skip(f"expectError.{key} (client bulk write errors) is unsupported: no client bulkWrite")
+
+    # -- assertions --------------------------------------------------------------------------------
+    def assert_match(self, expected: Any, actual: Any, where: str, *, root: bool = True,
+                     each_root: bool = False) -> None:
+        """Evaluate expected against actual with the shared matcher; AssertionError names `where`."""
+        from tests.spec.unified.matching import match, match_each_root
+
+        entities = self.entities.values_for_matching()
+        try:
+            if each_root:
+                match_each_root(expected, actual, entities=entities)
+            else:
+                match(expected, actual, root=root, entities=entities)
+        except AssertionError as exc:
+            raise AssertionError(f"{where}: {exc}\n  expected: {_brief(expected)}\n  actual:   {_brief(actual)}") \
+                from None
+
+    def check_expected_events(self, specs: list[dict]) -> None:
+        """expectEvents: per client and eventType, in order; ignoreExtraEvents allows a longer tail."""
+        for spec in specs:
+            entity = self.entities.get(spec["client"], "client")
+            kind = spec.get("eventType", "command")
+            actual = entity.recorder.of_kind(kind)
+            expected = spec["events"]
+            listing = "\n".join(f"    {e.name} {_brief(e.doc)}" for e in actual)
+            if spec.get("ignoreExtraEvents"):
+                assert len(actual) >= len(expected), \
+                    f"{spec['client']}: expected at least {len(expected)} {kind} events, got {len(actual)}:\n{listing}"
+                actual = actual[:len(expected)]
+            else:
+                assert len(actual) == len(expected), \
+                    f"{spec['client']}: expected {len(expected)} {kind} events, got {len(actual)}:\n{listing}"
+            for i, (exp, act) in enumerate(zip(expected, actual)):
+                self.match_event(exp, act, f"{spec['client']} {kind} event #{i}")
+
+    def match_event(self, expected: dict, recorded: Any, where: str) -> None:
+        """One expectedEvent: same name, each given field matched (command/reply as root documents)."""
+        ((name, fields),) = expected.items()
+        assert recorded.name == name, f"{where}: expected {name}, got {recorded.name} {_brief(recorded.doc)}"
+        for key, value in (fields or {}).items():
+            if key not in recorded.doc:
+                raise Skip(f"event field {name}.{key} is not supported by this runner")
+            self.assert_match(value, recorded.doc[key], f"{where} {name}.{key}",
+                              root=key in ("command", "reply", "previousDescription", "newDescription"))
+
+    def check_outcome(self, outcome: list[dict]) -> None:
+        """outcome: each collection's documents, sorted by _id, must match exactly (no extra fields)."""
+        for item in outcome:
+            actual = self.deployment.read_collection(item["databaseName"], item["collectionName"])
+            self.assert_match(item["documents"], actual,
+                              f"outcome of {item['databaseName']}.{item['collectionName']}", root=False)
+
+
+def _brief(doc: dict) -> str:
+    text = repr(doc)
+    return text if len(text) < 300 else text[:300] + "..."
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    """True for errors the driver raised on purpose or from its own code; False for runner bugs
+    (a TypeError from calling the driver with a wrong argument has its last frame in the runner)."""
+    from driver.errors import DriverError
+
+    if isinstance(exc, DriverError):
+        return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and "/driver/" in frames[-1].filename.replace("\\", "/")
+

@@ -93,7 +93,7 @@ class MemberServer:
                 payload = await reader.readexactly(header.message_length - wire.HEADER_SIZE)
                 message = wire.parse_body(header, payload, codec_options=_CODEC)
                 if isinstance(message, wire.OpMsg):
-                    if not await self._on_op_msg(conn, header, message):
+                    if not await self._on_op_msg(conn, reader, header, message):
                         break
                 elif isinstance(message, wire.OpQuery):
                     if not await self._on_op_query(conn, header, message):
@@ -110,7 +110,7 @@ class MemberServer:
             self.connections.discard(conn)
             conn.close()
 
-    async def _on_op_msg(self, conn: Connection, header: Any, message: Any) -> bool:
+    async def _on_op_msg(self, conn: Connection, reader: asyncio.StreamReader, header: Any, message: Any) -> bool:
         """Run one OP_MSG command; returns False when the connection must close."""
         command = message.command()
         reply = await commands.run_command(conn, command)
@@ -124,15 +124,28 @@ class MemberServer:
             return True
         # Exhaust hello: keep answering with moreToCome, each reply responding to the previous
         # one, whenever topologyVersion changes or maxAwaitTimeMS passes (SDAM streaming protocol).
+        # The client sends nothing while streaming, so any read completing means it hung up (or
+        # broke the protocol): stop at once rather than at the next maxAwaitTimeMS.
+        hangup = asyncio.ensure_future(reader.read(1))
         response_to = header.request_id
-        while True:
-            request_id = wire.next_request_id()
-            await self._send(conn, wire.encode_op_msg(request_id, reply, response_to=response_to, more_to_come=True))
-            response_to = request_id
-            command = dict(command, topologyVersion=reply["topologyVersion"])
-            reply = await commands.run_command(conn, command)
-            if reply is None:
-                return False
+        try:
+            while True:
+                request_id = wire.next_request_id()
+                await self._send(conn, wire.encode_op_msg(request_id, reply, response_to=response_to, more_to_come=True))
+                response_to = request_id
+                command = dict(command, topologyVersion=reply["topologyVersion"])
+                running = asyncio.ensure_future(commands.run_command(conn, command))
+                await asyncio.wait({running, hangup}, return_when=asyncio.FIRST_COMPLETED)
+                if hangup.done():
+                    running.cancel()
+                    await asyncio.gather(running, return_exceptions=True)
+                    return False
+                reply = running.result()
+                if reply is None:
+                    return False
+        finally:
+            hangup.cancel()
+            await asyncio.gather(hangup, return_exceptions=True)
 
     async def _on_op_query(self, conn: Connection, header: Any, query: Any) -> bool:
         """Legacy OP_QUERY: only the handshake (isMaster/hello on admin.$cmd) is accepted."""

@@ -62,3 +62,26 @@ def test_kill_drops_awaiting_connection(replset, raw_connection) -> None:
         raise AssertionError("a killed member answered")
     except (ConnectionError, OSError):
         pass
+
+
+def test_streaming_connection_closed_by_client_is_released(standalone, raw_connection) -> None:
+    conn = raw_connection(standalone.addresses[0])
+    tv = conn.command({"hello": 1, "$db": "admin"})["topologyVersion"]
+    stale = {"processId": tv["processId"], "counter": tv["counter"] - 1}
+    conn.send(wire.encode_op_msg(wire.next_request_id(), _awaitable_hello(stale, 60_000), exhaust_allowed=True))
+    conn.receive()  # answered at once (stale view); the server now waits up to 60 s for a change
+    server = standalone.deployment.members[0].server
+    released = threading.Event()
+    (victim,) = server.connections  # the only connection so far: the streaming one
+    conn.close()
+
+    def watch() -> None:  # round trips on another connection, no sleeping
+        other = raw_connection(standalone.addresses[0])
+        for _ in range(500):
+            other.command({"ping": 1, "$db": "admin"})
+            if victim not in server.connections:
+                released.set()
+                return
+
+    watch()
+    assert released.is_set()

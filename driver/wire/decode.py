@@ -187,6 +187,29 @@ def _read_document(buf: bytes, view: memoryview, pos: int, end: int, where: str,
     return document, pos + size
 
 
+def _read_documents(
+    buf: bytes, view: memoryview, pos: int, end: int, where: str, options: Any
+) -> list[Any]:
+    """Decode the documents that exactly fill buf[pos:end].
+
+    bson.decode_all (one C call) does the common case and already rejects a document that
+    overruns the region or bytes left over; only on failure do we walk document by document to
+    report which one, and at what offset, is wrong.
+    """
+    if pos == end:
+        return []
+    try:
+        return bson.decode_all(view[pos:end], options)
+    except Exception as exc:  # any decoder failure on peer bytes is a protocol fault, not a crash
+        first_error = exc
+    start = pos
+    while pos < end:
+        _, pos = _read_document(buf, view, pos, end, where, options)
+    raise ProtocolError(
+        f"{where}: invalid BSON in offsets {start + HEADER_SIZE}-{end + HEADER_SIZE}: {first_error}"
+    )
+
+
 def _read_cstring(buf: bytes, pos: int, end: int, where: str) -> tuple[str, int]:
     nul = buf.find(b"\x00", pos, end)
     if nul < 0:
@@ -255,11 +278,7 @@ def _read_sequence(
     if identifier in sequences:
         raise ProtocolError(f"OP_MSG has two document sequences named {identifier!r} (second at offset {at})")
     where = f"OP_MSG document sequence {identifier!r}"
-    documents = []
-    while pos < section_end:
-        document, pos = _read_document(buf, view, pos, section_end, where, options)
-        documents.append(document)
-    sequences[identifier] = documents
+    sequences[identifier] = _read_documents(buf, view, pos, section_end, where, options)
     return section_end
 
 
@@ -286,16 +305,7 @@ def _parse_op_reply(buf: bytes, options: Any) -> OpReply:
     flags, cursor_id, starting_from, number_returned = _REPLY_FIXED.unpack_from(buf)
     if number_returned < 0:
         raise ProtocolError(f"OP_REPLY numberReturned {number_returned} is negative")
-    view = memoryview(buf)
-    documents = []
-    pos, end = _REPLY_FIXED.size, len(buf)
-    while pos < end:
-        if len(documents) == number_returned:
-            raise ProtocolError(
-                f"OP_REPLY has bytes after its {number_returned} documents (offset {pos + HEADER_SIZE})"
-            )
-        document, pos = _read_document(buf, view, pos, end, f"OP_REPLY document {len(documents)}", options)
-        documents.append(document)
+    documents = _read_documents(buf, memoryview(buf), _REPLY_FIXED.size, len(buf), "OP_REPLY documents", options)
     if len(documents) != number_returned:
         raise ProtocolError(f"OP_REPLY numberReturned {number_returned} but {len(documents)} documents present")
     return OpReply(flags, cursor_id, starting_from, documents)

@@ -46,6 +46,17 @@ def _encode_document(doc: Document, where: str, codec_options: Any) -> bytes:
     return bson.encode(doc, codec_options=codec_options)
 
 
+def _encode_documents(documents: Sequence[Document], where: str, codec_options: Any) -> list[bytes]:
+    """Encode many documents; mappings take a fast path (no per-item message built)."""
+    options = codec_options if codec_options is not None else bson.DEFAULT_CODEC_OPTIONS
+    encode = bson.encode
+    if not isinstance(documents, (list, tuple)):
+        documents = list(documents)
+    if all(type(doc) is dict for doc in documents):
+        return [encode(doc, False, options) for doc in documents]
+    return [_encode_document(doc, f"{where} item {i}", codec_options) for i, doc in enumerate(documents)]
+
+
 def _int32(value: int, name: str) -> int:
     if not -(2**31) <= value < 2**31:
         raise ConfigurationError(f"{name} {value} does not fit in a signed 32-bit integer")
@@ -88,13 +99,13 @@ def encode_op_msg(
     )
     parts = [_UINT32.pack(flags), b"\x00", _encode_document(body, "OP_MSG body", codec_options)]
     for identifier, documents in (sequences or {}).items():
+        if isinstance(body, Mapping) and identifier in body:
+            # OP_MSG spec: a sequence identifier must not also be a body field; receivers reject it.
+            raise ConfigurationError(f"document sequence {identifier!r} is also a field of the OP_MSG body")
         if isinstance(documents, (Mapping, bytes, bytearray, memoryview, str)):
             raise ConfigurationError(f"document sequence {identifier!r} must be a sequence of documents")
         name = _cstring(identifier, "document sequence identifier")
-        encoded = [
-            _encode_document(d, f"document sequence {identifier!r} item {i}", codec_options)
-            for i, d in enumerate(documents)
-        ]
+        encoded = _encode_documents(documents, f"document sequence {identifier!r}", codec_options)
         size = 4 + len(name) + sum(len(e) for e in encoded)
         parts.append(_SECTION1_HEAD.pack(1, size))
         parts.append(name)
@@ -141,7 +152,7 @@ def encode_op_reply(
     codec_options: Any = None,
 ) -> bytes:
     """Encode a legacy OP_REPLY (what a server answers to OP_QUERY)."""
-    encoded = [_encode_document(d, f"OP_REPLY document {i}", codec_options) for i, d in enumerate(documents)]
+    encoded = _encode_documents(documents, "OP_REPLY documents", codec_options)
     if not -(2**63) <= cursor_id < 2**63:
         raise ConfigurationError(f"cursorID {cursor_id} does not fit in a signed 64-bit integer")
     fixed = _REPLY_FIXED.pack(

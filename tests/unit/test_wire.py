@@ -166,6 +166,14 @@ def test_op_msg_accepts_pre_encoded_body_and_documents() -> None:
     assert msg.body == {"find": "c"} and msg.sequences["documents"] == [{"a": 1}]
 
 
+def test_sequences_mix_mappings_and_encoded_documents() -> None:
+    documents = iter([SON([("b", 1), ("a", 2)]), bson.encode({"c": 3}), {"d": 4}])
+    _, msg = parse(encode_op_msg(1, {"insert": "c"}, {"documents": documents}))
+    assert msg.sequences["documents"] == [{"b": 1, "a": 2}, {"c": 3}, {"d": 4}]
+    with pytest.raises(ConfigurationError, match="document sequence 'documents' item 1"):
+        encode_op_msg(1, {"insert": "c"}, {"documents": [{}, 42]})
+
+
 def test_op_msg_rejects_malformed_pre_encoded_body() -> None:
     with pytest.raises(ConfigurationError, match="pre-encoded BSON"):
         encode_op_msg(1, bson.encode({"a": 1})[:-1])
@@ -493,6 +501,23 @@ def test_duplicate_sequence_identifiers() -> None:
         parse(raw)
 
 
+def test_encoder_refuses_sequence_identifier_that_is_a_body_field() -> None:
+    with pytest.raises(ConfigurationError, match="'documents' is also a field"):
+        encode_op_msg(1, {"insert": "c", "documents": []}, {"documents": [{}]})
+
+
+def test_malformed_document_in_a_sequence_names_it_and_its_offset() -> None:
+    docs = [bson.encode({"a": 1}), bytearray(bson.encode({"b": "x"}))]
+    docs[1][4] = 0x60  # not a BSON element type
+    name = b"documents\x00"
+    section = b"\x01" + struct.pack("<i", 4 + len(name) + len(docs[0]) + len(docs[1])) + name + docs[0] + bytes(docs[1])
+    head = b"\x00\x00\x00\x00" + kind0({"insert": "c"})
+    raw = frame(head + section)
+    offset = HEADER_SIZE + len(head) + 5 + len(name) + len(docs[0])  # where the second document starts
+    with pytest.raises(ProtocolError, match=f"document sequence 'documents': invalid BSON document at offset {offset}"):
+        parse(raw)
+
+
 def test_sequence_identifier_colliding_with_body_field() -> None:
     raw = frame(b"\x00\x00\x00\x00" + kind0({"documents": 1}) + kind1("documents", [{}]))
     with pytest.raises(ProtocolError, match="duplicates a field of the body"):
@@ -543,7 +568,7 @@ def test_op_reply_count_must_match_documents() -> None:
     with pytest.raises(ProtocolError, match="numberReturned 2 but 1 documents"):
         parse(frame(too_many, op_code=OP_REPLY))
     too_few = struct.pack("<iqii", 0, 0, 0, 1) + doc + doc
-    with pytest.raises(ProtocolError, match="bytes after its 1 documents"):
+    with pytest.raises(ProtocolError, match="numberReturned 1 but 2 documents"):
         parse(frame(too_few, op_code=OP_REPLY))
     negative = struct.pack("<iqii", 0, 0, 0, -1)
     with pytest.raises(ProtocolError, match="numberReturned -1 is negative"):

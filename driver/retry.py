@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from driver.errors import (
+    BulkWriteError,
     ConnectionFailure,
     DriverError,
     OperationFailure,
@@ -12,6 +13,7 @@ from driver.errors import (
     ServerSelectionTimeout,
     WaitQueueTimeout,
     WriteConcernError,
+    WriteError,
 )
 
 RETRYABLE_WRITE_ERROR = "RetryableWriteError"
@@ -113,6 +115,9 @@ def _server_codes(error: BaseException) -> tuple[int | None, int | None]:
     wce_code = wce.get("code") if isinstance(wce, Mapping) else None
     if isinstance(error, WriteConcernError):
         return details.get("code"), wce_code if wce_code is not None else error.code
+    if isinstance(error, (WriteError, BulkWriteError)):
+        # Their `code` is a writeErrors[].code, which never makes a write retryable.
+        return None, wce_code
     return error.code, wce_code
 
 

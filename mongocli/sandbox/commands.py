@@ -15,7 +15,7 @@ from bson import Binary, Int64, Timestamp
 
 from mongocli.sandbox import scram
 from mongocli.sandbox.failpoints import FailPointError
-from mongocli.sandbox.sessions import add_retryable_label
+from mongocli.sandbox.sessions import add_retryable_label, is_retryable_write
 
 if TYPE_CHECKING:  # pragma: no cover
     from mongocli.sandbox.deployment import Member
@@ -104,7 +104,14 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
         if handler is not None:
             reply = await handler(conn, db, cmd)
         elif member.deployment.engine.handles(name):
+            fired = member.failpoints.on_primary_transactional_write() if (
+                is_retryable_write(cmd) and member.state in ("PRIMARY", "MONGOS")) else None
+            if fired is not None and fired[1] is not None:
+                # failBeforeCommitExceptionCode: the write is never committed.
+                return None if fired[0] else error(fired[1], "", "Failing write for test before commit")
             reply = _data_command(conn, db, name, cmd)
+            if fired is not None and fired[0]:
+                return None  # committed (and recorded for retries), but the reply is lost
         else:
             reply = error(59, "CommandNotFound", f"no such command: '{name}'")
         if reply is None:

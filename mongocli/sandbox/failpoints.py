@@ -10,7 +10,8 @@ from typing import Any, Mapping
 # Names accepted by configureFailPoint; only failCommand changes behaviour, the others are
 # accepted (ok: 1) so that test suites written for real servers can switch them on and off.
 KNOWN_FAILPOINTS = frozenset(
-    {"failCommand", "failGetMoreAfterCursorCheckout", "maxTimeAlwaysTimeOut", "hangBeforeCommit"}
+    {"failCommand", "onPrimaryTransactionalWrite", "failGetMoreAfterCursorCheckout", "maxTimeAlwaysTimeOut",
+     "hangBeforeCommit"}
 )
 
 
@@ -89,6 +90,33 @@ class FailPoints:
         with self._lock:
             self._points.clear()
 
+    def on_primary_transactional_write(self) -> tuple[bool, int | None] | None:
+        """If onPrimaryTransactionalWrite fires for a retryable write on the primary, consume one
+        activation and return (close the connection?, failBeforeCommitExceptionCode or None)."""
+        with self._lock:
+            point = self._points.get("onPrimaryTransactionalWrite")
+            if point is None or not self._consume("onPrimaryTransactionalWrite", point):
+                return None
+            data = point.data
+        return bool(data.get("closeConnection", True)), data.get("failBeforeCommitExceptionCode")
+
+    def _consume(self, name: str, point: _FailPoint) -> bool:
+        """One evaluation of a fail point under the lock: does it fire now? (mode semantics)."""
+        if point.mode == "skip":
+            if point.remaining > 0:
+                point.remaining -= 1
+                return False
+        elif point.mode == "times":
+            if point.remaining <= 0:
+                self._points.pop(name, None)
+                return False
+            point.remaining -= 1
+            if point.remaining == 0:
+                self._points.pop(name, None)
+        elif point.mode == "activationProbability":
+            return random.random() < point.probability
+        return True
+
     def fail_command(self, command_name: str, app_name: str | None) -> FailCommandAction | None:
         """If failCommand fires for this command, consume one activation and say what to do."""
         with self._lock:
@@ -101,20 +129,8 @@ class FailPoints:
             wanted_app = data.get("appName")
             if wanted_app is not None and wanted_app != app_name:
                 return None
-            if point.mode == "skip":
-                if point.remaining > 0:
-                    point.remaining -= 1
-                    return None
-            elif point.mode == "times":
-                if point.remaining <= 0:
-                    self._points.pop("failCommand", None)
-                    return None
-                point.remaining -= 1
-                if point.remaining == 0:
-                    self._points.pop("failCommand", None)
-            elif point.mode == "activationProbability":
-                if random.random() >= point.probability:
-                    return None
+            if not self._consume("failCommand", point):
+                return None
         return FailCommandAction(
             error_code=data.get("errorCode"),
             error_labels=list(data["errorLabels"]) if "errorLabels" in data else None,

@@ -166,3 +166,12 @@ def test_arbiter_counts_as_member(start_sandbox, mongo_client) -> None:
     assert sb.wait_for_primary(5, other_than=old) != arbiter  # arbiter votes, data member wins
     config = client.admin.command("replSetGetConfig")["config"]
     assert [m["arbiterOnly"] for m in config["members"]] == [False, False, True]
+
+
+def test_on_primary_transactional_write_loses_reply_but_retry_returns_it(replset, mongo_client) -> None:
+    client = mongo_client(replset.uri)
+    client.admin.command({"configureFailPoint": "onPrimaryTransactionalWrite", "mode": {"times": 1}})
+    result = client.db.c.insert_one({"_id": 1})  # committed, connection closed, retried
+    assert result.inserted_id == 1
+    assert client.db.c.count_documents({}) == 1
+    assert replset.deployment.sessions.replays == 1

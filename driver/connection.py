@@ -1,0 +1,355 @@
+"""One connection to one server: TCP/TLS connect with timeouts, send a command, read its reply; only bytes move here."""
+
+from __future__ import annotations
+
+import functools
+import socket
+import ssl
+import threading
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from driver.compression import may_compress
+from driver.errors import ConfigurationError, ConnectionFailure, NetworkTimeout, OperationFailure, ProtocolError
+from driver.wire import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    OpMsg,
+    OpReply,
+    compress_message,
+    encode_op_msg,
+    encode_op_query,
+    next_request_id,
+    read_message,
+)
+
+DEFAULT_CONNECT_TIMEOUT_MS = 10_000  # uri-options spec default for connectTimeoutMS
+
+# URI option name -> ConnectionOptions field (canonical spellings from the uri-options spec).
+URI_NAMES: Mapping[str, str] = {
+    "connectTimeoutMS": "connect_timeout_ms",
+    "socketTimeoutMS": "socket_timeout_ms",
+    "tls": "tls",
+    "tlsCAFile": "tls_ca_file",
+    "tlsCertificateKeyFile": "tls_certificate_key_file",
+    "tlsCertificateKeyFilePassword": "tls_certificate_key_file_password",
+    "tlsAllowInvalidCertificates": "tls_allow_invalid_certificates",
+    "tlsAllowInvalidHostnames": "tls_allow_invalid_hostnames",
+    "tlsInsecure": "tls_insecure",
+}
+
+
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """Socket options of every connection of a client. Timeouts in milliseconds; 0/None = no limit.
+
+    Certificate and hostname checks are ON unless tlsAllowInvalidCertificates,
+    tlsAllowInvalidHostnames or tlsInsecure say otherwise.
+    """
+
+    connect_timeout_ms: float | None = DEFAULT_CONNECT_TIMEOUT_MS
+    socket_timeout_ms: float | None = None
+    tls: bool = False
+    tls_ca_file: str | None = None
+    tls_certificate_key_file: str | None = None
+    tls_certificate_key_file_password: str | None = None
+    tls_allow_invalid_certificates: bool = False
+    tls_allow_invalid_hostnames: bool = False
+    tls_insecure: bool = False
+
+    @classmethod
+    def from_uri_options(cls, options: Mapping[str, Any], **extra: Any) -> "ConnectionOptions":
+        """Build from URI-style names (connectTimeoutMS, tlsCAFile, ...), matched case-insensitively."""
+        lowered = {str(k).lower(): v for k, v in options.items()}
+        values = {field: lowered[name.lower()] for name, field in URI_NAMES.items() if name.lower() in lowered}
+        values.update(extra)
+        return cls(**values)
+
+    @property
+    def connect_timeout(self) -> float | None:
+        return self.connect_timeout_ms / 1000.0 if self.connect_timeout_ms else None
+
+    @property
+    def socket_timeout(self) -> float | None:
+        return self.socket_timeout_ms / 1000.0 if self.socket_timeout_ms else None
+
+
+def parse_address(address: str | tuple[str, int]) -> tuple[str, int]:
+    """"host:port", "[v6]:port", "host" (port 27017) or a (host, port) tuple -> (host, port)."""
+    if isinstance(address, tuple):
+        return address[0], int(address[1])
+    if address.endswith(".sock"):
+        return address, 0
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = address.rpartition(":") if ":" in address else (address, "", "")
+    try:
+        return host, int(port) if port else 27017
+    except ValueError:
+        raise ConfigurationError(f"address {address!r} has an invalid port {port!r}") from None
+
+
+@functools.lru_cache(maxsize=8)
+def ssl_context(options: ConnectionOptions) -> ssl.SSLContext:
+    """An SSLContext for `options` (cached: loading CA files is slow). Raises ConfigurationError."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # TLS 1.2+, CERT_REQUIRED, check_hostname on
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        if options.tls_ca_file:
+            ctx.load_verify_locations(cafile=options.tls_ca_file)
+        else:
+            ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
+        if options.tls_certificate_key_file:
+            ctx.load_cert_chain(options.tls_certificate_key_file,
+                                password=options.tls_certificate_key_file_password)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"cannot load TLS files (tlsCAFile / tlsCertificateKeyFile): {exc}") from exc
+    if options.tls_insecure or options.tls_allow_invalid_hostnames or options.tls_allow_invalid_certificates:
+        ctx.check_hostname = False
+    if options.tls_insecure or options.tls_allow_invalid_certificates:
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def connect_socket(address: str, options: ConnectionOptions) -> socket.socket:
+    """Open a TCP (or Unix) socket to `address`, with TLS if asked, all within connectTimeoutMS.
+
+    Raises NetworkTimeout when connectTimeoutMS passes, ConnectionFailure for other failures;
+    both name the address.
+    """
+    host, port = parse_address(address)
+    timeout = options.connect_timeout
+    context = ssl_context(options) if options.tls else None
+    sock = _connect_tcp(address, host, port, timeout)
+    try:
+        if context is not None:
+            sock = context.wrap_socket(sock, server_hostname=host)  # handshake under the connect timeout
+        sock.settimeout(options.socket_timeout)
+        return sock
+    except socket.timeout:
+        sock.close()
+        raise NetworkTimeout(f"TLS handshake with {address} timed out after connectTimeoutMS="
+                             f"{options.connect_timeout_ms}") from None
+    except ssl.SSLCertVerificationError as exc:
+        sock.close()
+        raise ConnectionFailure(
+            f"TLS certificate of {address} was rejected: {exc.verify_message or exc}; give the CA with "
+            "tlsCAFile, or (unsafe) tlsAllowInvalidCertificates / tlsAllowInvalidHostnames"
+        ) from exc
+    except OSError as exc:
+        sock.close()
+        raise ConnectionFailure(f"TLS handshake with {address} failed: {exc}") from exc
+
+
+def _connect_tcp(address: str, host: str, port: int, timeout: float | None) -> socket.socket:
+    if host.endswith(".sock"):
+        candidates = [(socket.AF_UNIX, socket.SOCK_STREAM, 0, host)]
+    else:
+        try:
+            candidates = [(fam, typ, proto, sa) for fam, typ, proto, _, sa
+                          in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)]
+        except OSError as exc:
+            raise ConnectionFailure(f"cannot resolve {address}: {exc}") from exc
+    last: OSError | None = None
+    for family, type_, proto, sockaddr in candidates:
+        sock = socket.socket(family, type_, proto)
+        try:
+            sock.settimeout(timeout)
+            if family != socket.AF_UNIX:
+                # Commands are small request/reply exchanges: Nagle would add latency.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            sock.connect(sockaddr)
+            return sock
+        except socket.timeout:
+            sock.close()
+            raise NetworkTimeout(f"connecting to {address} timed out after connectTimeoutMS="
+                                 f"{int(timeout * 1000) if timeout else 0}") from None
+        except OSError as exc:
+            sock.close()
+            last = exc
+    raise ConnectionFailure(f"cannot connect to {address}: {last}") from last
+
+
+def check_reply(reply: Mapping[str, Any], name: str, address: str) -> None:
+    """Raise OperationFailure (code, codeName, errorLabels kept) if the server said ok: 0."""
+    if reply.get("ok"):
+        return
+    message = reply.get("errmsg") or reply.get("$err") or "unknown error"
+    code = reply.get("code")
+    code_text = f" (code {code}{', ' + reply['codeName'] if reply.get('codeName') else ''})" if code is not None else ""
+    raise OperationFailure(f"command {name!r} failed on {address}: {message}{code_text}", code, reply)
+
+
+class Connection:
+    """A socket plus the framing rules of one server; not thread-safe except close().
+
+    After the handshake, open_connection() sets `op_msg` (False only for servers < 3.6),
+    `compressor` (negotiated name or None), `max_message_size` and `hello`.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        address: str,
+        *,
+        options: ConnectionOptions | None = None,
+        codec_options: Any = None,
+    ) -> None:
+        self.sock = sock
+        self.address = address
+        self.options = options or ConnectionOptions()
+        self.codec_options = codec_options
+        self.op_msg = True
+        self.compressor: str | None = None
+        self.max_message_size = DEFAULT_MAX_MESSAGE_SIZE
+        self.hello: Mapping[str, Any] | None = None
+        self.more_to_come = False  # the last reply said another follows (exhaust/streaming hello)
+        self._last_reply_id = 0
+        self._closed = threading.Event()
+
+    @classmethod
+    def connect(cls, address: str, options: ConnectionOptions | None = None, **kwargs: Any) -> "Connection":
+        """TCP/TLS connect (no handshake: see driver.connect.open_connection)."""
+        options = options or ConnectionOptions()
+        return cls(connect_socket(address, options), address, options=options, **kwargs)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def set_timeout(self, timeout_ms: float | None) -> None:
+        """Change the read/write timeout (None or 0 = wait forever); monitors use it for awaitable hello."""
+        self.sock.settimeout(timeout_ms / 1000.0 if timeout_ms else None)
+
+    def command(
+        self,
+        db: str,
+        body: Mapping[str, Any],
+        *,
+        sequences: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        unacknowledged: bool = False,
+        exhaust_allowed: bool = False,
+        check: bool = True,
+    ) -> dict[str, Any] | None:
+        """Send `body` to database `db` and return the reply document.
+
+        OP_MSG with `$db`; kind-1 `sequences` for bulk documents. `unacknowledged` sets
+        moreToCome and returns None without reading. With `check`, ok: 0 raises
+        OperationFailure. Handshake/auth commands are never compressed (OP_COMPRESSED spec).
+        """
+        name = next(iter(body))
+        if not self.op_msg:
+            merged = dict(body)
+            for key, docs in (sequences or {}).items():
+                merged[key] = list(docs)
+            return self.legacy_command(db, merged, check=check)
+        doc = dict(body)
+        doc.setdefault("$db", db)
+        request_id = next_request_id()
+        message = encode_op_msg(request_id, doc, sequences, more_to_come=unacknowledged,
+                                exhaust_allowed=exhaust_allowed, codec_options=self.codec_options)
+        if self.compressor and may_compress(name):
+            message = compress_message(message, self.compressor)
+        self._send(message, name)
+        if unacknowledged:
+            return None
+        return self._receive(request_id, name, check)
+
+    def legacy_command(self, db: str, body: Mapping[str, Any], *, check: bool = True) -> dict[str, Any]:
+        """Run a command via OP_QUERY on `db.$cmd` (initial isMaster, servers < 3.6)."""
+        name = next(iter(body))
+        request_id = next_request_id()
+        message = encode_op_query(request_id, f"{db}.$cmd", dict(body), n_return=-1,
+                                  codec_options=self.codec_options)
+        if self.compressor and may_compress(name):
+            message = compress_message(message, self.compressor)
+        self._send(message, name)
+        return self._receive(request_id, name, check)
+
+    def receive_more(self, *, check: bool = True) -> dict[str, Any]:
+        """Read the next reply of an exhaust stream (after a reply with moreToCome)."""
+        if not self.more_to_come:
+            raise ProtocolError(f"receive_more() on {self.address}: the last reply did not set moreToCome")
+        return self._receive(self._last_reply_id, "hello", check)
+
+    def close(self) -> None:
+        """Close the socket; safe from any thread, and wakes a thread blocked reading it."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already disconnected
+        self.sock.close()
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _send(self, message: bytes, name: str) -> None:
+        if self.closed:
+            raise ConnectionFailure(f"connection to {self.address} is closed; cannot send {name!r}")
+        try:
+            self.sock.sendall(message)
+        except socket.timeout:
+            self.close()
+            raise NetworkTimeout(f"sending {name!r} to {self.address} timed out "
+                                 f"(socketTimeoutMS={self.options.socket_timeout_ms})") from None
+        except OSError as exc:
+            self.close()
+            raise ConnectionFailure(f"sending {name!r} to {self.address} failed: {exc}") from exc
+
+    def _receive(self, request_id: int, name: str, check: bool) -> dict[str, Any]:
+        try:
+            header, message = read_message(self._recv_exactly, max_message_size=self.max_message_size,
+                                           expected_response_to=request_id, codec_options=self.codec_options)
+        except socket.timeout:
+            self.close()
+            raise NetworkTimeout(f"reading the reply to {name!r} from {self.address} timed out "
+                                 f"(socketTimeoutMS={self.options.socket_timeout_ms})") from None
+        except ProtocolError as exc:
+            self.close()  # the byte stream can no longer be trusted
+            raise ProtocolError(f"bad reply to {name!r} from {self.address}: {exc}") from exc
+        except ConnectionFailure:
+            self.close()
+            raise
+        except OSError as exc:
+            closed_by_us = self.closed  # another thread called close() to cancel this read
+            self.close()
+            if closed_by_us:
+                raise ConnectionFailure(f"connection to {self.address} was closed while reading "
+                                        f"the reply to {name!r}") from exc
+            raise ConnectionFailure(f"reading the reply to {name!r} from {self.address} failed: {exc}") from exc
+        self._last_reply_id = header.request_id
+        if isinstance(message, OpMsg):
+            self.more_to_come = message.more_to_come
+            reply = dict(message.body)
+        elif isinstance(message, OpReply):
+            self.more_to_come = False
+            if not message.documents:
+                self.close()
+                raise ProtocolError(f"OP_REPLY to {name!r} from {self.address} holds no document")
+            reply = dict(message.documents[0])
+            if message.response_flags & 2 and "ok" not in reply:  # QueryFailure: $err document
+                reply["ok"] = 0
+        else:
+            self.close()
+            raise ProtocolError(f"unexpected {type(message).__name__} from {self.address} in reply to {name!r}")
+        if check:
+            check_reply(reply, name, self.address)
+        return reply
+
+    def _recv_exactly(self, size: int) -> bytes:
+        buf = bytearray(size)
+        view = memoryview(buf)
+        got = 0
+        while got < size:
+            if self.closed:
+                raise ConnectionFailure(f"connection to {self.address} was closed while reading")
+            n = self.sock.recv_into(view[got:])
+            if n == 0:
+                raise ConnectionFailure(f"connection closed by {self.address} "
+                                        f"after {got} of {size} bytes")
+            got += n
+        return bytes(buf)

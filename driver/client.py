@@ -1,0 +1,140 @@
+"""The Client: one topology, one event bus, one server-session pool, and the executor every operation goes through."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping
+
+from driver.cursor import ListCursor
+from driver.errors import DriverError, ServerSelectionTimeout
+from driver.events.listeners import EventBus
+from driver.execute import Executor, Operation
+from driver.ops.admin import list_databases_command, parse_list_databases_reply
+from driver.read_concern import ReadConcern
+from driver.read_preference import PRIMARY_PREFERRED, ReadPreference
+from driver.session import ClientSession, ServerSessionPool, end_sessions_commands
+from driver.topology_builder import build_topology, client_settings
+from driver.write_concern import WriteConcern
+
+# Sessions spec, "endSessions": best effort at close; do not make close() wait long for it.
+END_SESSIONS_SELECTION_TIMEOUT_MS = 1_000
+
+
+class Client:
+    """A MongoDB client: `Client(uri, *, event_listeners=(), **uri_options)`.
+
+    Options use URI option names (heartbeatFrequencyMS, retryWrites, retryReads, appname,
+    serverSelectionTimeoutMS, w, readPreference, ...) and override the URI's. Monitoring
+    starts at construction; `close()` (or leaving a `with` block) ends sessions and stops it.
+    `events` delivers every command, pool, SDAM and heartbeat event to its subscribers.
+    """
+
+    def __init__(self, uri: str = "mongodb://localhost:27017", *, event_listeners: Iterable[Callable[[Any], None]] = (),
+                 **options: Any) -> None:
+        self._settings = client_settings(uri, **options)
+        opts = self._settings.options
+        self.events = EventBus()
+        for listener in event_listeners:
+            self.events.subscribe(listener)
+        self.read_preference = ReadPreference.from_uri_options(opts)
+        self.read_preference.check_max_staleness(self._settings.topology.heartbeat_frequency_ms)
+        self.write_concern = WriteConcern.from_uri_options(opts)
+        self.read_concern = ReadConcern(opts.get("readConcernLevel"))
+        self.default_database_name = self._settings.connection_string.database or None
+        self.topology = build_topology(self._settings, self.events)
+        self._server_sessions = ServerSessionPool()
+        self._executor = Executor(self, retry_writes=bool(opts.get("retryWrites", True)),
+                                  retry_reads=bool(opts.get("retryReads", True)))
+        self._closed = False
+        self.topology.open()
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        """The effective URI options (canonical names)."""
+        return self._settings.options
+
+    # -- databases -----------------------------------------------------------------------
+    def get_database(self, name: str | None = None, *, read_concern: Any = None, write_concern: Any = None,
+                     read_preference: Any = None) -> "Database":
+        """A Database handle (no I/O); `name` defaults to the URI's database."""
+        from driver.database import Database
+
+        name = name or self.default_database_name
+        if not name:
+            raise DriverError("no database name given and the URI names none: use client[name]")
+        return Database(self, name, read_concern=read_concern, write_concern=write_concern,
+                        read_preference=read_preference)
+
+    def get_default_database(self) -> "Database":
+        return self.get_database()
+
+    def __getitem__(self, name: str) -> "Database":
+        return self.get_database(name)
+
+    def __getattr__(self, name: str) -> "Database":
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.get_database(name)
+
+    @property
+    def admin(self) -> "Database":
+        return self.get_database("admin")
+
+    def list_databases(self, session: ClientSession | None = None, **kwargs: Any) -> ListCursor:
+        """listDatabases (filter, name_only, authorized_databases, comment) as a cursor of documents."""
+        body = list_databases_command(**kwargs)
+        reply = self._executor.execute(Operation("admin", body, read_preference=ReadPreference(),
+                                                 session=session, retryable="read"))
+        return ListCursor(parse_list_databases_reply(reply.document or {}))
+
+    def list_database_names(self, session: ClientSession | None = None) -> list[str]:
+        return [d["name"] for d in self.list_databases(session=session, name_only=True)]
+
+    def drop_database(self, name: str, *, session: ClientSession | None = None) -> None:
+        self.get_database(name).drop(session=session)
+
+    # -- sessions ------------------------------------------------------------------------
+    def start_session(self, causal_consistency: bool | None = None,
+                      default_transaction_options: Mapping[str, Any] | None = None) -> ClientSession:
+        """An explicit session (causally consistent unless told otherwise); end it or use `with`."""
+        return ClientSession(self, causal_consistency=causal_consistency,
+                             default_transaction_options=default_transaction_options)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Kill dropped cursors, end pooled server sessions (endSessions, 10,000 per command), stop monitoring."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._executor.kill_pending_cursors()
+            self._end_sessions()
+        finally:
+            self.topology.close()
+
+    def _end_sessions(self) -> None:
+        lsids = self._server_sessions.drain()
+        if not lsids:
+            return
+        pref = ReadPreference(PRIMARY_PREFERRED)
+        try:
+            server = self.topology.select_server(pref, timeout_ms=END_SESSIONS_SELECTION_TIMEOUT_MS)
+        except ServerSelectionTimeout:
+            return  # nothing reachable: the server expires the sessions itself
+        for body in end_sessions_commands(lsids):
+            try:
+                self._executor.execute(Operation("admin", body, read_preference=pref, address=server.address,
+                                                 sessionless=True))
+            except DriverError:
+                return  # best effort (sessions spec: errors from endSessions are ignored)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Client {self._settings.seeds} {self.topology.description.type.value}>"
+
+
+from driver.database import Database  # noqa: E402  (import cycle: Database needs Client's type only)

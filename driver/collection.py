@@ -1,0 +1,516 @@
+"""Collection handles: CRUD, bulk writes, aggregation, counting, distinct and index management (CRUD spec)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from driver import bulk as bulk_mod
+from driver.bulk import BatchLimits, BulkResultAccumulator, InsertOne, plan_bulk
+from driver.cursor import Cursor, ListCursor
+from driver.errors import (
+    ConfigurationError,
+    DuplicateKeyError,
+    OperationFailure,
+    WriteConcernError,
+    WriteError,
+)
+from driver.execute import Operation
+from driver.ops import (
+    aggregate_command,
+    count_documents_command,
+    delete_command,
+    delete_statement,
+    distinct_command,
+    drop_indexes_command,
+    estimated_document_count_command,
+    find_and_modify_command,
+    has_write_stage,
+    index_document,
+    insert_command,
+    list_indexes_command,
+    parse_count_documents_reply,
+    parse_count_reply,
+    parse_distinct_reply,
+    parse_find_and_modify_reply,
+    rename_collection_command,
+    update_command,
+    update_statement,
+    with_id,
+)
+from driver.ops.admin import NAMESPACE_NOT_FOUND
+from driver.read_concern import ReadConcern
+from driver.results import (
+    DeleteResult,
+    InsertManyResult,
+    InsertOneResult,
+    UnacknowledgedBulkWriteResult,
+    UpdateResult,
+)
+from driver.session import ClientSession
+from driver.write_concern import WriteConcern
+
+DUPLICATE_KEY_CODES = frozenset({11000, 11001, 12582})
+_SEQUENCE_FIELD = {"insert": "documents", "update": "updates", "delete": "deletes"}
+
+
+class IndexModel:
+    """One index for create_indexes: keys plus options by server name (unique, name, sparse, ...)."""
+
+    def __init__(self, keys: Any, **options: Any) -> None:
+        self.document = index_document(keys, **options)
+
+    def __repr__(self) -> str:
+        return f"IndexModel({self.document!r})"
+
+
+def _write_error(reply: Mapping[str, Any]) -> None:
+    """Raise WriteError / DuplicateKeyError / WriteConcernError for a single-statement write reply."""
+    errors = reply.get("writeErrors")
+    if errors:
+        err = errors[0]
+        code = err.get("code")
+        cls = DuplicateKeyError if code in DUPLICATE_KEY_CODES else WriteError
+        raise cls(f"write failed: {err.get('errmsg', '')} (code {code})", code, err)
+    wce = reply.get("writeConcernError")
+    if wce:
+        raise WriteConcernError(f"write concern error: {wce.get('errmsg', '')} (code {wce.get('code')})",
+                                wce.get("code"), reply, error_labels=wce.get("errorLabels", ()))
+
+
+def _return_new(return_document: Any) -> bool:
+    if isinstance(return_document, bool):
+        return return_document
+    if isinstance(return_document, str) and return_document.lower() in ("before", "after"):
+        return return_document.lower() == "after"
+    raise ConfigurationError(f"return_document must be 'before' or 'after', not {return_document!r}")
+
+
+class Collection:
+    """A collection of a Database; options default to the database's (no I/O to create one)."""
+
+    def __init__(self, database: Any, name: str, *, read_concern: Any = None, write_concern: Any = None,
+                 read_preference: Any = None) -> None:
+        from driver.database import _read_preference
+
+        if not isinstance(name, str) or not name or "\x00" in name or ("$" in name and not name.startswith("$cmd")):
+            raise ConfigurationError(f"invalid collection name {name!r}: it must be non-empty without '$' or NUL")
+        self.database = database
+        self.name = name
+        self.read_concern = (ReadConcern.from_document(read_concern) if read_concern is not None
+                             else database.read_concern)
+        self.write_concern = (WriteConcern.from_document(write_concern) if write_concern is not None
+                              else database.write_concern)
+        self.read_preference = _read_preference(read_preference, database.read_preference)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.database.name}.{self.name}"
+
+    @property
+    def _client(self) -> Any:
+        return self.database.client
+
+    def __getitem__(self, name: str) -> "Collection":
+        return self.database.get_collection(f"{self.name}.{name}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Collection) and other.database == self.database and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash((self.database, self.name))
+
+    def __repr__(self) -> str:
+        return f"Collection({self.full_name!r})"
+
+    def with_options(self, *, read_preference: Any = None, write_concern: Any = None,
+                     read_concern: Any = None) -> "Collection":
+        """A copy of this collection with some options replaced."""
+        return Collection(self.database, self.name, read_concern=read_concern or self.read_concern,
+                          write_concern=write_concern or self.write_concern,
+                          read_preference=read_preference or self.read_preference)
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _execute(self, op: Operation) -> Any:
+        return self._client._executor.execute(op)
+
+    def _read(self, body: dict[str, Any], session: ClientSession | None) -> dict[str, Any]:
+        return self._execute(Operation(self.database.name, body, read_preference=self.read_preference,
+                                       session=session, retryable="read")).document or {}
+
+    def _write(self, body: dict[str, Any], session: ClientSession | None, *, sequence: str | None = None,
+               retryable: bool = True) -> dict[str, Any] | None:
+        """Send a write; statements travel as an OP_MSG document sequence; None when unacknowledged."""
+        sequences = None
+        if sequence is not None:
+            sequences = {sequence: body.pop(sequence)}
+        unack = not self.write_concern.acknowledged
+        reply = self._execute(Operation(self.database.name, body, session=None if unack else session,
+                                        retryable="write" if retryable else None, sequences=sequences,
+                                        unacknowledged=unack))
+        return reply.document
+
+    @property
+    def _wc(self) -> dict[str, Any]:
+        return self.write_concern.document()
+
+    @property
+    def _rc(self) -> dict[str, Any]:
+        return self.read_concern.document()
+
+    # -- inserts -------------------------------------------------------------------------
+    def insert_one(self, document: Mapping[str, Any], *, bypass_document_validation: bool | None = None,
+                   session: ClientSession | None = None, comment: Any = None) -> InsertOneResult:
+        doc, _id = with_id(document)
+        body = insert_command(self.name, [doc], write_concern=self._wc, comment=comment,
+                              bypass_document_validation=bypass_document_validation)
+        reply = self._write(body, session, sequence="documents")
+        if reply is None:
+            return InsertOneResult(_id, acknowledged=False)
+        _write_error(reply)
+        return InsertOneResult(_id)
+
+    def insert_many(self, documents: Sequence[Mapping[str, Any]], *, ordered: bool = True,
+                    bypass_document_validation: bool | None = None, session: ClientSession | None = None,
+                    comment: Any = None) -> InsertManyResult:
+        """Insert in as few commands as the server's size limits allow; BulkWriteError on write errors."""
+        if isinstance(documents, Mapping) or not isinstance(documents, Sequence) and not hasattr(documents, "__iter__"):
+            raise ConfigurationError("insert_many takes a list of documents")
+        requests = [InsertOne(d) for d in documents]
+        if not requests:
+            raise ConfigurationError("insert_many needs at least one document")
+        result = self.bulk_write(requests, ordered=ordered, session=session, comment=comment,
+                                 bypass_document_validation=bypass_document_validation)
+        ids = result.inserted_ids
+        return InsertManyResult([ids[i] for i in range(len(requests))], acknowledged=result.acknowledged
+                                if hasattr(result, "acknowledged") else True)
+
+    # -- bulk ----------------------------------------------------------------------------
+    def bulk_write(self, requests: Sequence[Any], *, ordered: bool = True, session: ClientSession | None = None,
+                   let: Mapping[str, Any] | None = None, comment: Any = None,
+                   bypass_document_validation: bool | None = None) -> Any:
+        """Run InsertOne/UpdateOne/UpdateMany/ReplaceOne/DeleteOne/DeleteMany requests in batches.
+
+        Batches follow the selected server's maxWriteBatchSize / maxBsonObjectSize /
+        maxMessageSizeBytes (CRUD spec, bulk "Batch splitting"); write errors carry the
+        caller's request indexes. Returns a BulkWriteResult (acknowledged) or an
+        UnacknowledgedBulkWriteResult (w: 0).
+        """
+        server = self._client.topology.select_server("write")
+        sd = self._client.topology.description.servers.get(server.address)
+        limits = BatchLimits.from_server(sd) if sd is not None else BatchLimits()
+        batches = plan_bulk(list(requests), ordered=ordered, limits=limits)
+        unack = not self.write_concern.acknowledged
+        acc = BulkResultAccumulator(ordered=ordered)
+        inserted: dict[int, Any] = {}
+        for batch in batches:
+            body = batch.command(self.name, ordered=ordered, write_concern=self._wc, let=let, comment=comment,
+                                 bypass_document_validation=bypass_document_validation)
+            reply = self._write(body, session, sequence=_SEQUENCE_FIELD[batch.kind])
+            if reply is None:
+                inserted.update(batch.inserted_ids)
+                continue
+            acc.merge(batch, reply)
+            if acc.should_stop:
+                break
+        if unack:
+            return UnacknowledgedBulkWriteResult(inserted)
+        acc.raise_for_errors()
+        return _Acked(acc.result())
+
+    # -- updates and deletes -------------------------------------------------------------
+    def _update(self, filter: Mapping[str, Any], update: Any, *, multi: bool, replacement: bool,
+                upsert: bool, array_filters: Any, hint: Any, collation: Any, let: Any, sort: Any,
+                bypass_document_validation: bool | None, session: ClientSession | None, comment: Any) -> UpdateResult:
+        stmt = update_statement(filter, update, multi=multi, replacement=replacement, upsert=upsert or None,
+                                collation=collation, array_filters=array_filters, hint=hint, sort=sort)
+        body = update_command(self.name, [stmt], write_concern=self._wc, let=let, comment=comment,
+                              bypass_document_validation=bypass_document_validation)
+        reply = self._write(body, session, sequence="updates")
+        if reply is None:
+            return UpdateResult(None, None, None, None, acknowledged=False)
+        _write_error(reply)
+        upserted = reply.get("upserted") or []
+        upserted_id = upserted[0].get("_id") if upserted else None
+        n = int(reply.get("n", 0))
+        return UpdateResult(n - len(upserted), int(reply.get("nModified", 0)), upserted_id, len(upserted),
+                            raw_result=reply)
+
+    def update_one(self, filter: Mapping[str, Any], update: Any, *, upsert: bool = False, array_filters: Any = None,
+                   hint: Any = None, collation: Any = None, let: Any = None, sort: Any = None,
+                   bypass_document_validation: bool | None = None, session: ClientSession | None = None,
+                   comment: Any = None) -> UpdateResult:
+        return self._update(filter, update, multi=False, replacement=False, upsert=upsert, array_filters=array_filters,
+                            hint=hint, collation=collation, let=let, sort=sort,
+                            bypass_document_validation=bypass_document_validation, session=session, comment=comment)
+
+    def update_many(self, filter: Mapping[str, Any], update: Any, *, upsert: bool = False, array_filters: Any = None,
+                    hint: Any = None, collation: Any = None, let: Any = None,
+                    bypass_document_validation: bool | None = None, session: ClientSession | None = None,
+                    comment: Any = None) -> UpdateResult:
+        return self._update(filter, update, multi=True, replacement=False, upsert=upsert, array_filters=array_filters,
+                            hint=hint, collation=collation, let=let, sort=None,
+                            bypass_document_validation=bypass_document_validation, session=session, comment=comment)
+
+    def replace_one(self, filter: Mapping[str, Any], replacement: Mapping[str, Any], *, upsert: bool = False,
+                    hint: Any = None, collation: Any = None, let: Any = None, sort: Any = None,
+                    bypass_document_validation: bool | None = None, session: ClientSession | None = None,
+                    comment: Any = None) -> UpdateResult:
+        return self._update(filter, replacement, multi=False, replacement=True, upsert=upsert, array_filters=None,
+                            hint=hint, collation=collation, let=let, sort=sort,
+                            bypass_document_validation=bypass_document_validation, session=session, comment=comment)
+
+    def _delete(self, filter: Mapping[str, Any], *, multi: bool, hint: Any, collation: Any, let: Any,
+                session: ClientSession | None, comment: Any) -> DeleteResult:
+        stmt = delete_statement(filter, multi=multi, collation=collation, hint=hint)
+        body = delete_command(self.name, [stmt], write_concern=self._wc, let=let, comment=comment)
+        reply = self._write(body, session, sequence="deletes")
+        if reply is None:
+            return DeleteResult(None, acknowledged=False)
+        _write_error(reply)
+        return DeleteResult(int(reply.get("n", 0)), raw_result=reply)
+
+    def delete_one(self, filter: Mapping[str, Any], *, hint: Any = None, collation: Any = None, let: Any = None,
+                   session: ClientSession | None = None, comment: Any = None) -> DeleteResult:
+        return self._delete(filter, multi=False, hint=hint, collation=collation, let=let, session=session,
+                            comment=comment)
+
+    def delete_many(self, filter: Mapping[str, Any], *, hint: Any = None, collation: Any = None, let: Any = None,
+                    session: ClientSession | None = None, comment: Any = None) -> DeleteResult:
+        return self._delete(filter, multi=True, hint=hint, collation=collation, let=let, session=session,
+                            comment=comment)
+
+    # -- reads ---------------------------------------------------------------------------
+    def find(self, filter: Mapping[str, Any] | None = None, projection: Any = None, *, sort: Any = None,
+             skip: int | None = None, limit: int | None = None, batch_size: int | None = None, hint: Any = None,
+             collation: Any = None, max_time_ms: int | None = None, comment: Any = None,
+             allow_disk_use: bool | None = None, let: Any = None, session: ClientSession | None = None,
+             **options: Any) -> Cursor:
+        """A lazy Cursor over the matching documents (nothing is sent until it is iterated)."""
+        find = dict(filter=filter, projection=projection, sort=sort, skip=skip, hint=hint, collation=collation,
+                    max_time_ms=max_time_ms, comment=comment, allow_disk_use=allow_disk_use, let=let,
+                    read_concern=self._rc or None, **options)
+        return Cursor(self._client, self.database.name, self.name, find=find, read_preference=self.read_preference,
+                      session=session, batch_size=batch_size or 0, limit=limit or 0, comment=comment)
+
+    def find_one(self, filter: Any = None, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        """The first matching document or None (a non-document filter means {_id: filter})."""
+        if filter is not None and not isinstance(filter, Mapping):
+            filter = {"_id": filter}
+        kwargs["limit"] = -1  # one batch of one document; the server closes the cursor
+        kwargs.pop("batch_size", None)
+        with self.find(filter, *args, **kwargs) as cursor:
+            for doc in cursor:
+                return doc
+        return None
+
+    def _find_and_modify(self, filter: Mapping[str, Any], *, session: ClientSession | None, **kwargs: Any) -> Any:
+        body = find_and_modify_command(self.name, filter, write_concern=self._wc, **kwargs)
+        reply = self._write(body, session)
+        if reply is None:
+            return None
+        wce = reply.get("writeConcernError")
+        if wce:
+            _write_error({"writeConcernError": wce})
+        return parse_find_and_modify_reply(reply)
+
+    def find_one_and_delete(self, filter: Mapping[str, Any], *, projection: Any = None, sort: Any = None,
+                            hint: Any = None, collation: Any = None, let: Any = None, comment: Any = None,
+                            max_time_ms: int | None = None, session: ClientSession | None = None) -> Any:
+        return self._find_and_modify(filter, session=session, remove=True, projection=projection, sort=sort,
+                                     hint=hint, collation=collation, let=let, comment=comment, max_time_ms=max_time_ms)
+
+    def find_one_and_update(self, filter: Mapping[str, Any], update: Any, *, return_document: Any = "before",
+                            upsert: bool = False, projection: Any = None, sort: Any = None, array_filters: Any = None,
+                            hint: Any = None, collation: Any = None, let: Any = None, comment: Any = None,
+                            max_time_ms: int | None = None, bypass_document_validation: bool | None = None,
+                            session: ClientSession | None = None) -> Any:
+        return self._find_and_modify(filter, session=session, update=update, return_new=_return_new(return_document),
+                                     upsert=upsert or None, projection=projection, sort=sort,
+                                     array_filters=array_filters, hint=hint, collation=collation, let=let,
+                                     comment=comment, max_time_ms=max_time_ms,
+                                     bypass_document_validation=bypass_document_validation)
+
+    def find_one_and_replace(self, filter: Mapping[str, Any], replacement: Mapping[str, Any], *,
+                             return_document: Any = "before", upsert: bool = False, projection: Any = None,
+                             sort: Any = None, hint: Any = None, collation: Any = None, let: Any = None,
+                             comment: Any = None, max_time_ms: int | None = None,
+                             bypass_document_validation: bool | None = None,
+                             session: ClientSession | None = None) -> Any:
+        return self._find_and_modify(filter, session=session, replacement=replacement,
+                                     return_new=_return_new(return_document), upsert=upsert or None,
+                                     projection=projection, sort=sort, hint=hint, collation=collation, let=let,
+                                     comment=comment, max_time_ms=max_time_ms,
+                                     bypass_document_validation=bypass_document_validation)
+
+    def aggregate(self, pipeline: Sequence[Mapping[str, Any]], *, batch_size: int | None = None,
+                  allow_disk_use: bool | None = None, let: Any = None, comment: Any = None,
+                  session: ClientSession | None = None, max_time_ms: int | None = None, collation: Any = None,
+                  hint: Any = None, bypass_document_validation: bool | None = None) -> Cursor:
+        """A lazy Cursor over the pipeline's output; $out/$merge pipelines run on the primary as writes."""
+        writes = has_write_stage(pipeline)
+        body = aggregate_command(self.name, pipeline, batch_size=batch_size, allow_disk_use=allow_disk_use,
+                                 max_time_ms=max_time_ms, read_concern=self._rc, collation=collation, hint=hint,
+                                 comment=comment, let=let, write_concern=self._wc if writes else None,
+                                 bypass_document_validation=bypass_document_validation)
+        return Cursor(self._client, self.database.name, self.name, body=body,
+                      read_preference=None if writes else self.read_preference, session=session,
+                      batch_size=batch_size or 0, comment=comment, retryable=None if writes else "read")
+
+    def count_documents(self, filter: Mapping[str, Any] | None = None, *, skip: int | None = None,
+                        limit: int | None = None, hint: Any = None, collation: Any = None, comment: Any = None,
+                        max_time_ms: int | None = None, session: ClientSession | None = None) -> int:
+        """The exact number of matching documents (an aggregate with $group; CRUD spec)."""
+        body = count_documents_command(self.name, filter if filter is not None else {}, skip=skip, limit=limit,
+                                       hint=hint, collation=collation, max_time_ms=max_time_ms,
+                                       read_concern=self._rc, comment=comment)
+        return parse_count_documents_reply(self._read(body, session))
+
+    def estimated_document_count(self, *, comment: Any = None, max_time_ms: int | None = None,
+                                 session: ClientSession | None = None) -> int:
+        """The count from collection metadata (the count command; CRUD spec)."""
+        body = estimated_document_count_command(self.name, max_time_ms=max_time_ms, read_concern=self._rc,
+                                                comment=comment)
+        try:
+            return parse_count_reply(self._read(body, session))
+        except OperationFailure as exc:
+            if exc.code == NAMESPACE_NOT_FOUND:
+                return 0
+            raise
+
+    def distinct(self, key: str, filter: Mapping[str, Any] | None = None, *, collation: Any = None,
+                 hint: Any = None, comment: Any = None, max_time_ms: int | None = None,
+                 session: ClientSession | None = None) -> list[Any]:
+        body = distinct_command(self.name, key, filter, collation=collation, hint=hint, max_time_ms=max_time_ms,
+                                read_concern=self._rc, comment=comment)
+        return parse_distinct_reply(self._read(body, session))
+
+    # -- indexes -------------------------------------------------------------------------
+    def create_index(self, keys: Any, *, session: ClientSession | None = None, comment: Any = None,
+                     max_time_ms: int | None = None, **options: Any) -> str:
+        """createIndexes for one index; returns its name."""
+        return self.create_indexes([IndexModel(keys, **options)], session=session, comment=comment,
+                                   max_time_ms=max_time_ms)[0]
+
+    def create_indexes(self, models: Sequence[Any], *, session: ClientSession | None = None, comment: Any = None,
+                       max_time_ms: int | None = None) -> list[str]:
+        """createIndexes for IndexModels (or {key, name, ...} documents); returns the names."""
+        docs = []
+        for i, model in enumerate(models):
+            if isinstance(model, IndexModel):
+                docs.append(model.document)
+            elif isinstance(model, Mapping) and "key" in model:
+                options = {k: v for k, v in model.items() if k != "key"}
+                docs.append(index_document(model["key"], **options))
+            else:
+                raise ConfigurationError(f"create_indexes: models[{i}] must be an IndexModel or a "
+                                         f"{{key: ..., name: ...}} document, not {model!r}")
+        from driver.ops import create_indexes_command
+
+        body = create_indexes_command(self.name, docs, write_concern=self._wc, comment=comment, max_time_ms=max_time_ms)
+        self._execute(Operation(self.database.name, body, session=session))
+        return [d["name"] for d in docs]
+
+    def drop_index(self, index_or_name: Any, *, session: ClientSession | None = None, comment: Any = None) -> None:
+        """dropIndexes for one index by name or key spec ("*" is refused: use drop_indexes)."""
+        if index_or_name == "*":
+            raise ConfigurationError("drop_index('*') would drop every index; call drop_indexes() for that")
+        body = drop_indexes_command(self.name, index_or_name, write_concern=self._wc, comment=comment)
+        self._execute(Operation(self.database.name, body, session=session))
+
+    def drop_indexes(self, *, session: ClientSession | None = None, comment: Any = None) -> None:
+        """Drop every index but _id."""
+        body = drop_indexes_command(self.name, "*", write_concern=self._wc, comment=comment)
+        self._execute(Operation(self.database.name, body, session=session))
+
+    def list_indexes(self, *, session: ClientSession | None = None, batch_size: int | None = None,
+                     comment: Any = None) -> Any:
+        """listIndexes as a cursor; a collection that does not exist has no indexes (empty cursor)."""
+        body = list_indexes_command(self.name, batch_size=batch_size, comment=comment)
+        cursor = Cursor(self._client, self.database.name, self.name, body=body,
+                        read_preference=self.read_preference, session=session, batch_size=batch_size or 0)
+        try:
+            first = cursor.to_list(1)
+        except OperationFailure as exc:
+            if exc.code == NAMESPACE_NOT_FOUND:
+                return ListCursor([])
+            raise
+        return _Prefixed(first, cursor)
+
+    def index_information(self, *, session: ClientSession | None = None) -> dict[str, Any]:
+        """{name: {key: [(field, direction)], ...options}} like PyMongo's helper."""
+        info = {}
+        for ix in self.list_indexes(session=session):
+            ix = dict(ix)
+            name = ix.pop("name")
+            ix["key"] = list(ix["key"].items())
+            info[name] = ix
+        return info
+
+    # -- collection management -----------------------------------------------------------
+    def drop(self, *, session: ClientSession | None = None, comment: Any = None) -> None:
+        self.database.drop_collection(self.name, session=session, comment=comment)
+
+    def rename(self, new_name: str, *, drop_target: bool = False, session: ClientSession | None = None,
+               comment: Any = None) -> None:
+        """renameCollection (sent to admin) within this database."""
+        body = rename_collection_command(self.full_name, f"{self.database.name}.{new_name}",
+                                         drop_target=drop_target or None, write_concern=self._wc, comment=comment)
+        self._execute(Operation("admin", body, session=session))
+
+
+class _Acked:
+    """A BulkWriteResult plus `acknowledged` (the pure result type has no notion of w: 0)."""
+
+    acknowledged = True
+
+    def __init__(self, result: bulk_mod.BulkWriteResult) -> None:
+        self._result = result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._result, name)
+
+    def __eq__(self, other: object) -> bool:
+        return self._result == getattr(other, "_result", other)
+
+    def __repr__(self) -> str:
+        return repr(self._result)
+
+
+class _Prefixed:
+    """A cursor whose first documents were already read (to turn NamespaceNotFound into empty)."""
+
+    def __init__(self, first: list[Any], cursor: Cursor) -> None:
+        self._first = list(first)
+        self._cursor = cursor
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._first) or self._cursor.alive
+
+    def __iter__(self) -> "_Prefixed":
+        return self
+
+    def __next__(self) -> Any:
+        if self._first:
+            return self._first.pop(0)
+        return next(self._cursor)
+
+    next = __next__
+
+    def to_list(self, length: int | None = None) -> list[Any]:
+        out, self._first = self._first[:length] if length is not None else self._first, \
+            self._first[length:] if length is not None else []
+        rest = None if length is None else length - len(out)
+        if rest is None or rest > 0:
+            out.extend(self._cursor.to_list(rest))
+        return out
+
+    def close(self) -> None:
+        self._first = []
+        self._cursor.close()
+
+    def __enter__(self) -> "_Prefixed":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,279 @@
+"""Lazy cursors: first batch on first use, getMore with batchSize on the same server, killCursors on close or garbage."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable, Iterator, Mapping
+
+from bson import Int64
+
+from driver.errors import ConfigurationError, DriverError
+from driver.execute import Operation
+from driver.ops.find import find_command, get_more_command, kill_cursors_command, next_batch_size, parse_cursor_reply
+from driver.read_preference import ReadPreference
+from driver.session import ClientSession
+
+
+class Cursor:
+    """Iterate the results of find, aggregate or a list* command, one server batch in memory at a time.
+
+    Nothing is sent until the first `next()` (or iteration, `to_list`). The cursor sticks to
+    the server that answered the first command (find/getMore spec: getMore MUST go there) and
+    to one session (an implicit one if none is given, ended when the cursor is exhausted or
+    closed). A cursor dropped while open is killed by the client's next operation.
+    """
+
+    def __init__(self, client: Any, db: str, collection: str | int, *, body: Mapping[str, Any] | None = None,
+                 find: Mapping[str, Any] | None = None, read_preference: ReadPreference | None = None,
+                 session: ClientSession | None = None, batch_size: int = 0, limit: int = 0,
+                 comment: Any = None, max_await_time_ms: int | None = None, retryable: str | None = "read") -> None:
+        if (body is None) == (find is None):
+            raise ConfigurationError("Cursor needs exactly one of body (a cursor command) or find (find options)")
+        self._client = client
+        self._db = db
+        self._collection = collection
+        self._body = dict(body) if body is not None else None
+        self._find = dict(find) if find is not None else None
+        self._read_preference = read_preference
+        self._explicit_session = session
+        self._session: ClientSession | None = session
+        self._batch_size = batch_size or 0
+        self._limit = limit or 0
+        self._comment = comment
+        self._max_await_time_ms = max_await_time_ms
+        self._retryable = retryable
+        self._buffer: deque[Any] = deque()
+        self._id: int | None = None  # None: not started; 0: exhausted on the server
+        self._address: str | None = None
+        self._ns_collection: str | None = None
+        self._received = 0
+        self._killed = False
+
+    # -- modifiers (find cursors, before iteration) --------------------------------------
+    def _modify(self, key: str, value: Any) -> "Cursor":
+        if self._id is not None:
+            raise ConfigurationError(f"cannot set {key} on a cursor that has already started iterating")
+        if self._find is None and key not in ("batch_size",):
+            raise ConfigurationError(f"{key} can only be set on a find cursor")
+        if key == "batch_size":
+            self._batch_size = value
+        if key == "limit":
+            self._limit = value
+        if self._find is not None:
+            self._find[key] = value
+        return self
+
+    def sort(self, key_or_list: Any, direction: int | None = None) -> "Cursor":
+        """Sort by a field name (with `direction`) or a list of (field, direction) pairs / a document."""
+        return self._modify("sort", [(key_or_list, direction)] if direction is not None else key_or_list)
+
+    def skip(self, n: int) -> "Cursor":
+        return self._modify("skip", n)
+
+    def limit(self, n: int) -> "Cursor":
+        return self._modify("limit", n)
+
+    def batch_size(self, n: int) -> "Cursor":
+        return self._modify("batch_size", n)
+
+    def hint(self, index: Any) -> "Cursor":
+        return self._modify("hint", index)
+
+    def max_time_ms(self, ms: int) -> "Cursor":
+        return self._modify("max_time_ms", ms)
+
+    def comment(self, comment: Any) -> "Cursor":
+        self._comment = comment
+        return self._modify("comment", comment)
+
+    def collation(self, collation: Mapping[str, Any]) -> "Cursor":
+        return self._modify("collation", collation)
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        """True while more documents may come (buffered or on the server)."""
+        return bool(self._buffer) or self._id is None or (self._id != 0 and not self._killed)
+
+    @property
+    def cursor_id(self) -> int | None:
+        return self._id
+
+    @property
+    def address(self) -> str | None:
+        """The server this cursor reads from (None before the first batch)."""
+        return self._address
+
+    @property
+    def session(self) -> ClientSession | None:
+        return self._session
+
+    # -- iteration -----------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        while not self._buffer:
+            if not self._fetch():
+                raise StopIteration
+        return self._buffer.popleft()
+
+    next = __next__
+
+    def try_next(self) -> Any | None:
+        """The next document if one is buffered or one more getMore yields it, else None."""
+        if not self._buffer:
+            self._fetch()
+        return self._buffer.popleft() if self._buffer else None
+
+    def to_list(self, length: int | None = None) -> list[Any]:
+        """The remaining documents (at most `length`) as a list."""
+        out: list[Any] = []
+        while length is None or len(out) < length:
+            if not self._buffer and not self._fetch():
+                break
+            take = len(self._buffer) if length is None else min(len(self._buffer), length - len(out))
+            out.extend(self._buffer.popleft() for _ in range(take))
+        return out
+
+    def _fetch(self) -> bool:
+        """Get the next batch; False when nothing more can come."""
+        if self._id is None:
+            self._first_batch()
+            return True
+        if self._id == 0 or self._killed:
+            return False
+        limit = abs(self._limit)
+        if limit and self._received >= limit:
+            self.close()
+            return False
+        batch = next_batch_size(limit, self._batch_size, self._received)
+        body = get_more_command(self._ns_collection or str(self._collection), Int64(self._id), batch_size=batch,
+                                max_time_ms=self._max_await_time_ms, comment=self._comment)
+        body["getMore"] = Int64(self._id)
+        try:
+            reply = self._client._executor.execute(Operation(
+                self._db, body, read_preference=self._read_preference, session=self._session,
+                address=self._address))
+        except DriverError:
+            # The server cursor is gone or unusable; do not try to kill it again (find spec).
+            self._id = 0
+            self._end_implicit_session()
+            raise
+        self._take(reply.document)
+        return True
+
+    def _first_batch(self) -> None:
+        if self._session is None:
+            self._session = ClientSession(self._client, implicit=True)
+        body = self._body if self._body is not None else self._find_body()
+        try:
+            reply = self._client._executor.execute(Operation(
+                self._db, body, read_preference=self._read_preference, session=self._session,
+                retryable=self._retryable))
+        except BaseException:
+            self._id = 0
+            self._end_implicit_session()
+            raise
+        self._address = reply.address
+        self._take(reply.document)
+
+    def _find_body(self) -> dict[str, Any]:
+        options = dict(self._find or {})
+        options.pop("batch_size", None)
+        options.pop("limit", None)
+        filter = options.pop("filter", None)
+        return find_command(str(self._collection), filter, batch_size=self._batch_size or None,
+                            limit=self._limit or None, **options)
+
+    def _take(self, reply: Mapping[str, Any] | None) -> None:
+        parsed = parse_cursor_reply(reply or {})
+        self._id = parsed.id
+        if parsed.ns and "." in parsed.ns:
+            self._ns_collection = parsed.collection
+        batch = parsed.batch
+        limit = abs(self._limit)
+        if limit and self._received + len(batch) > limit:
+            batch = batch[:limit - self._received]
+        self._received += len(batch)
+        self._buffer.extend(batch)
+        if self._id == 0:
+            self._end_implicit_session()
+        elif limit and self._received >= limit:
+            self.close()  # the limit is reached: the server cursor is no longer needed
+
+    # -- closing -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Kill the server cursor if it is open (killCursors), end an implicit session; keep buffered docs."""
+        if self._id and not self._killed:
+            self._killed = True
+            body = kill_cursors_command(self._ns_collection or str(self._collection), [self._id])
+            body["cursors"] = [Int64(self._id)]
+            try:
+                self._client._executor.execute(Operation(
+                    self._db, body, read_preference=self._read_preference, session=self._session,
+                    address=self._address))
+            except DriverError:
+                pass  # best effort: the server times idle cursors out itself
+        elif self._id is None:
+            self._id = 0
+        self._end_implicit_session()
+
+    def _end_implicit_session(self) -> None:
+        if self._session is not None and self._session is not self._explicit_session:
+            self._session.end_session()
+
+    def __enter__(self) -> "Cursor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # No I/O in a finalizer (it may run on any thread, inside any lock): queue the kill.
+        try:
+            if self._id and not self._killed and self._address is not None:
+                self._client._executor.pending_kills.append(
+                    (self._address, self._db, self._ns_collection or str(self._collection), int(self._id)))
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn things down
+            pass
+
+    def __repr__(self) -> str:
+        return f"<Cursor {self._db}.{self._collection} id={self._id} buffered={len(self._buffer)}>"
+
+
+CursorFactory = Callable[..., Cursor]
+
+
+class ListCursor:
+    """A cursor-like view of documents the server returned all at once (listDatabases, or nothing)."""
+
+    def __init__(self, documents: list[Any]) -> None:
+        self._buffer = deque(documents)
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._buffer)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        if not self._buffer:
+            raise StopIteration
+        return self._buffer.popleft()
+
+    next = __next__
+
+    def to_list(self, length: int | None = None) -> list[Any]:
+        n = len(self._buffer) if length is None else min(length, len(self._buffer))
+        return [self._buffer.popleft() for _ in range(n)]
+
+    def close(self) -> None:
+        self._buffer.clear()
+
+    def __enter__(self) -> "ListCursor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,155 @@
+"""Database handles: collections, commands, collection management and database-level aggregate."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from driver.cursor import Cursor
+from driver.errors import ConfigurationError, OperationFailure
+from driver.execute import Operation
+from driver.ops.admin import (
+    NAMESPACE_NOT_FOUND,
+    create_collection_command,
+    drop_collection_command,
+    drop_database_command,
+    list_collections_command,
+)
+from driver.ops.aggregate import aggregate_command, has_write_stage
+from driver.read_concern import ReadConcern
+from driver.read_preference import ReadPreference
+from driver.session import ClientSession
+from driver.write_concern import WriteConcern
+
+
+def _read_preference(value: Any, default: ReadPreference) -> ReadPreference:
+    if value is None:
+        return default
+    if isinstance(value, ReadPreference):
+        return value
+    if isinstance(value, str):
+        return ReadPreference(value)
+    if isinstance(value, Mapping):
+        return ReadPreference.from_document(value)
+    raise ConfigurationError(f"read_preference must be a ReadPreference, a mode name or a document, not {value!r}")
+
+
+class Database:
+    """A database of a Client; options default to the client's (no I/O to create one)."""
+
+    def __init__(self, client: Any, name: str, *, read_concern: Any = None, write_concern: Any = None,
+                 read_preference: Any = None) -> None:
+        if not isinstance(name, str) or not name or any(c in name for c in ' ./\\"$\x00'):
+            raise ConfigurationError(f"invalid database name {name!r}: it must be non-empty without spaces, "
+                                     "'.', '/', '\\', '\"', '$' or NUL")
+        self.client = client
+        self.name = name
+        self.read_concern = ReadConcern.from_document(read_concern) if read_concern is not None else client.read_concern
+        self.write_concern = (WriteConcern.from_document(write_concern) if write_concern is not None
+                              else client.write_concern)
+        self.read_preference = _read_preference(read_preference, client.read_preference)
+
+    # -- collections ---------------------------------------------------------------------
+    def get_collection(self, name: str, *, read_concern: Any = None, write_concern: Any = None,
+                       read_preference: Any = None) -> "Collection":
+        from driver.collection import Collection
+
+        return Collection(self, name, read_concern=read_concern, write_concern=write_concern,
+                          read_preference=read_preference)
+
+    def __getitem__(self, name: str) -> "Collection":
+        return self.get_collection(name)
+
+    def __getattr__(self, name: str) -> "Collection":
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.get_collection(name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Database) and other.client is self.client and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash((id(self.client), self.name))
+
+    def __repr__(self) -> str:
+        return f"Database({self.name!r})"
+
+    # -- commands ------------------------------------------------------------------------
+    def run_command(self, command: str | Mapping[str, Any], *, session: ClientSession | None = None,
+                    read_preference: Any = None, check: bool = True, **kwargs: Any) -> dict[str, Any]:
+        """Run `command` ({name: value, ...} or a name meaning {name: 1}) on this database; never retried.
+
+        Goes to the primary unless `read_preference` says otherwise (like the runCommand helpers
+        of other drivers, the database's read preference is not applied). With check=False an
+        ok: 0 reply is returned instead of raised.
+        """
+        body = {command: 1} if isinstance(command, str) else dict(command)
+        if not body:
+            raise ConfigurationError("run_command needs a command document with at least the command name")
+        body.update(kwargs)
+        pref = _read_preference(read_preference, ReadPreference())
+        reply = self.client._executor.execute(Operation(self.name, body, read_preference=pref, session=session,
+                                                        check=check))
+        return reply.document or {}
+
+    def command(self, command: str | Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Alias of run_command (PyMongo's name)."""
+        return self.run_command(command, **kwargs)
+
+    def _write_command(self, body: dict[str, Any], session: ClientSession | None) -> dict[str, Any]:
+        reply = self.client._executor.execute(Operation(self.name, body, session=session))
+        return reply.document or {}
+
+    # -- collection management -----------------------------------------------------------
+    def create_collection(self, name: str, *, session: ClientSession | None = None, comment: Any = None,
+                          **options: Any) -> "Collection":
+        """create (options by server name: capped, size, max, validator, viewOn, pipeline, ...)."""
+        body = create_collection_command(name, write_concern=self.write_concern.document(), comment=comment, **options)
+        self._write_command(body, session)
+        return self.get_collection(name)
+
+    def drop_collection(self, name: Any, *, session: ClientSession | None = None, comment: Any = None) -> dict[str, Any]:
+        """drop; a collection that does not exist is not an error (NamespaceNotFound is ignored)."""
+        name = getattr(name, "name", name)
+        body = drop_collection_command(name, write_concern=self.write_concern.document(), comment=comment)
+        try:
+            return self._write_command(body, session)
+        except OperationFailure as exc:
+            if exc.code == NAMESPACE_NOT_FOUND or "ns not found" in str(exc):
+                return {"ok": 1.0, "ns": f"{self.name}.{name}"}
+            raise
+
+    def list_collections(self, filter: Mapping[str, Any] | None = None, session: ClientSession | None = None,
+                         **kwargs: Any) -> Cursor:
+        """listCollections as a cursor (kwargs: name_only, authorized_collections, batch_size, comment)."""
+        body = list_collections_command(filter=filter, **kwargs)
+        return Cursor(self.client, self.name, "$cmd.listCollections", body=body, read_preference=ReadPreference(),
+                      session=session, batch_size=kwargs.get("batch_size") or 0)
+
+    def list_collection_names(self, filter: Mapping[str, Any] | None = None,
+                              session: ClientSession | None = None, **kwargs: Any) -> list[str]:
+        return [c["name"] for c in self.list_collections(filter, session=session, name_only=True, **kwargs)]
+
+    def aggregate(self, pipeline: Sequence[Mapping[str, Any]], *, session: ClientSession | None = None,
+                  batch_size: int | None = None, **kwargs: Any) -> Cursor:
+        """A database-level aggregate ({aggregate: 1}), e.g. $currentOp or $documents."""
+        writes = has_write_stage(pipeline)
+        body = aggregate_command(1, pipeline, batch_size=batch_size, read_concern=self.read_concern.document(),
+                                 write_concern=self.write_concern.document() if writes else None, **kwargs)
+        return Cursor(self.client, self.name, "$cmd.aggregate", body=body,
+                      read_preference=None if writes else self.read_preference, session=session,
+                      batch_size=batch_size or 0, comment=kwargs.get("comment"),
+                      retryable=None if writes else "read")
+
+    def drop(self, *, session: ClientSession | None = None, comment: Any = None) -> dict[str, Any]:
+        """dropDatabase."""
+        return self._write_command(drop_database_command(write_concern=self.write_concern.document(),
+                                                         comment=comment), session)
+
+    def with_options(self, *, read_concern: Any = None, write_concern: Any = None,
+                     read_preference: Any = None) -> "Database":
+        return Database(self.client, self.name, read_concern=read_concern or self.read_concern,
+                        write_concern=write_concern or self.write_concern,
+                        read_preference=read_preference or self.read_preference)
+
+
+from driver.collection import Collection  # noqa: E402  (cycle: Collection takes a Database)

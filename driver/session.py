@@ -1,0 +1,184 @@
+"""Client sessions: the server-session pool, lsid/txnNumber, cluster and operation times (sessions spec)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from typing import Any, Callable, Mapping
+
+from bson import Binary
+
+from driver.errors import ConfigurationError
+
+# Sessions spec, "Server Session Pool": a session about to time out within a minute is not
+# reused (the server may expire it while an operation is in flight).
+EXPIRY_MARGIN_SECONDS = 60
+# Sessions spec, "endSessions": at most 10,000 lsids per command.
+END_SESSIONS_BATCH = 10_000
+
+
+def _greater_cluster_time(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The $clusterTime document with the larger clusterTime (either may be None)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return b if b.get("clusterTime") > a.get("clusterTime") else a
+
+
+class ServerSession:
+    """The server-side half: lsid {id: UUID4 as Binary subtype 4}, last use, txnNumber, dirty flag."""
+
+    __slots__ = ("session_id", "last_use", "txn_number", "dirty")
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.session_id = {"id": Binary(uuid.uuid4().bytes, 4)}
+        self.last_use = clock()
+        self.txn_number = 0
+        # Sessions spec, "Server Session Pool": a network error leaves the server's state of this
+        # session unknown, so it is discarded rather than reused.
+        self.dirty = False
+
+    def timed_out(self, timeout_minutes: int | None, now: float) -> bool:
+        """True when the session has less than a minute left before the server may expire it."""
+        if timeout_minutes is None:
+            return False
+        return now - self.last_use > timeout_minutes * 60 - EXPIRY_MARGIN_SECONDS
+
+
+class ServerSessionPool:
+    """LIFO pool of ServerSessions; stale ones are dropped on checkout and checkin (spec algorithm)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._sessions: deque[ServerSession] = deque()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def checkout(self, timeout_minutes: int | None) -> ServerSession:
+        """Most recently used unexpired session, or a new one."""
+        now = self._clock()
+        with self._lock:
+            while self._sessions:
+                session = self._sessions.popleft()
+                if not session.timed_out(timeout_minutes, now):
+                    return session
+        return ServerSession(self._clock)
+
+    def checkin(self, session: ServerSession, timeout_minutes: int | None) -> None:
+        """Return a session: drop expired ones at the back first, then keep this one unless stale/dirty."""
+        now = self._clock()
+        with self._lock:
+            while self._sessions and self._sessions[-1].timed_out(timeout_minutes, now):
+                self._sessions.pop()
+            if session.dirty or session.timed_out(timeout_minutes, now):
+                return
+            self._sessions.appendleft(session)
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Empty the pool and return its lsids (sessions spec: endSessions on client close)."""
+        with self._lock:
+            ids = [s.session_id for s in self._sessions]
+            self._sessions.clear()
+        return ids
+
+
+class ClientSession:
+    """A client session (explicit from `client.start_session()`, or implicit per operation).
+
+    The ServerSession is taken from the pool only when a command needs an lsid (sessions spec:
+    "MUST NOT check out a server session until needed"), and goes back on `end_session()`.
+    """
+
+    def __init__(self, client: Any, *, implicit: bool = False, causal_consistency: bool | None = None,
+                 default_transaction_options: Mapping[str, Any] | None = None) -> None:
+        self.client = client
+        self.implicit = implicit
+        # Sessions/causal-consistency specs: explicit sessions are causally consistent by default.
+        self.causal_consistency = (not implicit) if causal_consistency is None else bool(causal_consistency)
+        self.default_transaction_options = dict(default_transaction_options or {})
+        self.cluster_time: Mapping[str, Any] | None = None
+        self.operation_time: Any = None
+        self._server_session: ServerSession | None = None
+        self._ended = False
+        self._lock = threading.Lock()
+
+    # -- identity ------------------------------------------------------------------------
+    @property
+    def session_id(self) -> dict[str, Any]:
+        """The lsid document {id: Binary subtype 4}; takes a server session if none yet."""
+        return self.server_session.session_id
+
+    @property
+    def server_session(self) -> ServerSession:
+        if self._ended:
+            raise ConfigurationError("this session has ended; start a new one with client.start_session()")
+        with self._lock:
+            if self._server_session is None:
+                self._server_session = self.client._server_sessions.checkout(
+                    self.client.topology.description.logical_session_timeout_minutes)
+            return self._server_session
+
+    @property
+    def has_ended(self) -> bool:
+        return self._ended
+
+    @property
+    def in_transaction(self) -> bool:
+        return False  # transactions are not implemented by this driver yet
+
+    # -- per command ---------------------------------------------------------------------
+    def apply(self, body: dict[str, Any], *, retryable_write: bool, new_txn: bool) -> None:
+        """Put lsid (and txnNumber for a retryable write) on a command; bump txnNumber on a new write."""
+        server = self.server_session
+        server.last_use = time.monotonic()
+        body["lsid"] = server.session_id
+        if retryable_write:
+            if new_txn:
+                server.txn_number += 1
+            from bson import Int64
+            body["txnNumber"] = Int64(server.txn_number)
+
+    def mark_dirty(self) -> None:
+        """A network error happened with this session: do not reuse its server session."""
+        if self._server_session is not None:
+            self._server_session.dirty = True
+
+    def advance_cluster_time(self, cluster_time: Mapping[str, Any] | None) -> None:
+        """Keep the greatest $clusterTime seen on this session."""
+        self.cluster_time = _greater_cluster_time(self.cluster_time, cluster_time)
+
+    def advance_operation_time(self, operation_time: Any) -> None:
+        """Keep the greatest operationTime seen (causal consistency: afterClusterTime of the next read)."""
+        if operation_time is not None and (self.operation_time is None or operation_time > self.operation_time):
+            self.operation_time = operation_time
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def end_session(self) -> None:
+        """Return the server session to the client's pool; idempotent."""
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+            server, self._server_session = self._server_session, None
+        if server is not None:
+            self.client._server_sessions.checkin(server, self.client.topology.description.logical_session_timeout_minutes)
+
+    def __enter__(self) -> "ClientSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end_session()
+
+    def __repr__(self) -> str:
+        state = "ended" if self._ended else ("implicit" if self.implicit else "explicit")
+        return f"<ClientSession {state} causal_consistency={self.causal_consistency}>"
+
+
+def end_sessions_commands(lsids: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """endSessions commands of at most 10,000 lsids each (sessions spec, "endSessions")."""
+    return [{"endSessions": lsids[i:i + END_SESSIONS_BATCH]} for i in range(0, len(lsids), END_SESSIONS_BATCH)]

@@ -1,0 +1,113 @@
+"""Diagnostics: one server's raw hello, the topology view, and driver events as log records."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from driver.connection import Connection
+from driver.events import sdam as sdam_events
+from driver.handshake import client_metadata
+from driver.hello import normalize_address
+from driver.sdam.description import ServerDescription, ServerType, TopologyDescription
+from mongocli.service.results import EventRecord, HelloResult, ServerRow, TopologyView
+from mongocli.service.session import ConnectOptions
+
+
+def hello(options: ConnectOptions, address: str | None = None, *, legacy: bool = False) -> HelloResult:
+    """Ask one server hello (OP_MSG) or legacy isMaster (OP_QUERY) on a fresh connection.
+
+    No handshake and no authentication come first: the reply is exactly what the server says
+    to that single command. `address` defaults to the URI's first host. The round trip is
+    measured around the command alone, not the TCP/TLS connect.
+    """
+    settings = options.settings()
+    target = normalize_address(address) if address else settings.seeds[0]
+    conn = Connection.connect(target, settings.connection)
+    try:
+        if legacy:
+            # Handshake spec: the legacy isMaster travels as OP_QUERY on admin.$cmd.
+            body = {"isMaster": 1, "client": client_metadata(settings.get("appname"))}
+            started = time.perf_counter()
+            reply = conn.legacy_command("admin", body, check=False)
+        else:
+            body = {"hello": 1, "client": client_metadata(settings.get("appname"))}
+            started = time.perf_counter()
+            reply = conn.command("admin", body, check=False)
+        rtt_ms = (time.perf_counter() - started) * 1000.0
+    finally:
+        conn.close()
+    return HelloResult(address=target, command="isMaster" if legacy else "hello",
+                       opcode="OP_QUERY" if legacy else "OP_MSG", rtt_ms=rtt_ms, reply=reply)
+
+
+def server_row(sd: ServerDescription) -> ServerRow:
+    """One server's facts for display (setVersion/electionId only for primaries, as SDAM uses them)."""
+    is_primary = sd.type is ServerType.RSPrimary
+    return ServerRow(
+        address=sd.address, type=sd.type.value, rtt_ms=sd.round_trip_time_ms,
+        set_version=sd.set_version if is_primary else None,
+        election_id=str(sd.election_id) if is_primary and sd.election_id is not None else None,
+        tags=dict(sd.tags), error=sd.error)
+
+
+def topology_view(td: TopologyDescription) -> TopologyView:
+    """The whole description as plain rows, servers sorted by address."""
+    return TopologyView(type=td.type.value, set_name=td.set_name,
+                        servers=tuple(server_row(sd) for _a, sd in sorted(td.servers.items())),
+                        compatible=td.compatible, compatibility_error=td.compatibility_error)
+
+
+def _why(previous: ServerDescription, new: ServerDescription) -> str:
+    """A short reason for a server description change, from what differs."""
+    if new.error and new.type is ServerType.Unknown:
+        return new.error
+    if previous.type is not new.type:
+        if new.type is ServerType.RSPrimary:
+            return f"elected (electionId {new.election_id}, setVersion {new.set_version})"
+        if previous.type is ServerType.Unknown:
+            return "answered hello"
+        if previous.type is ServerType.RSPrimary:
+            return "no longer primary"
+        return f"now reports {new.type.value}"
+    if previous.primary != new.primary:
+        return f"reports primary {new.primary or 'none'}"
+    if previous.election_id != new.election_id:
+        return f"new electionId {new.election_id}"
+    return "description changed"
+
+
+def event_record(event: Any, now: float | None = None) -> EventRecord | None:
+    """A driver SDAM/heartbeat event as a log record; None for events the log does not show."""
+    now = time.time() if now is None else now
+    if isinstance(event, sdam_events.ServerHeartbeatStartedEvent):
+        return EventRecord(now, "heartbeat_started", event.address, {"awaited": event.awaited})
+    if isinstance(event, sdam_events.ServerHeartbeatSucceededEvent):
+        return EventRecord(now, "heartbeat_succeeded", event.address,
+                           {"awaited": event.awaited, "duration_ms": round(event.duration_ms, 3)})
+    if isinstance(event, sdam_events.ServerHeartbeatFailedEvent):
+        return EventRecord(now, "heartbeat_failed", event.address,
+                           {"awaited": event.awaited, "duration_ms": round(event.duration_ms, 3),
+                            "error": str(event.error)})
+    if isinstance(event, sdam_events.ServerDescriptionChangedEvent):
+        return EventRecord(now, "server_changed", event.address,
+                           {"from": event.previous.type.value, "to": event.new.type.value,
+                            "why": _why(event.previous, event.new)})
+    if isinstance(event, sdam_events.TopologyDescriptionChangedEvent):
+        prev, new = event.previous, event.new
+        primary = next((a for a, s in sorted(new.servers.items()) if s.type is ServerType.RSPrimary), None)
+        facts: dict[str, Any] = {"from": prev.type.value, "to": new.type.value}
+        if new.set_name:
+            facts["set_name"] = new.set_name
+        facts["primary"] = primary
+        return EventRecord(now, "topology_changed", None, facts)
+    if isinstance(event, sdam_events.ServerOpeningEvent):
+        return EventRecord(now, "server_opening", event.address, {})
+    if isinstance(event, sdam_events.ServerClosedEvent):
+        return EventRecord(now, "server_closed", event.address, {})
+    return None
+
+
+def note(text: str, now: float | None = None, **facts: Any) -> EventRecord:
+    """A log line of the tool's own (demo steps, the result of a blocked write...)."""
+    return EventRecord(time.time() if now is None else now, "note", None, {"text": text, **facts})

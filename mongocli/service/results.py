@@ -1,0 +1,92 @@
+"""Plain result objects the service returns and the renderers draw; no formatting here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class HelloResult:
+    """One server's raw hello/isMaster reply, how it was asked, and the measured round trip."""
+
+    address: str
+    command: str            # "hello" (OP_MSG) or "isMaster" (OP_QUERY)
+    opcode: str             # "OP_MSG" or "OP_QUERY"
+    rtt_ms: float
+    reply: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ServerRow:
+    """One server as the client sees it."""
+
+    address: str
+    type: str
+    rtt_ms: float | None = None
+    set_version: int | None = None
+    election_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TopologyView:
+    """The client's view of the deployment at one moment."""
+
+    type: str
+    set_name: str | None
+    servers: tuple[ServerRow, ...]
+    compatible: bool = True
+    compatibility_error: str | None = None
+
+    @property
+    def primary(self) -> str | None:
+        return next((s.address for s in self.servers if s.type == "RSPrimary"), None)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One line of the live log: wall-clock time, a kind, the server it concerns, and facts.
+
+    kind is one of: heartbeat_started, heartbeat_succeeded, heartbeat_failed, server_changed,
+    topology_changed, server_opening, server_closed, note.
+    """
+
+    time: float                      # seconds since the epoch
+    kind: str
+    address: str | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """A command's reply document, the server that answered, and the time it took."""
+
+    reply: Mapping[str, Any]
+    address: str
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class FindResult:
+    """Documents returned by a find, in order, and the server that answered."""
+
+    namespace: str
+    documents: tuple[Mapping[str, Any], ...]
+    address: str
+
+
+@dataclass(frozen=True)
+class InsertReport:
+    """Which input lines were inserted and which were refused, with reasons (nothing lost)."""
+
+    namespace: str
+    inserted_lines: tuple[int, ...]
+    inserted_ids: tuple[Any, ...]
+    bad_lines: tuple[tuple[int, str], ...] = ()      # (line number, what is wrong) - not parsed
+    failed_lines: tuple[tuple[int, str], ...] = ()   # (line number, server error) - not inserted
+
+    @property
+    def ok(self) -> bool:
+        return not self.bad_lines and not self.failed_lines

@@ -240,6 +240,10 @@ class Connection:
         OperationFailure. Handshake/auth commands are never compressed (OP_COMPRESSED spec).
         """
         name = next(iter(body))
+        if self.more_to_come:
+            # Replies of an exhaust stream are still on their way; a new request would read them.
+            raise ProtocolError(f"cannot send {name!r} to {self.address}: an exhaust reply stream is still "
+                                "open; read it with receive_more() or close the connection")
         if not self.op_msg:
             merged = dict(body)
             for key, docs in (sequences or {}).items():

@@ -286,6 +286,8 @@ def test_exhaust_stream(make_server, opened):
     conn, _, _ = connect(server, opened)
     assert conn.command("admin", {"hello": 1}, exhaust_allowed=True)["n"] == 1
     assert conn.more_to_come and server.received[1].flags & (1 << 16)
+    with pytest.raises(ProtocolError, match="exhaust reply stream"):
+        conn.command("admin", {"ping": 1})
     assert conn.receive_more()["n"] == 2 and not conn.more_to_come
     with pytest.raises(ProtocolError, match="moreToCome"):
         conn.receive_more()

@@ -179,8 +179,8 @@ def _drain(inbox: queue.Queue, show: Callable[[service.EventRecord], None], dead
 @pass_app
 def ping(app: App) -> None:
     """Select the primary and run ping on it."""
-    with service.open_topology(app.options) as live:
-        app.renderer().command(service.ping(live))
+    with service.open_client(app.options) as client:
+        app.renderer().command(service.ping(client))
 
 
 @cli.command()
@@ -197,8 +197,8 @@ def find(app: App, namespace: str, filter_: str | None, sort: str | None, projec
     filter_doc = service.inputs.parse_json_option(filter_, "--filter")
     sort_doc = service.inputs.parse_json_option(sort, "--sort")
     projection_doc = service.inputs.parse_json_option(projection, "--projection")
-    with service.open_topology(app.options) as live:
-        app.renderer().find(service.find(live, db, coll, filter=filter_doc, sort=sort_doc,
+    with service.open_client(app.options) as client:
+        app.renderer().find(service.find(client, db, coll, filter=filter_doc, sort=sort_doc,
                                          projection=projection_doc, limit=limit))
 
 
@@ -221,8 +221,8 @@ def insert(app: App, namespace: str, path: Any) -> None:
     if not good and not bad:
         raise cli_errors.UserError("no documents in the input (it is empty or only blank lines)")
     if good:
-        with service.open_topology(app.options) as live:
-            report = service.insert(live, db, coll, good, bad)
+        with service.open_client(app.options) as client:
+            report = service.insert(client, db, coll, good, bad)
     else:
         report = service.InsertReport(namespace=namespace, inserted_lines=(), inserted_ids=(), bad_lines=tuple(bad))
     app.renderer().insert(report)
@@ -243,8 +243,8 @@ def run_(app: App, db: str, command_json: str) -> None:
     body = service.inputs.parse_json_option(command_json, "COMMAND_JSON")
     if not body:
         raise cli_errors.UserError("COMMAND_JSON must name a command, e.g. '{\"ping\": 1}'")
-    with service.open_topology(app.options) as live:
-        app.renderer().command(service.run_command(live, db, body))
+    with service.open_client(app.options) as client:
+        app.renderer().command(service.run_command(client, db, body))
 
 
 # -- the tour ------------------------------------------------------------------------------------

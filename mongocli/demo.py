@@ -58,7 +58,7 @@ class _Printer:
             return
         if record.kind == "topology_changed" and record.facts["from"] == record.facts["to"]:
             return  # the server line just before says what changed
-            self.show(lambda: self.renderer.event(record))
+        self.show(lambda: self.renderer.event(record))
 
     def topology(self, td: TopologyDescription) -> None:
         view = service.topology_view(td)
@@ -97,7 +97,9 @@ def _tour(env: Environment, out: _Printer, sandbox: Sandbox, members: int, elect
     options = service.ConnectOptions(uri=sandbox.uri, heartbeat_frequency_ms=HEARTBEAT_MS,
                                      server_selection_timeout_ms=10_000, connect_timeout_ms=2_000)
     out.note(f"connecting with mongocli's driver (heartbeatFrequencyMS={HEARTBEAT_MS}, streaming monitors)")
-    with service.open_topology(options, out.driver_event) as live:
+    with service.open_client(options, out.driver_event) as client:
+        live = client.topology
+
         def wait(predicate: Callable[[TopologyDescription], bool], what: str) -> TopologyDescription:
             snapshot, ok = service.wait_until(live, predicate, STEP_TIMEOUT_MS)
             if not ok:
@@ -114,17 +116,17 @@ def _tour(env: Environment, out: _Printer, sandbox: Sandbox, members: int, elect
 
         # 2. Some data through the primary.
         docs = [(n, {"n": n, "step": "before failover"}) for n in (1, 2, 3)]
-        report = service.insert(live, "demo", "tour", docs)
-        found = service.find(live, "demo", "tour")
+        report = service.insert(client, "demo", "tour", docs)
+        found = service.find(client, "demo", "tour")
         out.note(f"inserted {len(report.inserted_lines)} documents into demo.tour on {found.address}; "
                  f"read back {len(found.documents)}")
 
         # 3. Kill the primary and watch.
         old = _primary(td)
         _pause(out, env, pause, f"press Enter to kill the primary {old}")
+        out.note(f"killing the primary {old}")
         killed_at = time.monotonic()
         sandbox.kill(old)
-        out.note(f"killed the primary {old}")
         wait(lambda td: td.servers[old].type is ServerType.Unknown, f"the client marking {old} Unknown")
 
         write: dict[str, Any] = {}
@@ -133,7 +135,7 @@ def _tour(env: Environment, out: _Printer, sandbox: Sandbox, members: int, elect
         def blocked_write() -> None:
             started = time.monotonic()
             try:
-                write["report"] = service.insert(live, "demo", "tour", [(4, {"n": 4, "step": "during failover"})])
+                write["report"] = service.insert(client, "demo", "tour", [(4, {"n": 4, "step": "during failover"})])
             except Exception as exc:  # noqa: BLE001 - reported below as the demo's failure
                 write["error"] = exc
             write["ms"] = (time.monotonic() - started) * 1000.0
@@ -160,7 +162,7 @@ def _tour(env: Environment, out: _Printer, sandbox: Sandbox, members: int, elect
         td = wait(lambda td: td.servers[old].type is ServerType.RSSecondary, f"{old} rejoining as a secondary")
         out.note(f"{old} rejoined as a secondary")
         out.topology(td)
-        count = len(service.find(live, "demo", "tour").documents)
+        count = len(service.find(client, "demo", "tour").documents)
         out.note(f"demo.tour holds {count} documents: nothing was lost")
         out.note(f"measured: kill -> new primary {kill_to_new_ms:.0f} ms "
                  f"(election delay {election_delay_ms} ms, heartbeat {HEARTBEAT_MS} ms)")

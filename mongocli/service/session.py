@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from driver.client import Client
 from driver.events.listeners import EventBus
 from driver.read_preference import ReadPreference
 from driver.sdam.description import ServerType, TopologyDescription
@@ -33,6 +34,10 @@ class ConnectOptions:
 
     def settings(self) -> ClientSettings:
         """Parse the URI and apply the command-line overrides (raises InvalidURI/ConfigurationError)."""
+        return client_settings(self.uri, **self.overrides())
+
+    def overrides(self) -> dict[str, Any]:
+        """The command-line options as URI option names (they win over the URI's)."""
         overrides: dict[str, Any] = {}
         if self.connect_timeout_ms is not None:
             overrides["connectTimeoutMS"] = self.connect_timeout_ms
@@ -42,7 +47,7 @@ class ConnectOptions:
             overrides["heartbeatFrequencyMS"] = self.heartbeat_frequency_ms
         if self.monitoring_mode is not None:
             overrides["serverMonitoringMode"] = self.monitoring_mode
-        return client_settings(self.uri, **overrides)
+        return overrides
 
 
 @contextmanager
@@ -57,6 +62,16 @@ def open_topology(options: ConnectOptions, listener: Callable[[Any], None] | Non
         yield topology
     finally:
         topology.close()
+
+
+@contextmanager
+def open_client(options: ConnectOptions, listener: Callable[[Any], None] | None = None) -> Iterator[Client]:
+    """A driver Client for the block (monitoring started), closed afterwards."""
+    client = Client(options.uri, event_listeners=[listener] if listener else (), **options.overrides())
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def is_settled(td: TopologyDescription) -> bool:

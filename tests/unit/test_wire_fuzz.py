@@ -29,7 +29,7 @@ from driver.wire import (
     read_message,
 )
 
-FUZZ = settings(max_examples=int(os.environ.get("WIRE_FUZZ_EXAMPLES", "250")), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=int(os.environ.get("WIRE_FUZZ_EXAMPLES", "150")), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 MAX_SIZE = 1 << 16  # keeps hostile declared lengths cheap while still exercising the limit
 
 
@@ -165,7 +165,7 @@ KEYS = st.text(min_size=1, max_size=8).filter(lambda k: "\x00" not in k)
 DOCS = st.dictionaries(KEYS, JSONISH, max_size=5)
 
 
-@settings(FUZZ, max_examples=80)
+@settings(FUZZ, max_examples=50)
 @given(
     DOCS,
     st.dictionaries(KEYS, st.lists(DOCS, max_size=3), max_size=3),

@@ -127,6 +127,7 @@ class MemberServer:
         # The client sends nothing while streaming, so any read completing means it hung up (or
         # broke the protocol): stop at once rather than at the next maxAwaitTimeMS.
         hangup = asyncio.ensure_future(reader.read(1))
+        running: asyncio.Future[Any] | None = None
         response_to = header.request_id
         try:
             while True:
@@ -137,15 +138,16 @@ class MemberServer:
                 running = asyncio.ensure_future(commands.run_command(conn, command))
                 await asyncio.wait({running, hangup}, return_when=asyncio.FIRST_COMPLETED)
                 if hangup.done():
-                    running.cancel()
-                    await asyncio.gather(running, return_exceptions=True)
                     return False
                 reply = running.result()
                 if reply is None:
                     return False
         finally:
-            hangup.cancel()
-            await asyncio.gather(hangup, return_exceptions=True)
+            # Also on cancellation (the member was killed): leave no task pending.
+            pending = [t for t in (hangup, running) if t is not None and not t.done()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _on_op_query(self, conn: Connection, header: Any, query: Any) -> bool:
         """Legacy OP_QUERY: only the handshake (isMaster/hello on admin.$cmd) is accepted."""

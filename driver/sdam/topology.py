@@ -8,6 +8,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from driver.errors import ServerSelectionTimeout
 from driver.events.listeners import EventBus
+from driver.hello import load_balancer_server
 from driver.sdam import app_errors, selection, transitions
 from driver.sdam.description import (ServerDescription, ServerType, TopologyDescription,
                                      TopologySettings)
@@ -73,6 +74,10 @@ class Topology:
             self.events.publish(event)
         for handle in handles.values():
             handle.open()
+        if self.settings.load_balanced:
+            # Load balancer spec: no monitoring; the single seed is a LoadBalancer at once.
+            for address in initial.servers:
+                self.on_server_description(load_balancer_server(address))
 
     def close(self) -> None:
         """Stop every monitor and pool; wake waiters so they fail fast."""

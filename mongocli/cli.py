@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import queue
 import sys
 import threading
@@ -35,7 +36,24 @@ class App:
         return make_renderer(self.fmt, self.env, self.ejson, streaming=streaming)
 
 
-pass_app = click.make_pass_decorator(App)
+_pass_app = click.make_pass_decorator(App)
+
+
+def pass_app(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Pass the App, and accept --format/--ejson/--debug after the command name as well."""
+    @functools.wraps(command)
+    def wrapper(app: App, *args: Any, fmt: str | None, ejson: str | None, debug: bool, **kwargs: Any) -> Any:
+        app.fmt = fmt or app.fmt
+        app.ejson = ejson or app.ejson
+        app.debug = app.debug or debug
+        return command(app, *args, **kwargs)
+
+    wrapper = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")(wrapper)
+    wrapper = click.option("--ejson", type=click.Choice(EJSON_MODES), default=None,
+                           help="Extended JSON mode (as the global option).")(wrapper)
+    wrapper = click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+                           help="Output format (as the global option).")(wrapper)
+    return _pass_app(wrapper)
 
 
 class Group(click.Group):
@@ -46,11 +64,25 @@ class Group(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`mongocli monitor | head`): stop quietly, as Unix tools do.
+            _silence_stdout()
+            ctx.exit(cli_errors.EXIT_OK)
         except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every error ends here, once
             app = ctx.obj if isinstance(ctx.obj, App) else None
             debug = app.debug if app else bool(ctx.params.get("debug"))
             stream = app.env.stderr if app else sys.stderr
             ctx.exit(cli_errors.report(exc, debug=debug, stream=stream))
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # not a real file descriptor (a test runner's buffer): nothing to flush
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]},

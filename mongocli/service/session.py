@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from driver.client import Client
+from driver.errors import ServerSelectionTimeout
 from driver.events.listeners import EventBus
 from driver.read_preference import ReadPreference
 from driver.sdam.description import ServerType, TopologyDescription
@@ -109,8 +110,12 @@ def discover(topology: Topology) -> TopologyDescription:
     Raises ServerSelectionTimeout, with the topology's per-server explanation, when no server
     answered: a diagnostics command must not show an empty view as if it were fine.
     """
-    snapshot, _settled = wait_until(topology, is_settled, topology.settings.server_selection_timeout_ms)
+    timeout_ms = topology.settings.server_selection_timeout_ms
+    snapshot, settled = wait_until(topology, is_settled, timeout_ms)
     if not snapshot.known_servers:
-        # Selection explains which servers failed and why (server-selection spec wording).
-        topology.select_server(ReadPreference(mode="nearest"), timeout_ms=0)
+        # The topology's explanation names each server, its last error and a hint.
+        explanation = topology.explain(ReadPreference(mode="nearest"), snapshot, timeout_ms).splitlines()[1:]
+        waited = "within serverSelectionTimeoutMS=%g" % timeout_ms if not settled else "when first checked"
+        raise ServerSelectionTimeout("\n".join([f"no server answered {waited}; topology is "
+                                                f"{snapshot.type.value}."] + explanation))
     return topology.description

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from driver.connect import open_connection
 from driver.connection import ConnectionOptions
+from driver.errors import NetworkTimeout
 from driver.credential import Credential, credential_from_uri
 from driver.events.listeners import EventBus
 from driver.hello import normalize_address
@@ -101,14 +102,25 @@ def build_topology(settings: ClientSettings, events: EventBus) -> Topology:
     compressors = settings.get("compressors", [])
     load_balanced = settings.topology.load_balanced
 
-    def pool_factory(address: str) -> Pool:
+    def pool_factory(address: str, topology: Topology) -> Pool:
         def connect(addr: str, connection_id: int) -> Any:
             conn, _reply, _rtt = open_connection(
                 addr, settings.connection, settings.credential, app_name=app_name,
                 compressors=compressors, load_balanced=load_balanced)
             conn.connection_id = connection_id
             return conn
-        return Pool(address, settings.pool, connect, listeners=events)
+        def on_populate_error(error: BaseException, pooled: Any) -> None:
+            # CMAP "Populating the Pool": errors go to SDAM like any establishment error.
+            kind = "timeout" if isinstance(error, NetworkTimeout) else "network"
+            outcome = topology.handle_application_error(
+                address, kind, generation=pooled.generation, pool_generation=pooled.generation,
+                max_wire_version=None, phase="establishing")
+            if outcome.clear_pool:
+                server = topology.server(address)
+                if server is not None:
+                    server.pool.clear()
+
+        return Pool(address, settings.pool, connect, listeners=events, on_populate_error=on_populate_error)
 
     def connect_monitor(address: str):
         def connect() -> Any:

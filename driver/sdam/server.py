@@ -62,7 +62,7 @@ class Server:
             self.pool.ready()
 
 
-def server_factory(*, pool_factory: Callable[[str], Pool],
+def server_factory(*, pool_factory: Callable[[str, Any], Pool],
                    connect_monitor: Callable[[str], Callable[[], Any]] | None,
                    monitor_settings: MonitorSettings, events: EventBus) -> Callable[[str, Any], Server]:
     """Build Servers for a Topology: each with a pool and (unless load-balanced) a monitor."""
@@ -72,6 +72,6 @@ def server_factory(*, pool_factory: Callable[[str], Pool],
         if connect_monitor is not None:
             monitor = Monitor(address, connect_monitor(address), topology.on_server_description,
                               monitor_settings, events=events)
-        return Server(address, pool=pool_factory(address), monitor=monitor)
+        return Server(address, pool=pool_factory(address, topology), monitor=monitor)
 
     return make

@@ -76,9 +76,14 @@ def open_client(options: ConnectOptions, listener: Callable[[Any], None] | None 
 
 
 def is_settled(td: TopologyDescription) -> bool:
-    """Discovery is done when every known address has been checked once (answered or failed)."""
+    """Discovery is done when every known address has been checked once (answered or failed).
+
+    PossiblePrimary is a member another member named as primary but not yet checked itself
+    (SDAM "updateRSWithoutPrimary"): not settled either.
+    """
+    unchecked = (ServerType.Unknown, ServerType.PossiblePrimary)
     return bool(td.servers) and all(
-        sd.type is not ServerType.Unknown or sd.error is not None for sd in td.servers.values())
+        sd.type not in unchecked or sd.error is not None for sd in td.servers.values())
 
 
 def wait_until(topology: Topology, predicate: Callable[[TopologyDescription], bool],

@@ -6,6 +6,7 @@ import json
 from typing import Any, Iterable, Iterator, Mapping
 
 from bson import json_util
+from bson.errors import BSONError
 
 from mongocli.errors import UserError
 
@@ -26,7 +27,7 @@ def loads_document(text: str) -> dict[str, Any]:
         value = json_util.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON at column {exc.colno}: {exc.msg}") from None
-    except (TypeError, ValueError) as exc:  # bad Extended JSON ($oid with a bad hex string, ...)
+    except (TypeError, ValueError, BSONError) as exc:  # bad Extended JSON ($oid with a bad hex, ...)
         raise ValueError(f"invalid Extended JSON: {exc}") from None
     if not isinstance(value, Mapping):
         raise ValueError(f"expected a JSON object {{...}}, got {type(value).__name__}")

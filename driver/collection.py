@@ -144,7 +144,10 @@ class Collection:
         if sequence is not None:
             sequences = {sequence: body.pop(sequence)}
         unack = not self.write_concern.acknowledged
-        reply = self._execute(Operation(self.database.name, body, session=None if unack else session,
+        if unack and session is not None:
+            raise ConfigurationError("an unacknowledged write (w=0) cannot use an explicit session "
+                                     "(sessions spec); drop the session or use an acknowledged write concern")
+        reply = self._execute(Operation(self.database.name, body, session=session,
                                         retryable="write" if retryable else None, sequences=sequences,
                                         unacknowledged=unack))
         return reply.document

@@ -228,7 +228,8 @@ class Executor:
                 raise
             finally:
                 pool.checkin(pooled)
-            if document is not None and document.get("writeConcernError"):
+            if document is not None and (not document.get("ok") or document.get("writeConcernError")):
+                # ok: 0 returned unchecked (check=False), or a writeConcernError: SDAM still inspects it.
                 self._sdam_error(server, None, ErrorKind.COMMAND, pooled.generation, Phase.ESTABLISHED, document)
             return Reply(document, server.address)
         finally:

@@ -152,3 +152,22 @@ def test_server_selection_timeout_explains(make_client) -> None:
     with pytest.raises(ServerSelectionTimeout) as caught:
         client.db.c.find_one()
     assert f"127.0.0.1:{port}" in str(caught.value)
+
+
+def test_unacknowledged_write_refuses_explicit_session(standalone, make_client) -> None:
+    client, rec = make_client(standalone.uri)
+    with client.start_session() as session:
+        with pytest.raises(ConfigurationError):
+            client.db.get_collection("u", write_concern={"w": 0}).insert_one({"x": 1}, session=session)
+    assert rec.started("insert") == []
+
+
+def test_secondary_read_preference_routes_and_is_sent(replset, make_client) -> None:
+    client, rec = make_client(replset.uri)
+    client.db.get_collection("rp", write_concern={"w": 3}).insert_one({"x": 1})
+    coll = client.db.get_collection("rp", read_preference="secondary")
+    assert coll.find_one({}, projection={"_id": 0}) == {"x": 1}
+    find = rec.started("find")[-1]
+    assert find.command["$readPreference"] == {"mode": "secondary"}
+    assert find.address != replset.primary
+    assert "$readPreference" not in rec.started("insert")[-1].command

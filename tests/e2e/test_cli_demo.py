@@ -1,0 +1,51 @@
+"""`mongocli demo` end to end, as a user runs it: a real subprocess, piped (non-interactive)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ADDRESS = r"127\.0\.0\.1:\d+"
+
+
+def test_demo_tours_failover_and_exits_0() -> None:
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "mongocli", "demo"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=90, stdin=subprocess.DEVNULL)
+    elapsed = time.monotonic() - started
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "Traceback" not in result.stderr
+    assert elapsed < 15, f"the demo took {elapsed:.1f} s"
+
+    killed = re.search(rf"killing the primary ({ADDRESS})", out)
+    assert killed, out
+    old = killed.group(1)
+    new = re.search(rf"new primary ({ADDRESS}): seen by the client (\d+) ms after the kill", out)
+    assert new and new.group(1) != old, out
+    # In time order: discovery table, kill, failure seen, Unknown, blocked write, election, rejoin.
+    expected = [
+        "discovery complete",
+        "topology ReplicaSetWithPrimary, replica set 'rs0', 3 server(s)",
+        f"killing the primary {old}",
+        f"heartbeat FAILED    {old}",
+        f"{old}: RSPrimary -> Unknown",
+        "a write now waits in server selection",
+        f"{new.group(1)}: RSSecondary -> RSPrimary",
+        f"the blocked write proceeded on {new.group(1)}",
+        f"{old}: Unknown -> RSSecondary",
+        f"{old} rejoined as a secondary",
+        "demo.tour holds 4 documents",
+        f"measured: kill -> new primary {new.group(2)} ms",
+        "stopping the sandbox; done",
+    ]
+    positions = [out.find(text) for text in expected]
+    assert all(p >= 0 for p in positions), [t for t, p in zip(expected, positions) if p < 0]
+    assert positions == sorted(positions), out
+    # Every log line carries a timestamp.
+    assert all(re.match(r"\d\d:\d\d:\d\d\.\d{3}  ", line) for line in out.splitlines()
+               if "heartbeat" in line or "server changed" in line)

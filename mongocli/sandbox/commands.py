@@ -182,6 +182,10 @@ def _data_command(conn: "Connection", db: str, name: str, cmd: dict[str, Any]) -
     except Exception as exc:  # an engine bug must not kill the connection; report it like a server
         reply = error(1, "InternalError", f"sandbox engine failed on {name}: {type(exc).__name__}: {exc}")
     deployment.sessions.after(cmd, reply)
+    if name == "explain" and isinstance(reply.get("serverInfo"), dict):
+        # The engine does not know which member ran it: name this one, as a server does.
+        reply["serverInfo"] = {"host": member.host, "port": member.port, "version": VERSION,
+                               "gitVersion": "mongocli-sandbox"}
     if write and reply.get("ok"):
         deployment.note_write()
     return reply

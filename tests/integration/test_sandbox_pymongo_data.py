@@ -233,11 +233,17 @@ def test_database_and_collection_management(client) -> None:
     assert client.beta.c.count_documents({}) == 0
 
 
-def test_explain(client) -> None:
+def test_explain(deployment, client) -> None:
     coll = client.db.ex
     coll.insert_many([{"a": i} for i in range(5)])
-    plan = coll.find({"a": {"$gt": 2}}).explain()
-    assert plan["ok"] == 1.0
-    planner = plan["queryPlanner"]
-    assert planner["namespace"] == "db.ex"
-    assert re.search(r"\$gt", repr(planner.get("parsedQuery")))
+    scan = coll.find({"a": {"$gt": 2}}).explain()
+    assert scan["ok"] == 1.0 and scan["queryPlanner"]["namespace"] == "db.ex"
+    assert scan["queryPlanner"]["parsedQuery"] == {"a": {"$gt": 2}}
+    assert scan["queryPlanner"]["winningPlan"]["stage"] == "COLLSCAN"
+    assert scan["executionStats"]["nReturned"] == 2
+    info = scan["serverInfo"]
+    assert f"{info['host']}:{info['port']}" == deployment.primary and info["version"] == "8.0.0"
+    coll.create_index("a")
+    indexed = coll.find({"a": 3}).explain()
+    assert indexed["queryPlanner"]["winningPlan"]["inputStage"]["indexName"] == "a_1"
+    assert indexed["executionStats"]["nReturned"] == 1

@@ -27,6 +27,9 @@ MAX_MESSAGE_SIZE_BYTES = 48_000_000
 MAX_WRITE_BATCH_SIZE = 100_000
 MAX_WIRE_VERSION = 25
 HELLO_NAMES = frozenset({"hello", "isMaster", "ismaster"})
+# Compressors the sandbox negotiates (OP_COMPRESSED spec); noop works on the wire but, as on a
+# real server, is never advertised.
+SERVER_COMPRESSORS = ("zlib",)
 
 # Commands a client may run before authenticating (a real server's requiresAuth() == false).
 NO_AUTH_COMMANDS = HELLO_NAMES | {"ping", "buildInfo", "buildinfo", "saslStart", "saslContinue",
@@ -249,6 +252,10 @@ async def _hello(conn: "Connection", db: str, cmd: dict) -> dict | None:
         if not member.up:
             return None
     reply = hello_reply(conn, name, cmd)
+    offered = cmd.get("compression")
+    if isinstance(offered, list):
+        # "MongoDB Handshake Amendment": answer with the client's compressors we support.
+        reply["compression"] = [c for c in offered if c in SERVER_COMPRESSORS]
     users = member.deployment.users
     if users is not None:
         mechs = cmd.get("saslSupportedMechs")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from bson.codec_options import CodecOptions
 
 from driver import wire
+from driver.compression import may_compress
 from driver.errors import ProtocolError
 from mongocli.sandbox import commands
 
@@ -120,7 +121,8 @@ class MemberServer:
             # moreToCome from a client (w:0): the server sends nothing back (OP_MSG spec).
             return True
         if not (message.exhaust_allowed and commands.is_awaitable_hello(command) and reply.get("ok")):
-            await self._send(conn, wire.encode_op_msg(wire.next_request_id(), reply, response_to=header.request_id))
+            data = wire.encode_op_msg(wire.next_request_id(), reply, response_to=header.request_id)
+            await self._send(conn, _compressed(data, message.compressor, command))
             return True
         # Exhaust hello: keep answering with moreToCome, each reply responding to the previous
         # one, whenever topologyVersion changes or maxAwaitTimeMS passes (SDAM streaming protocol).
@@ -132,7 +134,8 @@ class MemberServer:
         try:
             while True:
                 request_id = wire.next_request_id()
-                await self._send(conn, wire.encode_op_msg(request_id, reply, response_to=response_to, more_to_come=True))
+                data = wire.encode_op_msg(request_id, reply, response_to=response_to, more_to_come=True)
+                await self._send(conn, _compressed(data, message.compressor, command))
                 response_to = request_id
                 command = dict(command, topologyVersion=reply["topologyVersion"])
                 running = asyncio.ensure_future(commands.run_command(conn, command))
@@ -168,9 +171,21 @@ class MemberServer:
                 "codeName": "UnsupportedOpQueryCommand",
                 "errmsg": f"Unsupported OP_QUERY command: {name}. The client driver may require an upgrade.",
             }
-        await self._send(conn, wire.encode_op_reply(wire.next_request_id(), header.request_id, [reply]))
+        data = wire.encode_op_reply(wire.next_request_id(), header.request_id, [reply])
+        await self._send(conn, _compressed(data, query.compressor, {name: 1}))
         return True
 
     async def _send(self, conn: Connection, data: bytes) -> None:
         conn.writer.write(data)
         await conn.writer.drain()
+
+
+def _compressed(data: bytes, compressor: str | None, command: Any) -> bytes:
+    """The reply as sent: compressed with the request's compressor unless the command forbids it.
+
+    OP_COMPRESSED spec: a server replies with the compressor the request used, and never
+    compresses handshake or authentication replies ("Messages not allowed to be compressed").
+    """
+    if compressor is None or not may_compress(next(iter(command), "")):
+        return data
+    return wire.compress_message(data, compressor)

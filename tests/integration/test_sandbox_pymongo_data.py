@@ -6,6 +6,7 @@ import datetime
 import re
 import threading
 import uuid
+from typing import Any
 
 import pytest
 from bson import Decimal128, Int64, ObjectId, Regex
@@ -247,3 +248,69 @@ def test_explain(deployment, client) -> None:
     indexed = coll.find({"a": 3}).explain()
     assert indexed["queryPlanner"]["winningPlan"]["inputStage"]["indexName"] == "a_1"
     assert indexed["executionStats"]["nReturned"] == 1
+
+
+# ----- OP_COMPRESSED ------------------------------------------------------------------------
+@pytest.fixture
+def sent_replies(monkeypatch) -> list[tuple[str, str | None, int]]:
+    """(command name, request compressor, reply opcode) of every reply the sandbox frames."""
+    from driver import wire
+    from mongocli.sandbox import server
+
+    seen: list[tuple[str, str | None, int]] = []
+    original = server._compressed
+
+    def record(data: bytes, compressor: str | None, command: Any) -> bytes:
+        out = original(data, compressor, command)
+        seen.append((next(iter(command), ""), compressor, wire.parse_header(out[: wire.HEADER_SIZE]).op_code))
+        return out
+
+    monkeypatch.setattr(server, "_compressed", record)
+    return seen
+
+
+def test_pymongo_zlib_round_trips_compressed(standalone, mongo_client, sent_replies) -> None:
+    client = mongo_client(standalone.uri, compressors="zlib")
+    coll = client.db.z
+    coll.insert_many([{"_id": i, "text": "abc" * 200} for i in range(50)])
+    assert [d["_id"] for d in coll.find({"_id": {"$lt": 5}}).sort("_id", 1)] == [0, 1, 2, 3, 4]
+    by_name = {name: (comp, op) for name, comp, op in sent_replies}
+    assert by_name["insert"] == ("zlib", 2012) and by_name["find"] == ("zlib", 2012)
+    # Handshake replies are never compressed, even for a compressed request (PyMongo sends them plain).
+    assert all(op == 2013 for name, _, op in sent_replies if name in ("hello", "isMaster", "ismaster"))
+    assert client.admin.command("hello", compression=["snappy", "zlib", "noop"])["compression"] == ["zlib"]
+
+
+def test_raw_compressed_op_msg_gets_compressed_reply(standalone, raw_connection) -> None:
+    from driver import wire
+
+    conn = raw_connection(standalone.addresses[0])
+    assert conn.command({"hello": 1, "compression": ["zstd", "zlib"], "$db": "admin"})["compression"] == ["zlib"]
+    assert "compression" not in conn.command({"hello": 1, "$db": "admin"})
+    for body, expect_op in [({"insert": "c", "documents": [{"_id": 1}], "$db": "db"}, 2012),
+                            ({"find": "c", "filter": {}, "$db": "db"}, 2012),
+                            ({"hello": 1, "$db": "admin"}, 2013)]:
+        request_id = wire.next_request_id()
+        conn.send(wire.compress_message(wire.encode_op_msg(request_id, body), "zlib"))
+        header, message = conn.receive()
+        assert header.response_to == request_id and header.op_code == expect_op
+        assert message.compressor == ("zlib" if expect_op == 2012 else None)
+        assert message.body["ok"] == 1.0
+        if "find" in body:
+            assert message.body["cursor"]["firstBatch"] == [{"_id": 1}]
+
+
+def test_our_driver_negotiates_zlib(standalone, sent_replies) -> None:
+    from driver.connect import open_connection
+
+    conn, reply, _rtt = open_connection(standalone.addresses[0], None, None, app_name=None, compressors=["zlib"])
+    try:
+        assert reply["compression"] == ["zlib"] and conn.compressor == "zlib"
+        conn.command("db", {"insert": "d", "documents": [{"_id": "x", "n": 1}]})
+        found = conn.command("db", {"find": "d", "filter": {"_id": "x"}})
+        assert found["cursor"]["firstBatch"] == [{"_id": "x", "n": 1}]
+    finally:
+        conn.close()
+    assert ("find", "zlib", 2012) in sent_replies and ("insert", "zlib", 2012) in sent_replies
+    # The handshake (legacy OP_QUERY isMaster, answered by OP_REPLY) went out uncompressed.
+    assert [op for name, _, op in sent_replies if name.lower() in ("hello", "ismaster")] == [1]

@@ -69,7 +69,7 @@ def _run(shell: Shell, env: Environment, evals: tuple[str, ...], files: tuple[st
         return shell.run_script(env.stdin)
     shell.names = make_name_source(shell.client).start(shell.state.db_name)
     try:
-        env.stdout.write(f"mongocli shell: type help for commands, exit or Ctrl-D to leave\n")
+        env.stdout.write("mongocli shell: type help for commands, exit or Ctrl-D to leave\n")
         return shell.run_interactive(history_path())
     finally:
         shell.names.close()

@@ -2,7 +2,7 @@
 _mongocli() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" cmd="" w
     for w in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
-        case "$w" in demo|find|hello|insert|monitor|ping|run|sandbox|topology) cmd="$w"; break;; esac
+        case "$w" in demo|find|hello|insert|monitor|ping|run|sandbox|shell|topology) cmd="$w"; break;; esac
     done
     case "$prev" in
         --format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
@@ -15,7 +15,7 @@ _mongocli() {
     esac
     local words
     case "$cmd" in
-        "") words="--version --uri --connect-timeout-ms --server-selection-timeout-ms --format --ejson --debug --help demo find hello insert monitor ping run sandbox topology";;
+        "") words="--version --uri --connect-timeout-ms --server-selection-timeout-ms --format --ejson --debug --help demo find hello insert monitor ping run sandbox shell topology";;
         demo) words="--members --election-delay-ms --no-pause --format --ejson --debug --help";;
         find) words="--filter --sort --projection --limit --format --ejson --debug --help";;
         hello) words="--legacy --address --format --ejson --debug --help";;
@@ -24,6 +24,7 @@ _mongocli() {
         ping) words="--format --ejson --debug --help";;
         run) words="--format --ejson --debug --help";;
         sandbox) words="--topology --members --port --host --auth --tls-cert --tls-key --election-delay-ms --arbiter --replset-name --quiet --help";;
+        shell) words="--eval --file --db --debug --help";;
         topology) words="--watch --duration --format --ejson --debug --help";;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))

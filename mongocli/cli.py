@@ -17,6 +17,7 @@ from mongocli import errors as cli_errors
 from mongocli.output import EJSON_MODES, FORMATS, Environment, PrettyRenderer, Renderer, make_renderer
 from mongocli.sandbox.cli_command import sandbox_command
 from mongocli.service.session import DEFAULT_URI
+from mongocli.shell.command import shell_command
 
 EPILOG = ("Exit codes: 0 ok, 1 failure, 2 usage (bad option, URI or JSON), 3 no reachable/suitable "
           "server, 4 authentication failed, 5 the server returned an error, 130 interrupted.")
@@ -110,6 +111,7 @@ def cli(ctx: click.Context, uri: str, connect_timeout_ms: int | None, server_sel
 
 
 cli.add_command(sandbox_command)
+cli.add_command(shell_command)
 
 
 # -- diagnostics -----------------------------------------------------------------------------

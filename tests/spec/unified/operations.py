@@ -9,7 +9,7 @@ from typing import Any, Callable
 from tests.spec.unified.runner import Skip
 
 Op = Callable[[Any, Any, dict], Any]
-WAIT_TIMEOUT_S = 10.0  # waitForEvent / waitForThread / waitForPrimaryChange default bound
+WAIT_TIMEOUT_S = 5.0  # waitForEvent / waitForThread bound: long enough for heartbeats, short when failing
 
 _RENAMES = {"maxTimeMS": "max_time_ms", "let": "let", "upsertedId": "upserted_id"}
 _UNSUPPORTED_ARGS = {"timeoutMS": "timeoutMS (client-side operation timeout)", "rawData": "rawData"}
@@ -110,7 +110,9 @@ def entity_kind(op_name: str, result: Any) -> str:
 # ----- client, database, collection operations ----------------------------------------------------
 def _listing(fn_name: str, names: bool = False) -> Op:
     def op(run: Any, target: Any, args: dict) -> Any:
-        target = target.client if hasattr(target, "recorder") else target
+        from tests.spec.unified.entities import ClientEntity
+
+        target = target.client if isinstance(target, ClientEntity) else target
         return list(getattr(target, fn_name)(**kwargs(run, args)))
     return op
 

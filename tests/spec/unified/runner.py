@@ -15,7 +15,7 @@ from tests.spec.unified.entities import (ClientEntity, EntityMap, EventRecorder,
 # Support": a file is compatible when its version <= ours within the same major version).
 SUPPORTED_SCHEMA = (1, 23)
 SANDBOX_TOPOLOGIES = ("replicaset", "single", "sharded")  # tried in this order for each test
-DEFAULT_SELECTION_TIMEOUT_MS = 10_000  # entity clients: fail fast instead of 30 s when nothing answers
+DEFAULT_SELECTION_TIMEOUT_MS = 5_000  # entity clients: fail fast instead of 30 s when nothing answers
 
 _JSON = JSONOptions(document_class=dict, tz_aware=True, uuid_representation=4)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence, Union
 
 import bson
+from bson.raw_bson import RawBSONDocument
 
 from driver.errors import BulkWriteError, ConfigurationError, DocumentTooLarge, DriverError
 from driver.ops.write import (
@@ -237,7 +238,12 @@ def _prepare(requests: Sequence[Any], limits: BatchLimits) -> list[_Prepared]:
             statement, _id = request.statement()
         except ConfigurationError as exc:
             raise ConfigurationError(f"requests[{i}] ({type(request).__name__}): {exc}") from None
-        size = len(bson.encode(statement))
+        # Encode once: the bytes measure the statement here and are sent as they are
+        # (bson.encode copies a RawBSONDocument verbatim), instead of encoding twice.
+        encoded = bson.encode(statement)
+        size = len(encoded)
+        if request.kind == "insert":  # the bulk of a bulk write; other statements stay dicts
+            statement = RawBSONDocument(encoded)
         if size > limits.max_bson_object_size:
             what = "document" if request.kind == "insert" else f"{request.kind} statement"
             raise DocumentTooLarge(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import abc
+
 from typing import Any, Iterable, Mapping
 
 from driver.errors import ConfigurationError
@@ -15,7 +17,8 @@ def put(command: dict[str, Any], key: str, value: Any) -> None:
 
 def require_mapping(value: Any, name: str) -> Mapping[str, Any]:
     """Return value if it is a document, else raise ConfigurationError naming the option."""
-    if not isinstance(value, Mapping):
+    # collections.abc check: typing.Mapping's isinstance is several times slower (hot in bulk inserts)
+    if type(value) is not dict and not isinstance(value, abc.Mapping):
         raise ConfigurationError(f"{name} must be a document (dict), not {type(value).__name__}: {value!r}")
     return value
 

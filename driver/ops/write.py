@@ -62,15 +62,16 @@ def with_id(document: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
     `_id` goes first as the server would put it there anyway. The input is not mutated.
     """
     require_mapping(document, "document")
-    if "_id" in document:
-        _id = document["_id"]
-        if next(iter(document)) == "_id":
-            return dict(document), _id
-    else:
+    _id = document.get("_id", _MISSING)
+    if _id is _MISSING:
         _id = ObjectId()
-    out = {"_id": _id}
-    out.update((k, v) for k, v in document.items() if k != "_id")
-    return out, _id
+    elif next(iter(document)) == "_id":
+        return dict(document), _id
+    # {"_id": x, **doc}: the key keeps its first position even when doc holds _id later.
+    return {"_id": _id, **document}, _id
+
+
+_MISSING = object()
 
 
 def update_statement(

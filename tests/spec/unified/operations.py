@@ -63,27 +63,28 @@ def _ids(value: Any) -> Any:
 
 
 def result_document(result: Any) -> Any:
-    """A driver result object as the CRUD spec's result document (insertedId, matchedCount, ...)."""
-    cls = type(result).__name__
+    """A driver result object as the CRUD spec's result document (insertedId, matchedCount, ...).
+
+    Recognised by attributes, not class names: the driver may wrap results (e.g. `acknowledged`)."""
     if getattr(result, "acknowledged", True) is False:
         return {"acknowledged": False}
-    if cls == "InsertOneResult":
+    if hasattr(result, "upserted_ids") and hasattr(result, "inserted_count"):
+        return {"insertedCount": result.inserted_count, "matchedCount": result.matched_count,
+                "modifiedCount": result.modified_count, "deletedCount": result.deleted_count,
+                "upsertedCount": result.upserted_count, "upsertedIds": _ids(result.upserted_ids),
+                "insertedIds": _ids(getattr(result, "inserted_ids", {}))}
+    if hasattr(result, "inserted_id"):
         return {"insertedId": result.inserted_id}
-    if cls == "InsertManyResult":
+    if hasattr(result, "inserted_ids"):
         return {"insertedIds": _ids(result.inserted_ids)}
-    if cls == "UpdateResult":
+    if hasattr(result, "matched_count"):
         doc = {"matchedCount": result.matched_count, "modifiedCount": result.modified_count,
                "upsertedCount": getattr(result, "upserted_count", int(result.upserted_id is not None))}
         if result.upserted_id is not None:
             doc["upsertedId"] = result.upserted_id
         return doc
-    if cls == "DeleteResult":
+    if hasattr(result, "deleted_count"):
         return {"deletedCount": result.deleted_count}
-    if cls == "BulkWriteResult":
-        return {"insertedCount": result.inserted_count, "matchedCount": result.matched_count,
-                "modifiedCount": result.modified_count, "deletedCount": result.deleted_count,
-                "upsertedCount": result.upserted_count, "upsertedIds": _ids(result.upserted_ids),
-                "insertedIds": _ids(getattr(result, "inserted_ids", {}))}
     return result
 
 

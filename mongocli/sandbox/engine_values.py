@@ -81,7 +81,9 @@ def _mul(current: Any, factor: Any) -> Any:
         return type(factor)(0)
     if not isinstance(current, (int, float)) or isinstance(current, bool):
         raise error(14, "Cannot apply $mul to a value of non-numeric type")
-    return current * factor
+    product = current * factor
+    # Int64 stays Int64 (Python's int * int would drop the BSON type).
+    return Int64(product) if isinstance(product, int) and Int64 in (type(current), type(factor)) else product
 
 
 def _bit(current: Any, ops: Any) -> Any:

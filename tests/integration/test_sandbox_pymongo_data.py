@@ -68,6 +68,9 @@ def test_updates_upsert_array_filters_replace_delete(client) -> None:
     res = coll.update_many({}, {"$mul": {"qty": 2}, "$unset": {"name": ""}})
     assert (res.matched_count, res.modified_count) == (2, 2)
     assert [d["qty"] for d in coll.find().sort("_id", 1)] == [22, 4]
+    coll.update_one({"_id": 2}, {"$bit": {"qty": {"or": 8}}, "$mul": {"big": Int64(3)}})
+    assert coll.find_one({"_id": 2}, {"qty": 1, "big": 1}) == {"_id": 2, "qty": 12, "big": Int64(0)}
+    assert isinstance(coll.find_one({"_id": 2})["big"], Int64)
     res = coll.update_one({"_id": 3}, {"$set": {"qty": 7}}, upsert=True)
     assert res.upserted_id == 3 and res.matched_count == 0
     assert coll.find_one({"_id": 3}) == {"_id": 3, "qty": 7}

@@ -27,6 +27,7 @@ from typing import Callable
 
 from mongocli.sandbox import engine_admin as admin
 from mongocli.sandbox import engine_cursors as reads
+from mongocli.sandbox import engine_expr
 from mongocli.sandbox import engine_write as writes
 from mongocli.sandbox.engine_store import Catalog
 from mongocli.sandbox.engine_values import CommandError, error, install_mongomock_patches
@@ -39,6 +40,7 @@ class DataEngine:
 
     def __init__(self) -> None:
         install_mongomock_patches()
+        engine_expr.install()
         self._lock = threading.RLock()
         self.catalog = Catalog()
         self.cursors = reads.Cursors()
@@ -97,7 +99,8 @@ class DataEngine:
                 and not (name == "aggregate" and command[name] == 1):
             raise error(73, f"collection name has invalid type {type(command[name]).__name__}")
         try:
-            return handler(db_name, command, max_bson_size)
+            with engine_expr.let_vars(command.get("let")):
+                return handler(db_name, command, max_bson_size)
         except CommandError:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the server's connection

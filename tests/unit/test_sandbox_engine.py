@@ -451,3 +451,40 @@ def test_positional_operator_on_scalar_and_document_arrays(eng):
     assert find_all(eng, "c")[0] == {"_id": 1, "arr": [1, 20, 3], "g": [{"a": 1}, {"a": 7}]}
     r = ok(eng.run("db", {"update": "c", "updates": [{"q": {"_id": 1}, "u": {"$set": {"arr.$": 0}}}]}))
     assert r["writeErrors"][0]["code"] == 2 and "positional operator" in r["writeErrors"][0]["errmsg"]
+
+
+# --- let variables and aggregation comparisons --------------------------------------------------
+
+def test_let_variables_reach_filters_updates_and_pipelines(eng):
+    insert(eng, "c", [{"_id": 1}, {"_id": 2, "name": "name"}, {"_id": 3, "name": "name"}])
+    by_name = {"$expr": {"$eq": ["$name", "$$name"]}}
+    reply = ok(eng.run("db", {"find": "c", "filter": by_name, "let": {"name": "name"}}))
+    assert [d["_id"] for d in reply["cursor"]["firstBatch"]] == [2, 3]
+    ok(eng.run("db", {"update": "c", "updates": [
+        {"q": {"$expr": {"$eq": ["$_id", "$$id"]}}, "u": [{"$set": {"x": "$$x"}}]}],
+        "let": {"id": 1, "x": {"$literal": "$bar"}}}))
+    reply = ok(eng.run("db", {"findAndModify": "c", "query": {"$expr": {"$eq": ["$_id", "$$id"]}},
+                              "remove": True, "let": {"id": 1}}))
+    assert reply["value"] == {"_id": 1, "x": "$bar"}
+    assert ok(eng.run("db", {"delete": "c", "deletes": [{"q": by_name, "limit": 0}],
+                             "let": {"name": "name"}}))["n"] == 2
+    assert find_all(eng, "c") == []
+
+
+def test_let_in_aggregate_and_invalid_variable_name(eng):
+    insert(eng, "c", [{"_id": 1}])
+    reply = ok(eng.run("db", {"aggregate": "c", "cursor": {}, "let": {"x": "foo", "r": {"$rand": {}}},
+                              "pipeline": [{"$project": {"_id": 0, "x": "$$x", "r": "$$r"}}]}))
+    (doc,) = reply["cursor"]["firstBatch"]
+    assert doc["x"] == "foo" and 0 <= doc["r"] < 1
+    reply = eng.run("db", {"find": "c", "let": {"Bad": 1}})
+    assert reply["ok"] == 0 and reply["code"] == 2
+
+
+def test_expr_comparisons_treat_missing_as_lowest(eng):
+    insert(eng, "c", [{"_id": 1}, {"_id": 2, "a": None}, {"_id": 3, "a": 5}, {"_id": 4, "a": "s"}])
+    ids = lambda expr: [d["_id"] for d in find_all(eng, "c", filter={"$expr": expr})]  # noqa: E731
+    assert ids({"$eq": ["$a", 5]}) == [3]
+    assert ids({"$gt": ["$a", None]}) == [3, 4]  # strings sort above numbers
+    assert ids({"$lt": ["$a", None]}) == [1]  # missing is below null
+    assert ids({"$ne": ["$a", 5]}) == [1, 2, 4]

@@ -177,11 +177,13 @@ def _data_command(conn: "Connection", db: str, name: str, cmd: dict[str, Any]) -
     if deployment.topology == "standalone" and "txnNumber" in cmd:
         return error(20, "IllegalOperation",
                      "Transaction numbers are only allowed on a replica set member or mongos")
+    deployment.sessions.touch(cmd.get("lsid"))
     stored = deployment.sessions.before(cmd)
     if stored is not None:
         return stored
     try:
-        reply = deployment.engine.run(db, {k: v for k, v in cmd.items() if k not in _STRIPPED})
+        reply = deployment.engine.run(db, {k: v for k, v in cmd.items() if k not in _STRIPPED},
+                                      local_sessions=deployment.sessions.local_sessions)
     except Exception as exc:  # an engine bug must not kill the connection; report it like a server
         reply = error(1, "InternalError", f"sandbox engine failed on {name}: {type(exc).__name__}: {exc}")
     deployment.sessions.after(cmd, reply)

@@ -44,12 +44,15 @@ class DataEngine:
         self._lock = threading.RLock()
         self.catalog = Catalog()
         self.cursors = reads.Cursors()
+        # Where $listLocalSessions reads the server's session cache (run() may supply one).
+        self._local_sessions: Callable[[], list[dict]] = list
         c, k = self.catalog, self.cursors
         self._handlers: dict[str, Callable[[str, dict, int], dict]] = {
             "find": lambda db, cmd, m: reads.run_find(c, k, db, cmd, m),
             "getMore": lambda db, cmd, m: k.get_more(db, cmd, m),
             "killCursors": lambda db, cmd, m: k.kill(db, cmd),
-            "aggregate": lambda db, cmd, m: reads.run_aggregate(c, k, db, cmd, m),
+            "aggregate": lambda db, cmd, m: reads.run_aggregate(c, k, db, cmd, m,
+                                                                self._local_sessions),
             "count": lambda db, cmd, m: reads.run_count(c, db, cmd),
             "distinct": lambda db, cmd, m: reads.run_distinct(c, db, cmd),
             "insert": lambda db, cmd, m: writes.insert(c, db, cmd, m),
@@ -77,10 +80,15 @@ class DataEngine:
         """Whether ``run`` answers this command (name as the first key of the command doc)."""
         return command_name in self._handlers
 
-    def run(self, db_name: str, command: dict, *, max_bson_size: int = DEFAULT_MAX_BSON_SIZE
-            ) -> dict:
-        """Execute one command document against ``db_name``; always returns a reply document."""
+    def run(self, db_name: str, command: dict, *, max_bson_size: int = DEFAULT_MAX_BSON_SIZE,
+            local_sessions: Callable[[], list[dict]] | None = None) -> dict:
+        """Execute one command document against ``db_name``; always returns a reply document.
+
+        ``local_sessions`` lists the server's logical sessions (``{id, lastUse}`` each) for
+        $listLocalSessions; without it that stage sees none.
+        """
         with self._lock:
+            self._local_sessions = local_sessions or list
             try:
                 return self._dispatch(db_name, command, max_bson_size)
             except CommandError as exc:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Callable
 
 import bson
 from bson import Int64
-from mongomock import aggregate as mm_aggregate
 
+from mongocli.sandbox.engine_pipeline import SOURCE_STAGES, run_stages, source_documents
 from mongocli.sandbox.engine_store import Catalog, bson_size
 from mongocli.sandbox.engine_values import (
     CommandError, clone, error, hkey, id_first, order_key, path_values, sort_docs,
@@ -177,59 +177,17 @@ class _LookupDatabase:
         return _LookupSource(self.catalog, self.db, name)
 
 
-_UNSUPPORTED_STAGES = {"$collStats", "$indexStats", "$currentOp", "$listSessions",
-                       "$listLocalSessions", "$planCacheStats", "$geoNear", "$search",
-                       "$changeStream", "$documents", "$densify", "$fill", "$setWindowFields"}
-
-
-def rewrite_pipeline(pipeline: list) -> list:
-    """Express stages mongomock lacks ($unset, $replaceWith, $sortByCount) with ones it has."""
-    out = []
-    for stage in pipeline:
-        if not isinstance(stage, dict) or len(stage) != 1:
-            raise error(40323, "A pipeline stage specification object must contain exactly "
-                               "one field.")
-        (name, spec), = stage.items()
-        if name in _UNSUPPORTED_STAGES:
-            raise error(238, f"{name} is not supported by the sandbox engine")
-        if name == "$unset":
-            fields = [spec] if isinstance(spec, str) else list(spec)
-            out.append({"$project": {f: 0 for f in fields}})
-        elif name == "$replaceWith":
-            out.append({"$replaceRoot": {"newRoot": spec}})
-        elif name == "$sortByCount":
-            out.append({"$group": {"_id": spec, "count": {"$sum": 1}}})
-            out.append({"$sort": {"count": -1}})
-        elif name == "$facet":
-            out.append({"$facet": {k: rewrite_pipeline(v) for k, v in spec.items()}})
-        elif name == "$sort":
-            out.append({"$sort": spec})
-        else:
-            out.append(stage)
-    return out
-
-
-def run_pipeline(catalog: Catalog, db: str, name: str | None, pipeline: list) -> list[dict]:
+def run_pipeline(catalog: Catalog, db: str, name: str | None, pipeline: list,
+                 local_sessions: Callable[[], list[dict]] = list) -> list[dict]:
     """Run a pipeline (minus any final $out/$merge) over a collection's documents."""
-    coll = catalog.get(db, name) if isinstance(name, str) else None
-    docs = [clone(d) for d in coll.docs.values()] if coll else []
-    stages = rewrite_pipeline(pipeline)
-    result: list[dict] = []
+    first = pipeline[0] if pipeline and isinstance(pipeline[0], dict) else {}
     try:
-        # $sort runs here, with BSON ordering (Decimal128, mixed types); the rest in mongomock.
-        chunk: list = []
-        current = docs
-        for stage in stages + [None]:
-            if stage is None or "$sort" in stage:
-                if chunk:
-                    current = list(mm_aggregate.process_pipeline(
-                        current, _LookupDatabase(catalog, db), chunk, None))
-                    chunk = []
-                if stage is not None:
-                    current = sort_docs(current, stage["$sort"])
-            else:
-                chunk.append(stage)
-        result = current
+        if len(first) == 1 and next(iter(first)) in SOURCE_STAGES:
+            docs = source_documents(catalog, db, name, first, local_sessions)
+        else:
+            coll = catalog.get(db, name) if isinstance(name, str) else None
+            docs = [clone(d) for d in coll.docs.values()] if coll else []
+        result = run_stages(docs, pipeline, _LookupDatabase(catalog, db))
     except CommandError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -277,7 +235,7 @@ def _write_out(catalog: Catalog, db: str, stage: dict, docs: list[dict],
 
 
 def run_aggregate(catalog: Catalog, cursors: Cursors, db: str, cmd: dict,
-                  max_bson_size: int) -> dict:
+                  max_bson_size: int, local_sessions: Callable[[], list[dict]] = list) -> dict:
     """The aggregate command: pipeline, cursor.batchSize, explain, $out/$merge at the end."""
     pipeline = cmd.get("pipeline")
     if not isinstance(pipeline, list):
@@ -293,7 +251,7 @@ def run_aggregate(catalog: Catalog, cursors: Cursors, db: str, cmd: dict,
     for stage in pipeline:
         if isinstance(stage, dict) and ("$out" in stage or "$merge" in stage):
             raise error(40601, "$out/$merge can only be the final stage in the pipeline")
-    docs = run_pipeline(catalog, db, name, pipeline)
+    docs = run_pipeline(catalog, db, name, pipeline, local_sessions)
     if out_stage is not None:
         _write_out(catalog, db, out_stage, docs, max_bson_size)
         docs = []

@@ -1,4 +1,4 @@
-"""Aggregation-expression additions to mongomock: command ``let`` variables, $$NOW, $getField/$setField/$unsetField."""
+"""Expression additions to mongomock: ``let`` variables, $$NOW, $getField/$setField, comparisons."""
 
 from __future__ import annotations
 

@@ -36,7 +36,8 @@ class CommandError(Exception):
 CODE_NAMES = {
     2: "BadValue", 9: "FailedToParse", 13: "Unauthorized", 14: "TypeMismatch",
     26: "NamespaceNotFound", 27: "IndexNotFound", 40: "ConflictingUpdateOperators",
-    43: "CursorNotFound", 48: "NamespaceExists", 59: "CommandNotFound", 66: "ImmutableField",
+    43: "CursorNotFound", 48: "NamespaceExists", 52: "DollarPrefixedFieldName",
+    59: "CommandNotFound", 66: "ImmutableField",
     67: "CannotCreateIndex", 72: "InvalidOptions", 73: "InvalidNamespace",
     85: "IndexOptionsConflict", 86: "IndexKeySpecsConflict", 238: "NotImplemented",
     10334: "BSONObjectTooLarge", 11000: "DuplicateKey", 31254: "Location31254",

@@ -9,6 +9,7 @@ import mongomock
 from bson import ObjectId
 from mongomock.filtering import filter_applies
 
+from mongocli.sandbox.engine_pipeline import apply_update_pipeline
 from mongocli.sandbox.engine_store import Catalog, Collection, bson_size
 from mongocli.sandbox.engine_values import (
     CommandError, clone, error, get_path, id_first, sort_docs,
@@ -149,7 +150,9 @@ def apply_update(doc: dict, query: dict, update: Any, *, inserting: bool,
     new = clone(doc)
     try:
         if isinstance(update, list):
-            _SCRATCH._apply_update_pipeline(new, update, None)
+            new = apply_update_pipeline(new, update)
+            if "_id" in doc and "_id" not in new:  # a pipeline that drops _id keeps the old one
+                new = {"_id": doc["_id"], **new}
         elif any(k.startswith("$") for k in update):
             if array_filters or any("$[" in path for fields in update.values()
                                     if isinstance(fields, dict) for path in fields):
@@ -198,6 +201,17 @@ def _write_error(index: int, exc: CommandError) -> dict:
     return doc
 
 
+def check_id(value: Any) -> None:
+    """Refuse an ``_id`` the server will not store: an array, or a document with a $-prefixed key."""
+    if isinstance(value, list):
+        raise error(2, "can't use an array for _id")
+    if isinstance(value, dict):
+        for key in value:
+            if key.startswith("$"):
+                raise error(52, f"_id fields may not contain '$'-prefixed fields: {key} is not "
+                                "valid for storage.")
+
+
 def insert(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
     """The insert command: ordered or not, one writeError per failed document."""
     docs = cmd.get("documents")
@@ -212,8 +226,7 @@ def insert(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
             if not isinstance(doc, dict):
                 raise error(14, "document must be an object")
             if "_id" in doc:
-                if isinstance(doc["_id"], list):
-                    raise error(2, "can't use an array for _id")
+                check_id(doc["_id"])
                 stored = id_first(clone(doc))
             else:
                 stored = {"_id": ObjectId()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import threading
 from typing import Any, Mapping
 
@@ -38,6 +39,24 @@ class SessionStore:
         self._latest: dict[bytes, tuple[int, dict[str, Any] | None]] = {}
         self.executions = 0
         self.replays = 0
+        # The server's logical session cache: session key -> (lsid.id, lastUse), for
+        # $listLocalSessions (sessions this deployment has seen and not ended).
+        self._seen: dict[bytes, tuple[Any, datetime.datetime]] = {}
+
+    def touch(self, lsid: Any) -> None:
+        """Note that a command used this session (its lastUse is now)."""
+        key = session_key(lsid)
+        if key is None:
+            return
+        now = datetime.datetime.now(datetime.timezone.utc)
+        with self._lock:
+            self._seen[key] = (lsid["id"], now.replace(microsecond=now.microsecond // 1000 * 1000))
+
+    def local_sessions(self) -> list[dict[str, Any]]:
+        """The sessions in the cache, oldest use first: ``{id, lastUse}`` each."""
+        with self._lock:
+            seen = sorted(self._seen.values(), key=lambda entry: entry[1])
+        return [{"id": ident, "lastUse": last_use} for ident, last_use in seen]
 
     def before(self, command: Mapping[str, Any]) -> dict[str, Any] | None:
         """Called before a retryable write runs: returns a reply to send instead of running it
@@ -88,6 +107,7 @@ class SessionStore:
                 key = session_key(lsid)
                 if key is not None:
                     self._latest.pop(key, None)
+                    self._seen.pop(key, None)
 
     @staticmethod
     def _identity(command: Mapping[str, Any]) -> tuple[bytes | None, int]:

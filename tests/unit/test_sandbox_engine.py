@@ -273,8 +273,8 @@ def test_aggregate_batches_and_unsupported_stage(sales):
     assert len(r["cursor"]["firstBatch"]) == 1 and r["cursor"]["id"] != 0
     r2 = ok(eng.run("db", {"getMore": r["cursor"]["id"], "collection": "c"}))
     assert len(r2["cursor"]["nextBatch"]) == 2 and r2["cursor"]["id"] == 0
-    err = eng.run("db", {"aggregate": "c", "pipeline": [{"$collStats": {}}], "cursor": {}})
-    assert err["ok"] == 0.0 and err["code"] == 238 and "$collStats" in err["errmsg"]
+    err = eng.run("db", {"aggregate": "c", "pipeline": [{"$indexStats": {}}], "cursor": {}})
+    assert err["ok"] == 0.0 and err["code"] == 238 and "$indexStats" in err["errmsg"]
 
 
 def test_count_and_distinct(sales):
@@ -488,3 +488,62 @@ def test_expr_comparisons_treat_missing_as_lowest(eng):
     assert ids({"$gt": ["$a", None]}) == [3, 4]  # strings sort above numbers
     assert ids({"$lt": ["$a", None]}) == [1]  # missing is below null
     assert ids({"$ne": ["$a", 5]}) == [1, 2, 4]
+
+
+# --- update pipelines, $setField/$getField/$unsetField, source stages ---------------------------
+
+def test_update_pipeline_stages_and_set_field(eng):
+    insert(eng, "c", [{"_id": 1, "foo": {}, "t": {"u": 1}, "drop": 1}])
+    upd = lambda u: ok(eng.run("db", {"update": "c", "updates": [{"q": {"_id": 1}, "u": u}]}))  # noqa: E731
+    upd([{"$replaceWith": {"$setField": {"field": {"$literal": "$a"}, "value": 1,
+                                         "input": "$$ROOT"}}}])
+    upd([{"$set": {"foo": {"$setField": {"field": "a.b", "value": 2, "input": "$foo"}}}},
+         {"$unset": "drop"}])
+    assert find_all(eng, "c") == [{"_id": 1, "foo": {"a.b": 2}, "t": {"u": 1}, "$a": 1}]
+    # $replaceRoot without _id keeps the document's _id; $unsetField removes a literal name
+    upd([{"$replaceRoot": {"newRoot": {"$unsetField": {"field": "a.b", "input": "$foo"}}}},
+         {"$addFields": {"k": 1}}])
+    assert find_all(eng, "c") == [{"_id": 1, "k": 1}]
+    reply = eng.run("db", {"update": "c", "updates": [{"q": {}, "u": [{"$match": {}}]}]})
+    assert reply["writeErrors"][0]["code"] == 72
+
+
+def test_get_field_reads_names_with_dots_and_dollars(eng):
+    insert(eng, "c", [{"_id": 1, "a.b": 5, "$p": 6, "a": {"b": 7}}])
+    reply = ok(eng.run("db", {"aggregate": "c", "cursor": {}, "pipeline": [{"$project": {
+        "_id": 0, "dotted": {"$getField": "a.b"}, "path": "$a.b",
+        "dollar": {"$getField": {"field": {"$literal": "$p"}, "input": "$$ROOT"}}}}]}))
+    assert reply["cursor"]["firstBatch"] == [{"dotted": 5, "path": 7, "dollar": 6}]
+
+
+def test_insert_refuses_dollar_prefixed_id_field(eng):
+    reply = insert(eng, "c", [{"_id": {"$a": 1}}])
+    assert reply["writeErrors"][0]["code"] == 52 and find_all(eng, "c") == []
+
+
+def test_list_local_sessions_and_documents_stages(eng):
+    ident = Binary(uuid.uuid4().bytes, 4)
+    last = datetime.datetime(2024, 1, 2, tzinfo=datetime.timezone.utc)
+    cmd = {"aggregate": 1, "cursor": {}, "pipeline": [{"$listLocalSessions": {}}]}
+    reply = ok(eng.run("admin", cmd, local_sessions=lambda: [{"id": ident, "lastUse": last}]))
+    (doc,) = reply["cursor"]["firstBatch"]
+    assert doc["_id"]["id"] == ident and doc["lastUse"] == last and len(doc["_id"]["uid"]) == 32
+    assert ok(eng.run("admin", cmd))["cursor"]["firstBatch"] == []
+    reply = ok(eng.run("db", {"aggregate": 1, "cursor": {}, "pipeline": [
+        {"$documents": [{"x": 2}, {"x": 1}]}, {"$sort": {"x": 1}}]}))
+    assert reply["cursor"]["firstBatch"] == [{"x": 1}, {"x": 2}]
+    reply = eng.run("db", {"aggregate": 1, "cursor": {}, "pipeline": [
+        {"$match": {}}, {"$documents": []}]})
+    assert reply["ok"] == 0 and reply["code"] == 40602
+
+
+def test_coll_stats_stage_count_and_storage(eng):
+    ok(eng.run("db", {"create": "capped", "capped": True, "size": 4096}))
+    insert(eng, "capped", [{"_id": 1}, {"_id": 2}])
+    reply = ok(eng.run("db", {"aggregate": "capped", "cursor": {}, "pipeline": [
+        {"$collStats": {"count": {}, "storageStats": {}}},
+        {"$project": {"count": 1, "capped": "$storageStats.capped",
+                      "maxSize": "$storageStats.maxSize", "n": "$storageStats.count"}}]}))
+    assert reply["cursor"]["firstBatch"] == [{"count": 2, "capped": True, "maxSize": 4096, "n": 2}]
+    reply = eng.run("db", {"aggregate": "nope", "cursor": {}, "pipeline": [{"$collStats": {}}]})
+    assert reply["ok"] == 0 and reply["code"] == 26

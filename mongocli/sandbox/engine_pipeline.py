@@ -1,0 +1,140 @@
+"""Pipelines of the sandbox engine: stage rewrites, BSON-ordered $sort, source stages, updates."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from typing import Any, Callable
+
+from bson import Binary, Int64
+from mongomock import aggregate as mm_aggregate
+
+from mongocli.sandbox.engine_store import Catalog
+from mongocli.sandbox.engine_values import clone, error, sort_docs
+
+_UNSUPPORTED_STAGES = {"$indexStats", "$currentOp", "$listSessions", "$planCacheStats",
+                       "$geoNear", "$search", "$changeStream", "$densify", "$fill",
+                       "$setWindowFields"}
+
+# Stages that produce documents instead of reading the collection: they must come first.
+SOURCE_STAGES = {"$listLocalSessions", "$collStats", "$documents"}
+
+# Stages an update pipeline may hold ("Updates with Aggregation Pipeline").
+UPDATE_STAGES = {"$addFields", "$set", "$project", "$unset", "$replaceRoot", "$replaceWith"}
+
+
+def rewrite_pipeline(pipeline: list) -> list:
+    """Express stages mongomock lacks ($unset, $replaceWith, $sortByCount) with ones it has."""
+    out = []
+    for i, stage in enumerate(pipeline):
+        if not isinstance(stage, dict) or len(stage) != 1:
+            raise error(40323, "A pipeline stage specification object must contain exactly "
+                               "one field.")
+        (name, spec), = stage.items()
+        if name in _UNSUPPORTED_STAGES:
+            raise error(238, f"{name} is not supported by the sandbox engine")
+        if name in SOURCE_STAGES:
+            if i:
+                raise error(40602, f"{name} is only valid as the first stage in a pipeline")
+            continue  # run_pipeline produced its documents already
+        if name == "$unset":
+            fields = [spec] if isinstance(spec, str) else list(spec)
+            out.append({"$project": {f: 0 for f in fields}})
+        elif name == "$replaceWith":
+            out.append({"$replaceRoot": {"newRoot": spec}})
+        elif name == "$sortByCount":
+            out.append({"$group": {"_id": spec, "count": {"$sum": 1}}})
+            out.append({"$sort": {"count": -1}})
+        elif name == "$facet":
+            out.append({"$facet": {k: rewrite_pipeline(v) for k, v in spec.items()}})
+        else:
+            out.append(stage)
+    return out
+
+
+def run_stages(docs: list[dict], pipeline: list, database: Any = None) -> list[dict]:
+    """Run ``pipeline`` over ``docs``: $sort here (BSON order), every other stage in mongomock."""
+    stages = rewrite_pipeline(pipeline)
+    chunk: list = []
+    current = docs
+    for stage in stages + [None]:
+        if stage is None or "$sort" in stage:
+            if chunk:
+                current = list(mm_aggregate.process_pipeline(current, database, chunk, None))
+                chunk = []
+            if stage is not None:
+                current = sort_docs(current, stage["$sort"])
+        else:
+            chunk.append(stage)
+    return current
+
+
+def apply_update_pipeline(doc: dict, pipeline: list) -> dict:
+    """The document an update pipeline (``u`` given as an array) makes of ``doc``."""
+    for stage in pipeline:
+        name = next(iter(stage), "") if isinstance(stage, dict) else ""
+        if name not in UPDATE_STAGES:
+            raise error(72, f"{name or 'A non-object stage'} is not allowed to be used within "
+                            "an update")
+    (out,) = run_stages([doc], pipeline)
+    return out
+
+
+def _session_uid() -> Binary:
+    # Without authentication a session's uid is the SHA-256 digest of the empty user name.
+    return Binary(hashlib.sha256(b"").digest(), 0)
+
+
+def source_documents(catalog: Catalog, db: str, name: Any, stage: dict,
+                     local_sessions: Callable[[], list[dict]]) -> list[dict]:
+    """Documents produced by a first stage of SOURCE_STAGES."""
+    (kind, spec), = stage.items()
+    if kind == "$documents":
+        values = mm_aggregate._Parser({}, ignore_missing_keys=True).parse(spec)
+        if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+            raise error(5858203, "an array is expected in $documents")
+        return clone(values)
+    if kind == "$listLocalSessions":
+        if name != 1:
+            raise error(50851, "$listLocalSessions must be run as {aggregate: 1}")
+        if not isinstance(spec, dict):
+            raise error(14, "$listLocalSessions must take a nested object but found: "
+                            f"{spec!r}")
+        return [{"_id": {"id": s["id"], "uid": _session_uid()}, "lastUse": s["lastUse"]}
+                for s in local_sessions()]
+    # $collStats
+    if not isinstance(spec, dict):
+        raise error(5447000, "$collStats must take a nested object")
+    coll = catalog.get(db, name) if isinstance(name, str) else None
+    if coll is None:
+        raise error(26, f"Unable to retrieve storageStats in $collStats stage :: caused by :: "
+                        f"Collection [{db}.{name}] not found.")
+    out: dict[str, Any] = {"ns": coll.ns, "host": "localhost",
+                           "localTime": datetime.datetime.now(datetime.timezone.utc)}
+    count = len(coll.docs)
+    if "count" in spec:
+        out["count"] = count
+    if "storageStats" in spec:
+        scale = int((spec["storageStats"] or {}).get("scale", 1) or 1)
+        size = coll.data_size()
+        index_sizes = {n: 4096 + 16 * count for n in coll.indexes}
+        stats: dict[str, Any] = {
+            "size": size // scale, "count": count, "avgObjSize": size // count if count else 0,
+            "storageSize": (size + 4096) // scale, "freeStorageSize": 0,
+            "capped": bool(coll.options.get("capped")), "nindexes": len(coll.indexes),
+            "totalIndexSize": sum(index_sizes.values()) // scale,
+            "totalSize": (size + 4096 + sum(index_sizes.values())) // scale,
+            "indexSizes": {k: v // scale for k, v in index_sizes.items()}, "scaleFactor": scale}
+        if coll.options.get("capped"):
+            stats["max"] = coll.options.get("max", 0)
+            stats["maxSize"] = coll.options.get("size", 0) // scale
+        out["storageStats"] = stats
+    if "latencyStats" in spec:
+        zero = {"latency": Int64(0), "ops": Int64(0)}
+        out["latencyStats"] = {"reads": dict(zero), "writes": dict(zero),
+                               "commands": dict(zero), "transactions": dict(zero)}
+    if "queryExecStats" in spec:
+        out["queryExecStats"] = {"collectionScans": {"total": Int64(0),
+                                                     "nonTailable": Int64(0)}}
+    return [out]
+

@@ -91,6 +91,11 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
         return error(13, "Unauthorized", f"Command {name} requires authentication")
     if name in ADMIN_ONLY and db != "admin":
         return error(13, "Unauthorized", f"{name} may only be run against the admin database.")
+    if name in HELLO_NAMES and isinstance(cmd.get("client"), Mapping):
+        # The handshake hello's own appName counts for failCommand's appName filter (a real
+        # server reads the client metadata before the failpoint fires; SDAM tests fail it).
+        app = cmd["client"].get("application")
+        conn.app_name = app.get("name") if isinstance(app, Mapping) else None
     action = member.failpoints.fail_command(name, conn.app_name) if name != "configureFailPoint" else None
     conn.current = {"command": cmd, "started": time.monotonic()}
     try:

@@ -145,6 +145,12 @@ class MemberServer:
                 reply = running.result()
                 if reply is None:
                     return False
+                if not reply.get("ok"):
+                    # A failed hello (e.g. failCommand) ends the exhaust stream: the error is
+                    # the last reply, without moreToCome, as mongod answers it.
+                    data = wire.encode_op_msg(wire.next_request_id(), reply, response_to=response_to)
+                    await self._send(conn, _compressed(data, message.compressor, command))
+                    return True
         finally:
             # Also on cancellation (the member was killed): leave no task pending.
             pending = [t for t in (hangup, running) if t is not None and not t.done()]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from driver.errors import DriverError
+from bson import Int64
+
+from driver.errors import ConnectionFailure, DriverError
 from driver.events import sdam as sdam_events
 from driver.events.listeners import EventBus
 from driver.hello import server_description_from_hello, unknown_server
@@ -31,15 +34,41 @@ class MonitorSettings:
     mode: str = "auto"  # serverMonitoringMode: auto | stream | poll
 
 
+class _CheckCancelled(Exception):
+    """The in-flight check was cancelled by cancel_check() (an application network error)."""
+
+
+def streaming_enabled(mode: str, env: Any = None) -> bool:
+    """serverMonitoringMode: stream -> True, poll -> False, auto -> unless on a FaaS platform.
+
+    SDAM monitoring, "Streaming disabled": auto must poll on FaaS platforms (AWS Lambda,
+    Azure Functions, GCP, Vercel), where a frozen process cannot keep a stream alive.
+    """
+    if mode == "stream":
+        return True
+    if mode == "poll":
+        return False
+    from driver.handshake import _faas  # the same FaaS detection the handshake metadata uses
+    return not _faas(os.environ if env is None else env)
+
+
+def is_network_error(error: BaseException | None) -> bool:
+    """A network error or timeout (not a command error: ok: 0 hello replies raise OperationFailure)."""
+    return isinstance(error, (ConnectionFailure, OSError))
+
+
 class Monitor:
     """One thread per server, checking it and reporting a ServerDescription after every check.
 
-    A failed check is data (an Unknown description with the error), never an exception.
-    SDAM rules kept here: a known server whose check fails with a network error is retried
-    once at once ("Network or command error during server check"); checks are spaced by
-    heartbeatFrequencyMS, and on request_check() by at least minHeartbeatFrequencyMS; in
-    streaming mode an awaitable hello (topologyVersion + maxAwaitTimeMS, exhaustAllowed)
-    receives pushes and a separate RTT monitor measures round trips.
+    A failed check is data (an Unknown description with the error), never an exception; the
+    exception itself is kept in `last_error` while the description is reported, so the server
+    can clear its pool the way the spec says (interruptInUseConnections on a network timeout).
+    SDAM monitoring, "Network or command error during server check": close the connection,
+    report Unknown at once; then, after a network error on a previously known server, check
+    again immediately, else wait heartbeatFrequencyMS (>= minHeartbeatFrequencyMS when a
+    check is requested). Streaming ("Streaming Protocol"): once a reply carries a
+    topologyVersion, awaitable hellos (topologyVersion + maxAwaitTimeMS, exhaustAllowed)
+    receive pushes back to back, and a separate RTT monitor measures round trips.
     """
 
     def __init__(self, address: str, connect: ConnectFn, report: Callable[[ServerDescription], None],
@@ -55,8 +84,10 @@ class Monitor:
         self._stop = threading.Event()
         self._conn: Any = None
         self._conn_lock = threading.Lock()
+        self._cancels = 0  # bumped by cancel_check(); a check that sees it change was cancelled
         self._description: ServerDescription = unknown_server(address)
-        self._streaming = False
+        self._streaming_enabled = streaming_enabled(settings.mode)
+        self.last_error: BaseException | None = None
         self.rtt = RttStats()
         self._rtt_monitor: RttMonitor | None = None
         self._thread = threading.Thread(target=self._run, name=f"monitor-{address}", daemon=True)
@@ -66,12 +97,20 @@ class Monitor:
         self._thread.start()
 
     def request_check(self) -> None:
-        """Check soon (SDAM "requestImmediateCheck"); ignored while streaming pushes arrive."""
+        """Check soon (SDAM "requestImmediateCheck"); a streaming monitor is already waiting on the server."""
         self._wake.set()
 
     def cancel_check(self) -> None:
-        """Drop the monitoring connection so an in-flight check ends (SDAM "cancelCheck")."""
-        self._close_connection()
+        """SDAM "cancelCheck": close the monitoring connection so an in-flight check ends now.
+
+        Called after an application network error already marked the server Unknown; the
+        cancelled check reports nothing and the monitor waits before its next check.
+        """
+        with self._conn_lock:
+            self._cancels += 1
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def stop(self) -> None:
         self._stop.set()
@@ -84,71 +123,83 @@ class Monitor:
 
     @property
     def streaming(self) -> bool:
-        return self._streaming
+        """Whether checks are awaitable (streaming) hellos now."""
+        return self._streaming_enabled and self._conn is not None and \
+            isinstance(self._description.topology_version, TopologyVersion)
 
-    # -- the loop ------------------------------------------------------------------------
+    # -- the loop (SDAM monitoring, "Monitor thread") -------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
-            started = self._clock()
+            previous = self._description
             try:
-                description = self._check_with_retry()
+                description, error = self._check(previous)
+            except _CheckCancelled:
+                if self._stop.is_set():
+                    break
+                self._wait()  # the application already marked the server Unknown
+                continue
             except Exception as exc:  # noqa: BLE001 - a monitor bug must not silently end monitoring
                 _log.exception("monitor of %s failed unexpectedly", self.address)
                 self._close_connection()
-                self._streaming = False
-                description = unknown_server(self.address, error=f"monitor error: {exc!r}")
+                description, error = unknown_server(self.address, error=f"monitor error: {exc!r}"), exc
             if self._stop.is_set():
                 break
             self._description = description
+            self.last_error = error
+            # The topology applies it; the Server then clears or readies its pool (same thread).
             self._report(description)
-            if self._streaming and self._conn is not None:
-                continue  # the next awaitable reply is a push; read it straight away
-            self._wait_for_next_check(started)
+            supports_streaming = (description.type is not ServerType.Unknown
+                                  and isinstance(description.topology_version, TopologyVersion))
+            conn = self._conn
+            connection_streaming = conn is not None and bool(getattr(conn, "more_to_come", False))
+            if self._streaming_enabled and supports_streaming:
+                self._start_rtt_monitor()
+            if self._streaming_enabled and (supports_streaming or connection_streaming):
+                continue  # streaming: the next reply is awaited on the server; no sleep
+            if is_network_error(error) and previous.type is not ServerType.Unknown:
+                continue  # a known server failing with a network error is re-checked at once
+            self._wait()
 
-    def _wait_for_next_check(self, started: float) -> None:
-        frequency_s = self.settings.heartbeat_frequency_ms / 1000.0
-        min_s = MIN_HEARTBEAT_FREQUENCY_MS / 1000.0
-        # Wait out the heartbeat interval, or until someone asks for a check...
-        self._wake.wait(max(0.0, started + frequency_s - self._clock()))
+    def _wait(self) -> None:
+        """Sleep heartbeatFrequencyMS, or less when a check is requested, but >= minHeartbeatFrequencyMS."""
+        started = self._clock()
+        self._wake.wait(self.settings.heartbeat_frequency_ms / 1000.0)
         self._wake.clear()
-        # ...but never check more often than minHeartbeatFrequencyMS.
-        early = started + min_s - self._clock()
+        early = MIN_HEARTBEAT_FREQUENCY_MS / 1000.0 - (self._clock() - started)
         if early > 0 and not self._stop.is_set():
-            self._stop.wait(early)
+            self._stop.wait(early)  # cannot be woken by request_check(), only by stop()
 
-    def _check_with_retry(self) -> ServerDescription:
-        previous = self._description
-        result, error = self._check()
-        if error is None:
-            return result
-        # SDAM: a known server (or a streaming connection) failing with a network error is
-        # retried once immediately before it is marked Unknown.
-        if (previous.type is not ServerType.Unknown or self._streaming) and not self._stop.is_set():
-            self._streaming = False
-            result, error = self._check()
-            if error is None:
-                return result
-        self._streaming = False
-        return unknown_server(self.address, error=str(error), topology_version=previous.topology_version)
-
-    def _check(self) -> tuple[ServerDescription, Exception | None]:
-        awaited = self._streaming and self._conn is not None
+    def _check(self, previous: ServerDescription) -> tuple[ServerDescription, BaseException | None]:
+        """One check (SDAM monitoring, "checkServer"); raises _CheckCancelled when cancelled."""
+        with self._conn_lock:
+            conn, cancels = self._conn, self._cancels
+        more_to_come = conn is not None and bool(getattr(conn, "more_to_come", False))
+        awaitable = conn is not None and not more_to_come and self._streaming_enabled and \
+            isinstance(previous.topology_version, TopologyVersion)
+        awaited = more_to_come or awaitable
+        # Published before connecting, and before reading each streamed reply (SDAM monitoring).
         self._events.publish(sdam_events.ServerHeartbeatStartedEvent(self.address, awaited=awaited))
         started = self._clock()
         try:
-            if self._conn is None:
-                reply, rtt_ms = self._handshake()
-            elif awaited:
-                reply, rtt_ms = self._await_push(), None
+            if conn is None:
+                reply, rtt_ms = self._handshake(cancels)
+            elif more_to_come:
+                reply, rtt_ms = conn.receive_more(), None
+            elif awaitable:
+                reply, rtt_ms = self._await_hello(conn, previous.topology_version), None
             else:
-                reply, rtt_ms = self._poll()
+                reply, rtt_ms = self._poll(conn)
         except (DriverError, OSError) as exc:
             self._close_connection()
+            self.rtt.reset()
             duration_ms = (self._clock() - started) * 1000.0
             self._events.publish(sdam_events.ServerHeartbeatFailedEvent(
                 self.address, duration_ms=duration_ms, error=exc, awaited=awaited))
+            if self._cancels != cancels or self._stop.is_set():
+                raise _CheckCancelled() from exc
             return unknown_server(self.address, error=str(exc)), exc
         duration_ms = (self._clock() - started) * 1000.0
+        # RTT comes from handshakes and polls, never from streamed replies (RTT monitor's job).
         if rtt_ms is not None:
             self.rtt.add_sample(rtt_ms)
         self._events.publish(sdam_events.ServerHeartbeatSucceededEvent(
@@ -156,51 +207,47 @@ class Monitor:
         average_ms, minimum_ms = self.rtt.snapshot()
         description = server_description_from_hello(
             self.address, reply, rtt_ms=average_ms, now_ms=self._clock() * 1000.0)
-        description = description.with_changes(min_round_trip_time_ms=minimum_ms)
-        self._maybe_start_streaming(description)
-        return description, None
+        return description.with_changes(min_round_trip_time_ms=minimum_ms), None
 
-    # -- the three kinds of check ---------------------------------------------------------
-    def _handshake(self) -> tuple[dict[str, Any], float]:
+    # -- the kinds of check ---------------------------------------------------------------
+    def _handshake(self, cancels: int) -> tuple[dict[str, Any], float]:
         conn, reply, rtt_ms = self._connect()
         with self._conn_lock:
-            if self._stop.is_set():
+            if self._stop.is_set() or self._cancels != cancels:
                 conn.close()
-                raise DriverError(f"monitor for {self.address} stopped")
+                raise ConnectionFailure(f"monitor check of {self.address} was cancelled")
             self._conn = conn
-        self.rtt.reset()
         return reply, rtt_ms
 
-    def _poll(self) -> tuple[dict[str, Any], float]:
+    def _poll(self, conn: Any) -> tuple[dict[str, Any], float]:
         started = self._clock()
-        reply = self._conn.command("admin", self._hello_command())
+        reply = conn.command("admin", self._hello_command(conn))
         return reply, (self._clock() - started) * 1000.0
 
-    def _await_push(self) -> dict[str, Any]:
-        conn = self._conn
-        if conn.more_to_come:
-            return conn.receive_more()
+    def _await_hello(self, conn: Any, tv: TopologyVersion) -> dict[str, Any]:
         # Awaitable hello: the server answers when its state changes or after maxAwaitTimeMS;
         # with exhaustAllowed it keeps streaming replies (moreToCome) on this connection.
-        body = self._hello_command()
-        tv = self._description.topology_version
-        body["topologyVersion"] = {"processId": tv.process_id, "counter": tv.counter}
+        body = self._hello_command(conn)
+        body["topologyVersion"] = {"processId": tv.process_id, "counter": Int64(tv.counter)}
         body["maxAwaitTimeMS"] = int(self.settings.heartbeat_frequency_ms)
-        conn.set_timeout(self.settings.connect_timeout_ms + self.settings.heartbeat_frequency_ms)
+        # "Socket timeout": connectTimeoutMS + heartbeatFrequencyMS, unlimited when connectTimeoutMS=0.
+        if self.settings.connect_timeout_ms:
+            conn.set_timeout(self.settings.connect_timeout_ms + self.settings.heartbeat_frequency_ms)
+        else:
+            conn.set_timeout(None)
         return conn.command("admin", body, exhaust_allowed=True)
 
-    def _hello_command(self) -> dict[str, Any]:
-        hello = getattr(self._conn, "hello", None) or {}
-        return {"hello": 1} if hello.get("helloOk") else {"isMaster": 1}
+    @staticmethod
+    def _hello_command(conn: Any) -> dict[str, Any]:
+        hello = getattr(conn, "hello", None) or {}
+        # "helloOk": a server that answered helloOk: true to the handshake takes hello.
+        return {"hello": 1, "helloOk": True} if hello.get("helloOk") else {"isMaster": 1, "helloOk": True}
 
-    def _maybe_start_streaming(self, description: ServerDescription) -> None:
-        """Streaming protocol: used when the server reports a topologyVersion (4.4+) and mode allows."""
-        want = self.settings.mode in ("auto", "stream") and isinstance(description.topology_version, TopologyVersion)
-        if want and not self._streaming and self._conn is not None:
-            self._streaming = True
-            if self._rtt_monitor is None:
-                self._rtt_monitor = RttMonitor(self.address, self._connect, self.rtt, self.settings)
-                self._rtt_monitor.start()
+    def _start_rtt_monitor(self) -> None:
+        """Streaming only: a separate connection measures RTT (SDAM monitoring, "Measuring RTT")."""
+        if self._rtt_monitor is None and not self._stop.is_set():
+            self._rtt_monitor = RttMonitor(self.address, self._connect, self.rtt, self.settings)
+            self._rtt_monitor.start()
 
     def _close_connection(self) -> None:
         with self._conn_lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
+from driver.errors import NetworkTimeout
 from driver.events.listeners import EventBus
 from driver.pool import Pool
 from driver.sdam.description import ServerDescription, ServerType
@@ -55,9 +56,11 @@ class Server:
     def on_description(self, description: ServerDescription) -> None:
         if description.type is ServerType.Unknown:
             if description.error:
-                # SDAM "Clear the connection pool" on a failed check; interrupt in-use
-                # connections too, since the server is gone (CMAP interruptInUseConnections).
-                self.pool.clear(interrupt_in_use_connections=True)
+                # SDAM monitoring, "Network or command error during server check": clear the
+                # pool after the server is marked Unknown; interrupt in-use connections only
+                # when the check failed with a network timeout (CMAP interruptInUseConnections).
+                error = self.monitor.last_error if self.monitor is not None else None
+                self.pool.clear(interrupt_in_use_connections=isinstance(error, NetworkTimeout))
         elif description.is_data_bearing or description.type is ServerType.LoadBalancer:
             self.pool.ready()
 

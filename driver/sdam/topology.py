@@ -129,10 +129,14 @@ class Topology:
                 self._servers[address] = self._factory(address, self)
             started = [self._servers[a] for a in added]
             handle = self._servers.get(server.address) if server is not None else None
+            if handle is not None and server is not None and server.address in new.servers:
+                # Under the lock, before waiters wake: a selectable server's pool is ready, and
+                # a failed check's pool clear is synchronized with marking it Unknown (SDAM
+                # monitoring, "Marking the connection pool as ready"; "Network or command
+                # error during server check"). Both are quick, non-blocking pool calls.
+                handle.on_description(new.servers[server.address])
             self._cond.notify_all()
         # Outside the lock: I/O (start/stop monitors and pools) and event publication.
-        if handle is not None and server is not None and server.address in new.servers:
-            handle.on_description(new.servers[server.address])
         for gone in removed:
             gone.close()
         for event in sdam_events.events_for_change(previous, new, id(self)):

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import bson
 from bson import Int64
 
+from mongocli.sandbox.engine_filter import validate_filter
 from mongocli.sandbox.engine_pipeline import SOURCE_STAGES, run_stages, source_documents
 from mongocli.sandbox.engine_store import Catalog, bson_size
 from mongocli.sandbox.engine_values import (
@@ -124,6 +125,7 @@ def run_find(catalog: Catalog, cursors: Cursors, db: str, cmd: dict, max_bson_si
     single = bool(cmd.get("singleBatch", False))
     if limit < 0:  # legacy negative limit: one batch of |limit| documents
         limit, single = -limit, True
+    validate_filter(filt)  # even with no collection, a bad filter is an error
     coll = catalog.get(db, name)
     ns = f"{db}.{name}"
     if coll is None:
@@ -274,6 +276,7 @@ def run_count(catalog: Catalog, db: str, cmd: dict) -> dict:
     limit = abs(_int_field(cmd, "limit", "count", 0))
     if skip < 0:
         raise error(2, "skip value is negative in count query")
+    validate_filter(cmd.get("query"))
     if coll is None:
         return {"n": 0, "ok": 1.0}
     try:
@@ -291,6 +294,7 @@ def run_distinct(catalog: Catalog, db: str, cmd: dict) -> dict:
     key = cmd.get("key")
     if not isinstance(key, str):
         raise error(14, "BSON field 'distinct.key' is the wrong type, expected type 'string'")
+    validate_filter(cmd.get("query"))
     coll = catalog.get(db, cmd["distinct"])
     seen: dict = {}
     if coll is not None:

@@ -9,6 +9,7 @@ from typing import Any, Callable
 from bson import Binary, Int64
 from mongomock import aggregate as mm_aggregate
 
+from mongocli.sandbox.engine_filter import validate_filter
 from mongocli.sandbox.engine_store import Catalog
 from mongocli.sandbox.engine_values import clone, error, sort_docs
 
@@ -37,6 +38,8 @@ def rewrite_pipeline(pipeline: list) -> list:
             if i:
                 raise error(40602, f"{name} is only valid as the first stage in a pipeline")
             continue  # run_pipeline produced its documents already
+        if name == "$match":
+            validate_filter(spec)
         if name == "$unset":
             fields = [spec] if isinstance(spec, str) else list(spec)
             out.append({"$project": {f: 0 for f in fields}})

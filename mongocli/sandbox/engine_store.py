@@ -9,6 +9,7 @@ import bson
 from bson import Binary
 from mongomock.filtering import filter_applies
 
+from mongocli.sandbox.engine_filter import validate_filter
 from mongocli.sandbox.engine_values import (
     dup_key_text, error, hkey, index_entries,
 )
@@ -172,6 +173,7 @@ class Collection:
     def match(self, filter_doc: dict | None, limit: int = 0) -> list[dict]:
         """Stored documents matching a query filter, in natural order; stop after ``limit``."""
         filter_doc = filter_doc or {}
+        validate_filter(filter_doc)
         if not filter_doc:
             docs = list(self.docs.values())
             return docs[:limit] if limit else docs

@@ -9,6 +9,7 @@ import mongomock
 from bson import ObjectId
 from mongomock.filtering import filter_applies
 
+from mongocli.sandbox.engine_filter import validate_filter
 from mongocli.sandbox.engine_pipeline import apply_update_pipeline
 from mongocli.sandbox.engine_store import Catalog, Collection, bson_size
 from mongocli.sandbox.engine_values import (
@@ -321,6 +322,7 @@ def delete(catalog: Catalog, db: str, cmd: dict) -> dict:
             limit = stmt.get("limit", 0)
             if limit not in (0, 1):
                 raise error(9, "The limit field in delete objects must be 0 or 1. Got " + str(limit))
+            validate_filter(stmt.get("q"))
             if coll is None:
                 continue
             try:

@@ -547,3 +547,30 @@ def test_coll_stats_stage_count_and_storage(eng):
     assert reply["cursor"]["firstBatch"] == [{"count": 2, "capped": True, "maxSize": 4096, "n": 2}]
     reply = eng.run("db", {"aggregate": "nope", "cursor": {}, "pipeline": [{"$collStats": {}}]})
     assert reply["ok"] == 0 and reply["code"] == 26
+
+
+# --- filter validation --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("filt, message", [
+    ({"$foo": 1}, "unknown top level operator: $foo"),
+    ({"a": {"$foo": 1}}, "unknown operator: $foo"),
+    ({"a": {"$not": {"$bar": 1}}}, "unknown operator: $bar"),
+    ({"$or": [{"a": 1}, {"b": {"$gt": 1, "$baz": 2}}]}, "unknown operator: $baz"),
+    ({"a": {"$elemMatch": {"b": {"$qux": 1}}}}, "unknown operator: $qux"),
+    ({"$where": "function() { return true; }"}, "$where is not supported"),
+])
+def test_bad_filters_fail_even_on_missing_collections(eng, filt, message):
+    for cmd in ({"find": "none", "filter": filt}, {"count": "none", "query": filt},
+                {"aggregate": "none", "cursor": {}, "pipeline": [{"$match": filt}]}):
+        reply = eng.run("db", cmd)
+        assert reply["ok"] == 0 and reply["code"] == 2 and message in reply["errmsg"], (cmd, reply)
+    insert(eng, "c", [{"_id": 1}])
+    reply = eng.run("db", {"delete": "c", "deletes": [{"q": filt, "limit": 0}]})
+    assert reply["writeErrors"][0]["code"] == 2 and find_all(eng, "c") == [{"_id": 1}]
+
+
+def test_valid_filters_with_documents_and_elem_match_pass(eng):
+    insert(eng, "c", [{"_id": 1, "r": {"x": 1}, "a": [{"b": 2}, 5]}])
+    assert len(find_all(eng, "c", filter={"r": {"x": 1}, "$comment": "hi"})) == 1
+    assert len(find_all(eng, "c", filter={"a": {"$elemMatch": {"b": {"$gte": 2}}}})) == 1
+    assert len(find_all(eng, "c", filter={"a": {"$elemMatch": {"$gt": 4, "$lt": 6}}})) == 1

@@ -88,11 +88,17 @@ class Topology:
             handles = list(self._servers.values())
             self._servers.clear()
             final = self._description
+            # SDAM monitoring (DRIVERS-2711): a closing client empties its description, type
+            # Unknown with no servers, and publishes that change before TopologyClosedEvent.
+            self._description = sdam_events.empty_topology(final)
             self._cond.notify_all()
         for handle in handles:
             handle.close()
-        for event in sdam_events.events_for_closing(final, id(self)):
+        *server_closed, topology_closed = sdam_events.events_for_closing(final, id(self))
+        for event in server_closed:
             self.events.publish(event)
+        self.events.publish(sdam_events.TopologyDescriptionChangedEvent(final, self._description, id(self)))
+        self.events.publish(topology_closed)
 
     # -- the one writer ----------------------------------------------------------------
     def on_server_description(self, server: ServerDescription) -> None:

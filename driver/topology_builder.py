@@ -7,12 +7,13 @@ from typing import Any, Mapping
 
 from driver.connect import open_connection
 from driver.connection import ConnectionOptions
-from driver.errors import NetworkTimeout
+from driver.errors import AuthenticationFailed, NetworkTimeout, OperationFailure
 from driver.credential import Credential, credential_from_uri
 from driver.events.listeners import EventBus
 from driver.hello import normalize_address
 from driver.pool import Pool
 from driver.pool_options import PoolOptions
+from driver.sdam.app_errors import ErrorKind, Phase, command_error_details
 from driver.sdam.description import TopologySettings
 from driver.sdam.monitor import MonitorSettings
 from driver.sdam.server import server_factory
@@ -110,15 +111,34 @@ def build_topology(settings: ClientSettings, events: EventBus) -> Topology:
             conn.connection_id = connection_id
             return conn
         def on_populate_error(error: BaseException, pooled: Any) -> None:
-            # CMAP "Populating the Pool": errors go to SDAM like any establishment error.
-            kind = "timeout" if isinstance(error, NetworkTimeout) else "network"
+            # CMAP "Populating the Pool": errors go to SDAM like any establishment error. A
+            # handshake answered with ok: 0 is a command error (SDAM "handleError": a state
+            # change error marks the server Unknown); an auth failure is one after the hello.
+            details: dict[str, Any] = {}
+            if isinstance(error, OperationFailure):
+                kind, phase = ErrorKind.COMMAND, Phase.ESTABLISHING
+                found = command_error_details(error.details or {"ok": 0, "code": error.code,
+                                                                "errmsg": str(error)})
+                if found is None:
+                    return
+                details = {"code": found[0], "message": found[1], "topology_version": found[2]}
+            elif isinstance(error, AuthenticationFailed):
+                kind, phase = ErrorKind.AUTH, Phase.AUTHENTICATING
+            else:
+                kind = ErrorKind.TIMEOUT if isinstance(error, NetworkTimeout) else ErrorKind.NETWORK
+                phase = Phase.ESTABLISHING
+            sd = topology.description.servers.get(address)
             outcome = topology.handle_application_error(
                 address, kind, generation=pooled.generation, pool_generation=pooled.generation,
-                max_wire_version=None, phase="establishing")
+                max_wire_version=sd.max_wire_version if sd is not None and sd.max_wire_version else None,
+                phase=phase, **details)
+            server = topology.server(address)
+            if server is None:
+                return
             if outcome.clear_pool:
-                server = topology.server(address)
-                if server is not None:
-                    server.pool.clear()
+                server.pool.clear()
+            if outcome.request_check:
+                server.request_check()
 
         return Pool(address, settings.pool, connect, listeners=events, on_populate_error=on_populate_error)
 

@@ -158,6 +158,8 @@ def apply_update(doc: dict, query: dict, update: Any, *, inserting: bool,
             if array_filters or any("$[" in path for fields in update.values()
                                     if isinstance(fields, dict) for path in fields):
                 update = _resolve_array_filters(new, update, array_filters or [])
+                if not update:  # no array element matched: nothing to change
+                    return id_first(new)
             if not inserting and any("$" in path.split(".") for fields in update.values()
                                      if isinstance(fields, dict) for path in fields):
                 update = _resolve_positional(new, query, update)

@@ -574,3 +574,11 @@ def test_valid_filters_with_documents_and_elem_match_pass(eng):
     assert len(find_all(eng, "c", filter={"r": {"x": 1}, "$comment": "hi"})) == 1
     assert len(find_all(eng, "c", filter={"a": {"$elemMatch": {"b": {"$gte": 2}}}})) == 1
     assert len(find_all(eng, "c", filter={"a": {"$elemMatch": {"$gt": 4, "$lt": 6}}})) == 1
+
+
+def test_array_filters_matching_nothing_leave_the_document_alone(eng):
+    insert(eng, "c", [{"_id": 1, "y": [{"b": 3}, {"b": 1}]}, {"_id": 2, "y": [{"b": 0}]}])
+    reply = ok(eng.run("db", {"update": "c", "updates": [{
+        "q": {}, "u": {"$set": {"y.$[i].b": 2}}, "arrayFilters": [{"i.b": 3}], "multi": True}]}))
+    assert (reply["n"], reply["nModified"]) == (2, 1)
+    assert find_all(eng, "c") == [{"_id": 1, "y": [{"b": 2}, {"b": 1}]}, {"_id": 2, "y": [{"b": 0}]}]

@@ -6,18 +6,23 @@ server's exact E11000 messages, index lookups for equality filters, cursors, wri
 replies (n/nModified/upserted/writeErrors), arrayFilters, BSON sort order (Decimal128 included),
 $out/$merge and the catalog commands.
 
+Also here: command ``let`` variables, $getField/$setField/$unsetField, update pipelines,
+$listLocalSessions/$collStats/$documents, filter validation before any document is read, and
+collation strength 1/2 (case-/accent-insensitive) string matching.
+
 Not covered (a clear error or a documented approximation, never a silent fake):
-collation (accepted, ignored: comparisons are binary), text/geo/hashed index semantics
-(the specs are stored, queries scan), $where/$text/$near and other operators mongomock lacks
-(code 238 NotImplemented), $lookup with ``pipeline``/``let``, $collStats/$indexStats/
-$currentOp/$setWindowFields/$densify/$fill/$documents (238), views, capped collections,
-TTL expiry, schema validation, transactions and read/write concern semantics (the server layer
-owns sessions), equality between Decimal128 and other numeric types in filters (ordering
-comparisons do work), sizes in stats that are BSON sizes rather than storage-engine figures,
-mongomock quirks we pass through ($slice/$elemMatch projections drop the other fields, $addToSet
-compares with Python equality so 1 and True collide, errors from update operators applied to
-the wrong type come back as BadValue 2 rather than the server's exact code), and indexes speed
-up only equality filters on single-field indexes (other filters scan; explain still names one).
+collation ordering (sorts stay binary; strength 3+ and numericOrdering are not modelled),
+text/geo/hashed index semantics (the specs are stored, queries scan), $where (BadValue 2: no
+JavaScript is run), $text/$near and other operators mongomock lacks (code 238 NotImplemented),
+$lookup with ``pipeline``/``let``, $indexStats/$currentOp/$setWindowFields/$densify/$fill (238),
+views, capped collections, TTL expiry, schema validation, transactions and read/write concern
+semantics (the server layer owns sessions), equality between Decimal128 and other numeric types
+in filters (ordering comparisons do work), sizes in stats that are BSON sizes rather than
+storage-engine figures, mongomock quirks we pass through ($slice/$elemMatch projections drop the
+other fields, $addToSet compares with Python equality so 1 and True collide, errors from update
+operators applied to the wrong type come back as BadValue 2 rather than the server's exact code),
+and indexes speed up only equality filters on single-field indexes (other filters scan; explain
+still names one).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import threading
 from typing import Callable
 
 from mongocli.sandbox import engine_admin as admin
+from mongocli.sandbox import engine_collation
 from mongocli.sandbox import engine_cursors as reads
 from mongocli.sandbox import engine_expr
 from mongocli.sandbox import engine_write as writes
@@ -41,6 +47,7 @@ class DataEngine:
     def __init__(self) -> None:
         install_mongomock_patches()
         engine_expr.install()
+        engine_collation.install()
         self._lock = threading.RLock()
         self.catalog = Catalog()
         self.cursors = reads.Cursors()
@@ -107,7 +114,8 @@ class DataEngine:
                 and not (name == "aggregate" and command[name] == 1):
             raise error(73, f"collection name has invalid type {type(command[name]).__name__}")
         try:
-            with engine_expr.let_vars(command.get("let")):
+            with engine_expr.let_vars(command.get("let")), \
+                    engine_collation.collation(command.get("collation")):
                 return handler(db_name, command, max_bson_size)
         except CommandError:
             raise

@@ -7,8 +7,9 @@ from typing import Any, Iterable, Iterator
 
 import bson
 from bson import Binary
-from mongomock.filtering import filter_applies
 
+from mongocli.sandbox import engine_collation
+from mongocli.sandbox.engine_collation import filter_applies
 from mongocli.sandbox.engine_filter import validate_filter
 from mongocli.sandbox.engine_values import (
     dup_key_text, error, hkey, index_entries,
@@ -158,6 +159,8 @@ class Collection:
 
     def candidates(self, filter_doc: dict) -> Iterable[dict]:
         """Documents that may match: an index lookup for a plain equality, else every document."""
+        if engine_collation.active():  # indexes hold binary keys: a collated match scans
+            return list(self.docs.values())
         for field, value in filter_doc.items():
             if field.startswith("$") or value is None or isinstance(value, (dict, list)):
                 continue

@@ -9,6 +9,7 @@ import mongomock
 from bson import ObjectId
 from mongomock.filtering import filter_applies
 
+from mongocli.sandbox.engine_collation import collation
 from mongocli.sandbox.engine_filter import validate_filter
 from mongocli.sandbox.engine_pipeline import apply_update_pipeline
 from mongocli.sandbox.engine_store import Catalog, Collection, bson_size
@@ -291,7 +292,8 @@ def update(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
     upserted, errors = [], []
     for i, stmt in enumerate(stmts):
         try:
-            sn, sm, sid = _update_one_statement(coll, stmt, max_bson_size)
+            with collation(stmt.get("collation") if isinstance(stmt, dict) else None):
+                sn, sm, sid = _update_one_statement(coll, stmt, max_bson_size)
         except CommandError as exc:
             errors.append(_write_error(i, exc))
             if ordered:
@@ -328,7 +330,10 @@ def delete(catalog: Catalog, db: str, cmd: dict) -> dict:
             if coll is None:
                 continue
             try:
-                matched = coll.match(stmt.get("q", {}) or {}, limit)
+                with collation(stmt.get("collation")):
+                    matched = coll.match(stmt.get("q", {}) or {}, limit)
+            except CommandError:
+                raise
             except Exception as exc:  # noqa: BLE001
                 raise translate(exc) from exc
             if limit == 1:

@@ -582,3 +582,26 @@ def test_array_filters_matching_nothing_leave_the_document_alone(eng):
         "q": {}, "u": {"$set": {"y.$[i].b": 2}}, "arrayFilters": [{"i.b": 3}], "multi": True}]}))
     assert (reply["n"], reply["nModified"]) == (2, 1)
     assert find_all(eng, "c") == [{"_id": 1, "y": [{"b": 2}, {"b": 1}]}, {"_id": 2, "y": [{"b": 0}]}]
+
+
+# --- collation ----------------------------------------------------------------------------------
+
+def test_collation_strength_two_and_one_match_case_and_accents(eng):
+    insert(eng, "c", [{"_id": 1, "x": "ping"}, {"_id": 2, "x": "pINg"}, {"_id": 3, "x": "píng"}])
+    ok(eng.run("db", {"createIndexes": "c", "indexes": [{"key": {"x": 1}, "name": "x_1"}]}))
+    ids = lambda reply: [d["_id"] for d in ok(reply)["cursor"]["firstBatch"]]  # noqa: E731
+    second = {"locale": "en_US", "strength": 2}
+    assert ids(eng.run("db", {"find": "c", "filter": {"x": "PING"}})) == []
+    assert ids(eng.run("db", {"find": "c", "filter": {"x": "PING"}, "collation": second})) == [1, 2]
+    assert ids(eng.run("db", {"find": "c", "filter": {"x": {"$in": ["PING"]}},
+                              "collation": {"locale": "fr", "strength": 1}})) == [1, 2, 3]
+    assert ids(eng.run("db", {"aggregate": "c", "cursor": {}, "collation": second,
+                              "pipeline": [{"$match": {"x": "PÍNG"}}]})) == [3]
+    reply = ok(eng.run("db", {"update": "c", "updates": [
+        {"q": {"x": "PING"}, "u": {"$set": {"y": 1}}, "multi": True, "collation": second}]}))
+    assert reply["nModified"] == 2
+    reply = ok(eng.run("db", {"delete": "c", "deletes": [
+        {"q": {"x": "PING"}, "limit": 0, "collation": second}]}))
+    assert reply["n"] == 2 and [d["_id"] for d in find_all(eng, "c")] == [3]
+    reply = eng.run("db", {"find": "c", "collation": {"strength": 2}})
+    assert reply["ok"] == 0 and reply["code"] == 2

@@ -109,6 +109,14 @@ def _int_field(cmd: dict, name: str, command: str, default: Any = None) -> Any:
     return int(value)
 
 
+def _view_or_collection_match(catalog: Catalog, coll: Any, filt: dict,
+                              limit: int = 0) -> list[dict]:
+    # Reads of a view see the output of its pipeline, filtered like a $match after it.
+    if not coll.is_view:
+        return coll.match(filt, limit)
+    return run_pipeline(catalog, coll.db, coll.name, [{"$match": filt}] if filt else [])
+
+
 def run_find(catalog: Catalog, cursors: Cursors, db: str, cmd: dict, max_bson_size: int) -> dict:
     """The find command, with sort/skip/limit (negative = single batch)/projection/batchSize."""
     name = cmd["find"]
@@ -134,7 +142,8 @@ def run_find(catalog: Catalog, cursors: Cursors, db: str, cmd: dict, max_bson_si
         coll.usable_index(filt, cmd["hint"])  # BadValue for an unknown hint
     try:
         # Without a sort, only skip+limit matches are needed: stop the scan there.
-        docs = coll.match(filt, 0 if cmd.get("sort") or not limit else skip + limit)
+        docs = _view_or_collection_match(catalog, coll, filt,
+                                         0 if cmd.get("sort") or not limit else skip + limit)
         if cmd.get("sort"):
             docs = sort_docs(docs, cmd["sort"])
     except CommandError:
@@ -188,7 +197,12 @@ def run_pipeline(catalog: Catalog, db: str, name: str | None, pipeline: list,
             docs = source_documents(catalog, db, name, first, local_sessions)
         else:
             coll = catalog.get(db, name) if isinstance(name, str) else None
-            docs = [clone(d) for d in coll.docs.values()] if coll else []
+            if coll is not None and coll.is_view:
+                # A view reads its source through its own pipeline first (recursively).
+                docs = run_pipeline(catalog, db, coll.options["viewOn"],
+                                    list(coll.options.get("pipeline") or []), local_sessions)
+            else:
+                docs = [clone(d) for d in coll.docs.values()] if coll else []
         result = run_stages(docs, pipeline, _LookupDatabase(catalog, db))
     except CommandError:
         raise
@@ -250,6 +264,9 @@ def run_aggregate(catalog: Catalog, cursors: Cursors, db: str, cmd: dict,
     if pipeline and isinstance(pipeline[-1], dict) and (
             "$out" in pipeline[-1] or "$merge" in pipeline[-1]):
         out_stage, pipeline = pipeline[-1], pipeline[:-1]
+    if out_stage is not None and (cmd.get("readConcern") or {}).get("level") == "linearizable":
+        raise error(72, f"{next(iter(out_stage))} cannot be used with a 'linearizable' read "
+                        "concern level")
     for stage in pipeline:
         if isinstance(stage, dict) and ("$out" in stage or "$merge" in stage):
             raise error(40601, "$out/$merge can only be the final stage in the pipeline")
@@ -280,7 +297,7 @@ def run_count(catalog: Catalog, db: str, cmd: dict) -> dict:
     if coll is None:
         return {"n": 0, "ok": 1.0}
     try:
-        n = len(coll.match(cmd.get("query") or {}))
+        n = len(_view_or_collection_match(catalog, coll, cmd.get("query") or {}))
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
     n = max(n - skip, 0)

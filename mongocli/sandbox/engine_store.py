@@ -79,6 +79,11 @@ class Collection:
         self.indexes: dict[str, Index] = {"_id_": Index(dict(ID_INDEX))}
 
     @property
+    def is_view(self) -> bool:
+        """Whether this namespace is a view (created with ``viewOn``): it stores no documents."""
+        return self.options.get("viewOn") is not None
+
+    @property
     def ns(self) -> str:
         """Full namespace ``db.coll``."""
         return f"{self.db}.{self.name}"
@@ -230,6 +235,8 @@ class Catalog:
         coll = self.get(db, name)
         if coll is None:
             coll = self.dbs.setdefault(db, {})[name] = Collection(db, name)
+        elif coll.is_view:
+            raise error(166, f"Namespace {db}.{name} is a view, not a collection")
         return coll
 
     def drop(self, db: str, name: str) -> Collection | None:

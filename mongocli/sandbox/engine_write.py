@@ -318,6 +318,8 @@ def delete(catalog: Catalog, db: str, cmd: dict) -> dict:
     if not isinstance(stmts, list):
         raise error(9, "BSON field 'delete.deletes' is missing but a required field")
     coll = catalog.get(db, cmd["delete"])
+    if coll is not None and coll.is_view:
+        raise error(166, f"Namespace {coll.ns} is a view, not a collection")
     ordered = cmd.get("ordered", True)
     n = 0
     errors = []
@@ -370,6 +372,8 @@ def find_and_modify(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) ->
     if not remove:
         validate_update(upd)
     coll = catalog.get(db, name) if remove else catalog.ensure(db, name)
+    if coll is not None and coll.is_view:
+        raise error(166, f"Namespace {coll.ns} is a view, not a collection")
     fields = cmd.get("fields")
     matched: list = []
     if coll is not None:

@@ -605,3 +605,30 @@ def test_collation_strength_two_and_one_match_case_and_accents(eng):
     assert reply["n"] == 2 and [d["_id"] for d in find_all(eng, "c")] == [3]
     reply = eng.run("db", {"find": "c", "collation": {"strength": 2}})
     assert reply["ok"] == 0 and reply["code"] == 2
+
+
+# --- views and read concern -----------------------------------------------------------------------
+
+def test_views_read_through_their_pipeline_and_refuse_writes(eng):
+    insert(eng, "c", [{"_id": 1, "x": 1}, {"_id": 2, "x": 2}, {"_id": 3, "x": 3}])
+    ok(eng.run("db", {"create": "v", "viewOn": "c", "pipeline": [{"$match": {"_id": {"$gt": 1}}}]}))
+    assert ok(eng.run("db", {"count": "v"}))["n"] == 2
+    assert ok(eng.run("db", {"count": "v", "query": {"x": 3}}))["n"] == 1
+    assert find_all(eng, "v", sort={"x": -1}, limit=1) == [{"_id": 3, "x": 3}]
+    reply = ok(eng.run("db", {"aggregate": "v", "cursor": {}, "pipeline": [
+        {"$group": {"_id": None, "t": {"$sum": "$x"}}}]}))
+    assert reply["cursor"]["firstBatch"] == [{"_id": None, "t": 5}]
+    for cmd in ({"insert": "v", "documents": [{"_id": 9}]},
+                {"delete": "v", "deletes": [{"q": {}, "limit": 0}]},
+                {"findAndModify": "v", "query": {}, "update": {"$set": {"y": 1}}}):
+        reply = eng.run("db", cmd)
+        code = reply["writeErrors"][0]["code"] if "writeErrors" in reply else reply["code"]
+        assert code == 166, (cmd, reply)
+    assert len(find_all(eng, "c")) == 3
+
+
+def test_out_refuses_linearizable_read_concern(eng):
+    insert(eng, "c", [{"_id": 1}])
+    reply = eng.run("db", {"aggregate": "c", "cursor": {}, "readConcern": {"level": "linearizable"},
+                           "pipeline": [{"$out": "other"}]})
+    assert reply["ok"] == 0 and reply["code"] == 72 and find_all(eng, "other") == []

@@ -342,10 +342,20 @@ class Executor:
                 exc.add_error_label(label)
         if outcome.clear_pool:
             server.pool.clear()
+        monitor = getattr(server, "monitor", None)
         if outcome.request_check:
             server.request_check()
-        if outcome.cancel_check and getattr(server, "monitor", None) is not None:
-            server.monitor.cancel_check()
+            # A streaming monitor sits in an awaitable hello that the server answers only when
+            # its topologyVersion moves or after maxAwaitTimeMS (a whole heartbeat). A state
+            # change error without a topologyVersion (shutdown errors outside quiesce mode, or
+            # failCommand) leaves the server's version where it was, so the requested check
+            # would not run for heartbeatFrequencyMS while the server stays Unknown and the
+            # retry waits in selection. Cancel the awaitable hello: the monitor then checks
+            # again after minHeartbeatFrequencyMS, as a polling monitor would on request.
+            if topology_version is None and monitor is not None and getattr(monitor, "streaming", False):
+                monitor.cancel_check()
+        if outcome.cancel_check and monitor is not None:
+            monitor.cancel_check()
 
 
 def _read_preference_document(pref: ReadPreference, topology_type: TopologyType,

@@ -433,7 +433,7 @@ def bulk_write_error(result: BulkWriteResult) -> BulkWriteError:
         message = f"bulk write concern error: {first.get('errmsg', '')} (code {code})"
     labels = [label for e in result.write_concern_errors for label in e.get("errorLabels", ())]
     error = BulkWriteError(message, code=code, details=result.as_document(), error_labels=labels)
-    error.result = result  # type: ignore[attr-defined]  # partial result for the caller (CRUD spec)
+    error.result = error.partial_result = result  # type: ignore[attr-defined]  # partial result (CRUD spec)
     return error
 
 
@@ -441,11 +441,18 @@ def run_bulk(batches: Sequence[Batch], send: Callable[[Batch], Mapping[str, Any]
     """Send batches in order through `send` (the I/O, injected) and merge the replies.
 
     Stops after the first batch with a write error when ordered. Raises BulkWriteError when
-    any write or write concern error was reported; exceptions from `send` propagate unchanged.
+    any write or write concern error was reported; an exception from `send` (network or
+    command error) propagates with `partial_result`, the BulkWriteResult of the batches that
+    completed before it (CRUD spec: a bulk write error carries what was written).
     """
     acc = BulkResultAccumulator(ordered=ordered)
     for batch in batches:
-        acc.merge(batch, send(batch))
+        try:
+            reply = send(batch)
+        except DriverError as exc:
+            exc.partial_result = acc.result()  # type: ignore[attr-defined]
+            raise
+        acc.merge(batch, reply)
         if acc.should_stop:
             break
     acc.raise_for_errors()

@@ -9,6 +9,7 @@ from driver.bulk import BatchLimits, BulkResultAccumulator, InsertOne, plan_bulk
 from driver.cursor import Cursor, ListCursor
 from driver.errors import (
     ConfigurationError,
+    DriverError,
     DuplicateKeyError,
     OperationFailure,
     WriteConcernError,
@@ -208,7 +209,13 @@ class Collection:
         for batch in batches:
             body = batch.command(self.name, ordered=ordered, write_concern=self._wc, let=let, comment=comment,
                                  bypass_document_validation=bypass_document_validation)
-            reply = self._write(body, session, sequence=_SEQUENCE_FIELD[batch.kind])
+            try:
+                reply = self._write(body, session, sequence=_SEQUENCE_FIELD[batch.kind])
+            except DriverError as exc:
+                # CRUD spec: a failed bulk write reports what the completed batches wrote.
+                if not unack:
+                    exc.partial_result = acc.result()  # type: ignore[attr-defined]
+                raise
             if reply is None:
                 inserted.update(batch.inserted_ids)
                 continue

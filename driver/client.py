@@ -48,6 +48,11 @@ class Client:
         self.topology.open()
 
     @property
+    def topology_description(self) -> Any:
+        """The current TopologyDescription: an immutable snapshot, safe to keep and compare."""
+        return self.topology.description
+
+    @property
     def options(self) -> Mapping[str, Any]:
         """The effective URI options (canonical names)."""
         return self._settings.options

@@ -265,6 +265,10 @@ class ListCursor:
 
     next = __next__
 
+    def try_next(self) -> Any | None:
+        """The next document, or None when there is none (everything came at once)."""
+        return self._buffer.popleft() if self._buffer else None
+
     def to_list(self, length: int | None = None) -> list[Any]:
         n = len(self._buffer) if length is None else min(length, len(self._buffer))
         return [self._buffer.popleft() for _ in range(n)]

@@ -104,13 +104,18 @@ class ClientSession:
         self.cluster_time: Mapping[str, Any] | None = None
         self.operation_time: Any = None
         self._server_session: ServerSession | None = None
+        self._last_lsid: dict[str, Any] | None = None
         self._ended = False
         self._lock = threading.Lock()
 
     # -- identity ------------------------------------------------------------------------
     @property
     def session_id(self) -> dict[str, Any]:
-        """The lsid document {id: Binary subtype 4}; takes a server session if none yet."""
+        """The lsid document {id: Binary subtype 4}; takes a server session if none yet.
+
+        An ended session still reports the lsid it used (for logs and event matching)."""
+        if self._ended and self._last_lsid is not None:
+            return self._last_lsid
         return self.server_session.session_id
 
     @property
@@ -121,6 +126,7 @@ class ClientSession:
             if self._server_session is None:
                 self._server_session = self.client._server_sessions.checkout(
                     self.client.topology.description.logical_session_timeout_minutes)
+                self._last_lsid = self._server_session.session_id
             return self._server_session
 
     @property
@@ -142,6 +148,13 @@ class ClientSession:
                 server.txn_number += 1
             from bson import Int64
             body["txnNumber"] = Int64(server.txn_number)
+
+    @property
+    def dirty(self) -> bool:
+        """True when a network error happened while this session was in use (sessions spec,
+        "Server Session Pool"): its server session will be discarded, not pooled, at the end."""
+        server = self._server_session
+        return server is not None and server.dirty
 
     def mark_dirty(self) -> None:
         """A network error happened with this session: do not reuse its server session."""

@@ -68,6 +68,8 @@ class Operation:
     address: str | None = None
     check: bool = True
     sessionless: bool = False  # never attach a session (endSessions itself)
+    # Set once the operation's txnNumber was taken: every later attempt reuses it.
+    txn_number_taken: bool = False
     operation_id: int = field(default_factory=lambda: next(_operation_ids))
 
 
@@ -150,7 +152,10 @@ class Executor:
             if attempt == 1 and retry_read and (sd is None or not supports_retryable_reads(sd.max_wire_version)):
                 raise errors[0]
             try:
-                reply = self._attempt(server, op, use_txn, new_txn=(attempt == 0))
+                # retryable-writes spec: one txnNumber per operation, taken by the first attempt
+                # that sends the command (an attempt that failed in check-out, e.g. with a
+                # PoolClearedError, sent nothing and must not make the retry reuse an old one).
+                reply = self._attempt(server, op, use_txn, new_txn=not op.txn_number_taken)
                 if use_txn and attempt == 0 and reply.document is not None:
                     self._raise_retryable_wce(reply.document, sd)
                 return reply
@@ -287,6 +292,8 @@ class Executor:
                 sd is not None and sd.logical_session_timeout_minutes is not None)
             if supported:
                 session.apply(body, retryable_write=use_txn, new_txn=new_txn)
+                if use_txn:
+                    op.txn_number_taken = True
             elif not session.implicit:
                 raise ConfigurationError(f"server {server.address} does not support sessions "
                                          "(no logicalSessionTimeoutMinutes in its hello); run without a session")

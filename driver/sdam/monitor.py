@@ -284,7 +284,7 @@ class RttMonitor:
                     self._conn, _reply, rtt_ms = self._connect()
                 else:
                     started = time.monotonic()
-                    self._conn.command("admin", {"hello": 1})
+                    self._conn.command("admin", Monitor._hello_command(self._conn))
                     rtt_ms = (time.monotonic() - started) * 1000.0
                 self._stats.add_sample(rtt_ms)
             except (DriverError, OSError):

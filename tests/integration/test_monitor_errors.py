@@ -10,7 +10,6 @@ import pytest
 
 from driver.client import Client
 from driver.errors import ConnectionFailure
-from driver.events import command as command_events
 from driver.events import pool as pool_events
 from driver.events import sdam as sdam_events
 from driver.sdam.description import ServerType
@@ -66,8 +65,8 @@ def _unknown(e: Any) -> bool:
     return e.new.type is ServerType.Unknown and e.previous.type is not ServerType.Unknown
 
 
-def _fail_hello(internal: Any, app_name: str, **data: Any) -> None:
-    internal.admin.command({"configureFailPoint": "failCommand", "mode": {"times": 1},
+def _fail_hello(internal: Any, app_name: str, times: int = 1, **data: Any) -> None:
+    internal.admin.command({"configureFailPoint": "failCommand", "mode": {"times": times},
                             "data": {"failCommands": ["hello", "isMaster"], "appName": app_name, **data}})
 
 
@@ -80,8 +79,10 @@ def test_command_error_on_check_marks_unknown_at_once_and_clears_pool(
     client, seen = client_factory(standalone.uri, appname=f"cmdErr-{mode}", heartbeatFrequencyMS=500,
                                   serverMonitoringMode=mode)
     client["db"]["c"].insert_one({"_id": 1})
-    _fail_hello(internal, f"cmdErr-{mode}", errorCode=91)
+    # Three activations: in stream mode the RTT monitor's hellos (same appName) may take some.
+    _fail_hello(internal, f"cmdErr-{mode}", times=3, errorCode=91)
     changed = seen.wait(sdam_events.ServerDescriptionChangedEvent, _unknown)
+    internal.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
     assert "91" in changed.new.error
     cleared = seen.wait(pool_events.PoolCleared)
     assert cleared.interrupt_in_use_connections is False
@@ -118,8 +119,11 @@ def test_monitor_timeout_clears_pool_interrupting_in_use_connections(
                                   connectTimeoutMS=500, retryReads=False)
     coll = client["db"]["c"]
     coll.insert_one({"_id": 1})
-    internal.admin.command({"configureFailPoint": "failCommand", "mode": {"times": 1},
-                            "data": {"failCommands": ["find"], "appName": "interrupt",
+    # One fail point (the server keeps one per name) blocks the find and the monitor's hellos
+    # for 5 s; the monitor's awaitable hello times out after connectTimeoutMS + heartbeat.
+    # Several activations: the RTT monitor's hellos (same appName) may take some first.
+    internal.admin.command({"configureFailPoint": "failCommand", "mode": {"times": 5},
+                            "data": {"failCommands": ["find", "hello", "isMaster"], "appName": "interrupt",
                                      "blockConnection": True, "blockTimeMS": 5000}})
     outcome: dict = {}
     done = threading.Event()
@@ -134,8 +138,6 @@ def test_monitor_timeout_clears_pool_interrupting_in_use_connections(
         done.set()
 
     threading.Thread(target=find, daemon=True).start()
-    seen.wait(command_events.CommandStartedEvent, lambda e: e.command_name == "find")
-    _fail_hello(internal, "interrupt", blockConnection=True, blockTimeMS=2000)
     cleared = seen.wait(pool_events.PoolCleared)
     assert cleared.interrupt_in_use_connections is True
     assert done.wait(10)

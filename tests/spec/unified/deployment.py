@@ -32,7 +32,28 @@ class SandboxDeployment:
         self._direct: dict[str, Any] = {}
         build = self.internal.admin.command("buildInfo")
         params = self.internal.admin.command({"getParameter": "*"})
-        self.info = ServerInfo(parse_version(build["version"]), topology, params)
+        self.info = ServerInfo(parse_version(build["version"]), topology, params,
+                               auth=self._auth_enabled(), sharded_replicaset=self._shards_are_replica_sets())
+        self._majority = pymongo.WriteConcern("majority")
+
+    def _auth_enabled(self) -> bool:
+        """runOnRequirement.auth: a server with auth on refuses listDatabases to an anonymous client."""
+        try:
+            self.internal.admin.command("listDatabases", nameOnly=True)
+        except self._pymongo.errors.OperationFailure as exc:
+            return exc.code in (13, 18)  # Unauthorized / AuthenticationFailed
+        return False
+
+    def _shards_are_replica_sets(self) -> bool:
+        """Unified format, "Determining if a Sharded Cluster Uses Replica Sets": every config.shards
+        host is "<replSetName>/host,...". No listed shard means it cannot be shown, so False."""
+        if self.topology != "sharded":
+            return False
+        try:
+            hosts = [doc.get("host", "") for doc in self.internal.config.shards.find({}, {"host": 1})]
+        except self._pymongo.errors.PyMongoError:
+            return False
+        return bool(hosts) and all("/" in host for host in hosts)
 
     def stop(self) -> None:
         """Close internal clients and stop the sandbox."""
@@ -58,12 +79,12 @@ class SandboxDeployment:
             self.sandbox.wait_for_primary(10)
 
     def reset_collection(self, db: str, name: str, documents: list, create_options: dict | None) -> None:
-        """initialData: drop (majority), create (with createOptions), insert the documents."""
-        from pymongo.write_concern import WriteConcern
-
-        database = self.internal.get_database(db, write_concern=WriteConcern("majority"))
+        """initialData (unified format, "Executing a Test"): drop, create when createOptions are
+        given or there are no documents (an insert creates it otherwise), insert; all "majority"."""
+        database = self.internal.get_database(db, write_concern=self._majority)
         database.drop_collection(name)
-        database.create_collection(name, **(create_options or {}))
+        if create_options or not documents:
+            database.create_collection(name, **(create_options or {}))
         if documents:
             database[name].insert_many(documents)
 

@@ -9,7 +9,10 @@ from typing import Any, Callable
 from tests.spec.unified.runner import Skip
 
 Op = Callable[[Any, Any, dict], Any]
-WAIT_TIMEOUT_S = 5.0  # waitForEvent / waitForThread bound: long enough for heartbeats, short when failing
+# waitForEvent / waitForThread deadlines are derived from what the test configures (see wait_budget_ms):
+# a passing test never waits them out, a failing one fails as soon as the event is overdue.
+SCHEDULING_SLACK_MS = 1_000   # thread wake-ups and sandbox replies on a loaded 2-core machine
+MIN_HEARTBEAT_MS = 500        # SDAM minHeartbeatFrequencyMS: immediate checks are spaced by this
 
 _RENAMES = {"maxTimeMS": "max_time_ms", "let": "let", "upsertedId": "upserted_id"}
 _UNSUPPORTED_ARGS = {"timeoutMS": "timeoutMS (client-side operation timeout)", "rawData": "rawData"}
@@ -286,6 +289,7 @@ def _fail_point(run: Any, args: dict) -> None:
     entity = run.entities.get(args["client"], "client")
     command = args["failPoint"]
     run.failpoints.append((None, command["configureFailPoint"]))
+    run.failpoint_block_ms = max(run.failpoint_block_ms, int((command.get("data") or {}).get("blockTimeMS", 0)))
     entity.client.get_database("admin").run_command(command)
 
 
@@ -366,13 +370,31 @@ def _matching(run: Any, event: dict) -> Callable[[list], int]:
     return count
 
 
+def _uri_ms(entity: Any, name: str) -> int | None:
+    value = (entity.spec.get("uriOptions") or {}).get(name)
+    return int(value) if value else None
+
+
+def wait_budget_ms(run: Any, entities: list[Any], checks: int = 1) -> int:
+    """How long events or threads may take here: slack, plus the longest fail point block, plus
+    `checks` + 1 server checks at the clients' heartbeatFrequencyMS (or minHeartbeatFrequencyMS, the
+    spacing of the immediate checks a failure requests), plus their connect/socket timeouts."""
+    heartbeat = max((_uri_ms(e, "heartbeatFrequencyMS") or MIN_HEARTBEAT_MS for e in entities),
+                    default=MIN_HEARTBEAT_MS)
+    timeouts = max((sum(_uri_ms(e, n) or 0 for n in ("connectTimeoutMS", "socketTimeoutMS")) for e in entities),
+                   default=0)
+    return SCHEDULING_SLACK_MS + run.failpoint_block_ms + heartbeat * (checks + 1) + timeouts
+
+
 def _wait_for_event(run: Any, args: dict) -> None:
-    """waitForEvent: block until `count` matching events were observed (10 s bound)."""
+    """waitForEvent: block until `count` matching events were observed, within wait_budget_ms."""
     entity = run.entities.get(args["client"], "client")
     count = _matching(run, args["event"])
-    if not entity.recorder.wait_for(lambda evs: count(evs) >= args["count"], WAIT_TIMEOUT_S):
+    budget = wait_budget_ms(run, [entity], checks=int(args["count"]))
+    if not entity.recorder.wait_for(lambda evs: count(evs) >= args["count"], budget / 1000):
         seen = [e.name for e in entity.recorder.snapshot()]
-        raise AssertionError(f"waited {WAIT_TIMEOUT_S:g}s for {args['count']} x {args['event']}; saw {seen}")
+        raise AssertionError(f"waited {budget} ms (derived from the test's heartbeat, fail point and timeouts) "
+                             f"for {args['count']} x {args['event']}; saw {seen}")
 
 
 def _assert_event_count(run: Any, args: dict) -> None:
@@ -386,7 +408,12 @@ def _run_on_thread(run: Any, args: dict) -> None:
 
 
 def _wait_for_thread(run: Any, args: dict) -> None:
-    run.entities.get(args["thread"], "thread").join(WAIT_TIMEOUT_S)
+    """waitForThread: its operations may each wait for server selection as well as for events."""
+    from tests.spec.unified.runner import selection_timeout_ms
+
+    clients = [value for _name, kind, value in run.entities.items() if kind == "client"]
+    budget = wait_budget_ms(run, clients) + max((selection_timeout_ms(run.test, c.spec) for c in clients), default=0)
+    run.entities.get(args["thread"], "thread").join(budget / 1000)
 
 
 def topology_description(client: Any) -> Any:

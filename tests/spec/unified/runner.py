@@ -15,16 +15,44 @@ from tests.spec.unified.entities import (ClientEntity, EntityMap, EventRecorder,
 # Support": a file is compatible when its version <= ours within the same major version).
 SUPPORTED_SCHEMA = (1, 23)
 SANDBOX_TOPOLOGIES = ("replicaset", "single", "sharded")  # tried in this order for each test
-# Entity clients without their own serverSelectionTimeoutMS: a driver that re-checks a server marked
-# Unknown at once (SDAM, minHeartbeatFrequencyMS = 500 ms) recovers well within this on the sandbox;
-# a broken one fails in 2 s instead of 30 s, keeping the suite fast.
-DEFAULT_SELECTION_TIMEOUT_MS = 2_000
+# Entity clients without their own serverSelectionTimeoutMS get a short one (a broken driver fails in
+# about a second, not 30 s): the initial discovery on loopback takes milliseconds...
+DEFAULT_SELECTION_TIMEOUT_MS = 1_000
+# ...and a test that may make a server Unknown (fail points, stepdowns) adds the time a driver needs
+# to re-discover it: an immediate check, spaced at most minHeartbeatFrequencyMS (500 ms) from the last.
+RECOVERY_ALLOWANCE_MS = 1_000
+_DISRUPTIVE_OPERATIONS = frozenset({"failPoint", "targetedFailPoint"})
 
 _JSON = JSONOptions(document_class=dict, tz_aware=True, uuid_representation=4)
 
 
 class Skip(Exception):
     """This test cannot run here; the message names what is missing."""
+
+
+# Prefix of the skip reason for a command the sandbox answers with NotImplemented; the summary
+# tallies these apart from the other skips.
+SANDBOX_UNIMPLEMENTED = "sandbox does not implement: "
+_NOT_IMPLEMENTED_CODE = 238  # NotImplemented
+_NOT_IMPLEMENTED_TEXT = "not supported by the sandbox engine"
+
+
+def sandbox_unimplemented(exc: BaseException) -> str | None:
+    """The server's errmsg when `exc` is the sandbox refusing something it does not implement
+    (code 238 NotImplemented, or its "not supported by the sandbox engine" message), else None.
+    Looks at the error itself, its write errors and its write concern error (driver or PyMongo)."""
+    details = getattr(exc, "details", None) or {}
+    candidates = [{"code": getattr(exc, "code", None), "errmsg": str(exc)}]
+    if isinstance(details, dict):
+        candidates.append(details)
+        candidates.extend(e for e in details.get("writeErrors", []) if isinstance(e, dict))
+        if isinstance(details.get("writeConcernError"), dict):
+            candidates.append(details["writeConcernError"])
+    for item in candidates:
+        message = str(item.get("errmsg", ""))
+        if item.get("code") == _NOT_IMPLEMENTED_CODE or _NOT_IMPLEMENTED_TEXT in message:
+            return message.split(", full error:")[0]  # PyMongo appends the whole reply
+    return None
 
 
 def load_file(path: Path) -> dict:
@@ -46,34 +74,69 @@ def check_schema_version(doc: dict) -> None:
 
 # ----- runOnRequirements -------------------------------------------------------------------------
 class ServerInfo:
-    """What a sandbox deployment reports: version (buildInfo), topology, getParameter values."""
+    """What a sandbox deployment reports: version (buildInfo), topology, getParameter values, whether
+    auth is enabled and (sharded only) whether every shard is a replica set (config.shards)."""
 
-    def __init__(self, version: tuple[int, ...], topology: str, parameters: dict, auth: bool = False) -> None:
+    def __init__(self, version: tuple[int, ...], topology: str, parameters: dict, auth: bool = False,
+                 sharded_replicaset: bool = False) -> None:
         self.version = version
         self.topology = topology
         self.parameters = parameters
         self.auth = auth
+        self.sharded_replicaset = sharded_replicaset
+
+
+def _version_cmp(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    """Compare versions component-wise, missing components as 0 ("8.0" == "8.0.0")."""
+    width = max(len(a), len(b))
+    a, b = a + (0,) * (width - len(a)), b + (0,) * (width - len(b))
+    return (a > b) - (a < b)
+
+
+def _topology_ok(wanted: list[str], info: ServerInfo) -> bool:
+    # runOnRequirement.topologies: "sharded" accepts any sharded cluster; "sharded-replicaset" only
+    # one whose shards are all replica sets ("Determining if a Sharded Cluster Uses Replica Sets").
+    if info.topology in wanted:
+        return True
+    return "sharded-replicaset" in wanted and info.topology == "sharded" and info.sharded_replicaset
+
+
+def _parameter_equal(expected: Any, actual: Any) -> bool:
+    from tests.spec.unified.matching import MISSING, match
+
+    if actual is MISSING:
+        return False  # "If a server does not support a parameter ... treat the comparison as not equal"
+    try:
+        match(expected, actual)  # flexible numeric comparisons, as the spec requires
+    except AssertionError:
+        return False
+    return True
 
 
 def requirement_unmet(req: dict, info: ServerInfo) -> str | None:
     """Why one runOnRequirement is not met by `info`, or None (unified format, "runOnRequirement")."""
-    if "minServerVersion" in req and info.version < parse_version(req["minServerVersion"]):
+    from tests.spec.unified.matching import MISSING
+
+    if "minServerVersion" in req and _version_cmp(info.version, parse_version(req["minServerVersion"])) < 0:
         return f"requires server >= {req['minServerVersion']}"
-    if "maxServerVersion" in req and info.version[:len(parse_version(req['maxServerVersion']))] > \
-            parse_version(req["maxServerVersion"]):
+    if "maxServerVersion" in req and _version_cmp(info.version, parse_version(req["maxServerVersion"])) > 0:
         return f"requires server <= {req['maxServerVersion']}"
-    if "topologies" in req and info.topology not in req["topologies"]:
+    if "topologies" in req and not _topology_ok(req["topologies"], info):
+        if info.topology == "sharded" and "sharded-replicaset" in req["topologies"]:
+            return "requires topology sharded-replicaset (config.shards does not list replica-set shards)"
         return f"requires topology {' or '.join(req['topologies'])}"
     if req.get("serverless") == "require":
         return "requires serverless"
-    if req.get("auth") is True:
-        return "requires auth"
+    if "auth" in req and bool(req["auth"]) != info.auth:
+        return "requires auth" if req["auth"] else "requires auth to be disabled"
     if "authMechanism" in req:
-        return f"requires auth mechanism {req['authMechanism']}"
-    if req.get("csfle"):
+        mechanisms = [str(m).lower() for m in info.parameters.get("authenticationMechanisms", [])]
+        if str(req["authMechanism"]).lower() not in mechanisms:
+            return f"requires auth mechanism {req['authMechanism']}"
+    if req.get("csfle") is True:
         return "requires csfle (client-side field level encryption)"
     for name, value in req.get("serverParameters", {}).items():
-        if info.parameters.get(name) != value:
+        if not _parameter_equal(value, info.parameters.get(name, MISSING)):
             return f"requires server parameter {name}={value!r} (sandbox has {info.parameters.get(name)!r})"
     return None
 
@@ -107,7 +170,8 @@ def choose_topology(file_doc: dict, test: dict, info_for: Callable[[str], Server
 
 def _could_match(reqs: list[dict] | None, topology: str) -> bool:
     # Topology alone decides whether starting that sandbox is worth it.
-    return not reqs or any("topologies" not in r or topology in r["topologies"] for r in reqs)
+    return not reqs or any("topologies" not in r or topology in r["topologies"]
+                           or (topology == "sharded" and "sharded-replicaset" in r["topologies"]) for r in reqs)
 
 
 def _topology_reason(file_doc: dict, test: dict, topology: str) -> str:
@@ -128,6 +192,7 @@ class UnifiedTest:
         self.test = test
         self.entities = EntityMap()
         self.failpoints: list[tuple[str | None, str]] = []   # (address or None=all, name) to disable
+        self.failpoint_block_ms = 0                             # longest blockTimeMS configured so far
         self.topology_records: dict[str, Any] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -172,8 +237,14 @@ class UnifiedTest:
     def load_initial_data(self) -> None:
         """initialData: drop each collection, create it (createOptions), insert its documents."""
         for item in self.file.get("initialData", []):
-            self.deployment.reset_collection(item["databaseName"], item["collectionName"],
-                                             item.get("documents", []), item.get("createOptions"))
+            try:
+                self.deployment.reset_collection(item["databaseName"], item["collectionName"],
+                                                 item.get("documents", []), item.get("createOptions"))
+            except Exception as exc:  # noqa: BLE001 - e.g. createOptions the sandbox lacks
+                unimplemented = sandbox_unimplemented(exc)
+                if unimplemented is None:
+                    raise
+                raise Skip(SANDBOX_UNIMPLEMENTED + unimplemented) from exc
 
     # -- entities ----------------------------------------------------------------------------------
     def create_entities(self, specs: list[dict]) -> None:
@@ -214,7 +285,7 @@ class UnifiedTest:
             if unsupported in body and unsupported != "observeLogMessages":
                 raise Skip(f"client option {unsupported} is unsupported by this runner/driver")
         options = dict(body.get("uriOptions", {}))
-        options.setdefault("serverSelectionTimeoutMS", DEFAULT_SELECTION_TIMEOUT_MS)
+        options["serverSelectionTimeoutMS"] = selection_timeout_ms(self.test, body)
         uri = self.deployment.client_uri(body.get("useMultipleMongoses"),
                                          direct=bool(options.get("directConnection")))
         recorder = EventRecorder(body.get("observeEvents", []), body.get("ignoreCommandMonitoringEvents", []),
@@ -265,7 +336,13 @@ class UnifiedTest:
             fn = operations.TEST_RUNNER.get(name)
             if fn is None:
                 raise Skip(f"unsupported testRunner operation {name!r}")
-            fn(self, args)
+            try:
+                fn(self, args)
+            except Exception as exc:  # noqa: BLE001 - e.g. a fail point mode the sandbox lacks
+                unimplemented = sandbox_unimplemented(exc)
+                if unimplemented is None:
+                    raise
+                raise Skip(SANDBOX_UNIMPLEMENTED + unimplemented) from exc
             return
         kind = self.entities.kind(obj)
         fn = operations.lookup(kind, name)
@@ -275,6 +352,11 @@ class UnifiedTest:
         except Skip:
             raise
         except Exception as exc:  # noqa: BLE001 - judged against expectError below
+            unimplemented = sandbox_unimplemented(exc)
+            if unimplemented is not None and "expectError" not in op and not op.get("ignoreResultAndError"):
+                # The sandbox cannot do what this test needs: a skip, not a driver failure. When the
+                # test expects an error it is judged as usual (the refusal may be the wrong error).
+                raise Skip(SANDBOX_UNIMPLEMENTED + unimplemented) from exc
             if "expectError" in op and _raised_by_driver(exc):
                 self.check_error(op["expectError"], exc, op)
                 return
@@ -381,6 +463,21 @@ class UnifiedTest:
             actual = self.deployment.read_collection(item["databaseName"], item["collectionName"])
             self.assert_match(item["documents"], actual,
                               f"outcome of {item['databaseName']}.{item['collectionName']}", root=False)
+
+
+def selection_timeout_ms(test: dict, client_body: dict) -> int:
+    """A client entity's serverSelectionTimeoutMS: its own, else short, plus time to recover a server
+    when the test may disrupt one (a fail point, a stepdown or shutdown command)."""
+    own = (client_body.get("uriOptions") or {}).get("serverSelectionTimeoutMS")
+    if own is not None:
+        return int(own)
+    return DEFAULT_SELECTION_TIMEOUT_MS + (RECOVERY_ALLOWANCE_MS if _may_disrupt(test) else 0)
+
+
+def _may_disrupt(test: dict) -> bool:
+    text = repr(test)  # operations may be nested (runOnThread, loop): search the whole test
+    return any(f"'{name}'" in text for name in _DISRUPTIVE_OPERATIONS) or \
+        any(word in text for word in ("'replSetStepDown'", "'shutdown'", "'configureFailPoint'"))
 
 
 def _brief(doc: dict) -> str:

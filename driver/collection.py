@@ -363,7 +363,7 @@ class Collection:
                                  comment=comment, let=let, write_concern=self._wc if writes else None,
                                  bypass_document_validation=bypass_document_validation)
         return Cursor(self._client, self.database.name, self.name, body=body,
-                      read_preference=None if writes else self.read_preference, session=session,
+                      read_preference=self.read_preference, session=session, write_stage=writes,
                       batch_size=batch_size or 0, comment=comment, retryable=None if writes else "read")
 
     def count_documents(self, filter: Mapping[str, Any] | None = None, *, skip: int | None = None,

@@ -26,7 +26,8 @@ class Cursor:
     def __init__(self, client: Any, db: str, collection: str | int, *, body: Mapping[str, Any] | None = None,
                  find: Mapping[str, Any] | None = None, read_preference: ReadPreference | None = None,
                  session: ClientSession | None = None, batch_size: int = 0, limit: int = 0,
-                 comment: Any = None, max_await_time_ms: int | None = None, retryable: str | None = "read") -> None:
+                 comment: Any = None, max_await_time_ms: int | None = None, retryable: str | None = "read",
+                 write_stage: bool = False) -> None:
         if (body is None) == (find is None):
             raise ConfigurationError("Cursor needs exactly one of body (a cursor command) or find (find options)")
         self._client = client
@@ -42,6 +43,7 @@ class Cursor:
         self._comment = comment
         self._max_await_time_ms = max_await_time_ms
         self._retryable = retryable
+        self._write_stage = write_stage  # $out/$merge aggregate (see Operation.write_stage)
         self._buffer: deque[Any] = deque()
         self._id: int | None = None  # None: not started; 0: exhausted on the server
         self._address: str | None = None
@@ -170,7 +172,7 @@ class Cursor:
         try:
             reply = self._client._executor.execute(Operation(
                 self._db, body, read_preference=self._read_preference, session=self._session,
-                retryable=self._retryable))
+                retryable=self._retryable, write_stage=self._write_stage))
         except BaseException:
             self._id = 0
             self._end_implicit_session()

@@ -136,7 +136,7 @@ class Database:
         body = aggregate_command(1, pipeline, batch_size=batch_size, read_concern=self.read_concern.document(),
                                  write_concern=self.write_concern.document() if writes else None, **kwargs)
         return Cursor(self.client, self.name, "$cmd.aggregate", body=body,
-                      read_preference=None if writes else self.read_preference, session=session,
+                      read_preference=self.read_preference, session=session, write_stage=writes,
                       batch_size=batch_size or 0, comment=kwargs.get("comment"),
                       retryable=None if writes else "read")
 

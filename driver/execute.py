@@ -70,6 +70,8 @@ class Operation:
     sessionless: bool = False  # never attach a session (endSessions itself)
     # Set once the operation's txnNumber was taken: every later attempt reuses it.
     txn_number_taken: bool = False
+    # An aggregate ending in $out/$merge: a write that may still run on a secondary (5.0+).
+    write_stage: bool = False
     operation_id: int = field(default_factory=lambda: next(_operation_ids))
 
 
@@ -199,6 +201,9 @@ class Executor:
                 raise ConnectionFailure(f"server {op.address} (where this cursor lives) has left the topology; "
                                         "the cursor cannot continue")
             return server
+        if op.write_stage and op.read_preference is not None and not _secondary_write_stage_ok(
+                op.read_preference, self.topology.description):
+            op.read_preference = None  # run it as a write on the primary
         criteria = "write" if op.read_preference is None else op.read_preference
         return self.topology.select_server(criteria, deprioritized=deprioritized)
 
@@ -363,6 +368,22 @@ class Executor:
                 monitor.cancel_check()
         if outcome.cancel_check and monitor is not None:
             monitor.cancel_check()
+
+
+# Wire version of MongoDB 5.0: secondaries run $out/$merge aggregates (writing via the primary).
+SECONDARY_WRITE_STAGE_WIRE_VERSION = 13
+
+
+def _secondary_write_stage_ok(pref: ReadPreference, topology: Any) -> bool:
+    """Whether an $out/$merge aggregate may use a non-primary read preference.
+
+    CRUD spec, "Aggregation with $out/$merge": only when every known server is 5.0+ (wire 13);
+    otherwise the driver falls back to the primary so an older secondary never gets it.
+    """
+    if pref.mode == PRIMARY:
+        return False
+    known = [sd for sd in topology.servers.values() if sd.type is not ServerType.Unknown]
+    return all(sd.max_wire_version >= SECONDARY_WRITE_STAGE_WIRE_VERSION for sd in known)
 
 
 def _read_preference_document(pref: ReadPreference, topology_type: TopologyType,

@@ -52,14 +52,24 @@ def list_collections_command(
 
 
 def create_collection_command(name: str, *, write_concern: Mapping[str, Any] | None = None, comment: Any = None, **options: Any) -> dict[str, Any]:
-    """{create: name, <options under their server names>} (capped, size, viewOn, pipeline, ...)."""
+    """{create: name, <options under their server names>} (capped, size, viewOn, pipeline, ...).
+
+    Python-style names are accepted too and sent camelCased (view_on -> viewOn,
+    expire_after_seconds -> expireAfterSeconds), as the server knows only the latter.
+    """
     cmd: dict[str, Any] = {"create": require_string(name, "collection name")}
     for option, value in options.items():
         if value is not None:
-            cmd[option] = value
+            cmd[_camel(option)] = value
     put(cmd, "writeConcern", non_empty_concern(write_concern, "write_concern"))
     put(cmd, "comment", comment)
     return cmd
+
+
+def _camel(name: str) -> str:
+    """snake_case -> camelCase (names without an underscore are kept as given)."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def drop_collection_command(name: str, *, write_concern: Mapping[str, Any] | None = None, comment: Any = None) -> dict[str, Any]:

@@ -86,3 +86,46 @@ def test_expected_failures_name_existing_cases() -> None:
     ids = {p.id for p in _cases()}
     stale = sorted(set(load_expected_failures()) - ids)
     assert not stale, f"expected_failures.txt names unknown cases: {stale}"
+
+
+# ----- runner self-checks (no sandbox needed) -------------------------------------------------------
+def test_requirements_follow_the_spec() -> None:
+    """runOnRequirement rules: versions compared per component, "sharded" does not imply
+    "sharded-replicaset" unless shards are replica sets, serverParameters compared flexibly."""
+    from tests.spec.unified.runner import ServerInfo, requirement_unmet
+
+    info = ServerInfo((8, 0, 0), "sharded", {"enableTestCommands": 1.0}, auth=False)
+    assert requirement_unmet({"minServerVersion": "8.0"}, info) is None
+    assert requirement_unmet({"maxServerVersion": "8.0"}, info) is None
+    assert requirement_unmet({"maxServerVersion": "7.99"}, info)
+    assert requirement_unmet({"minServerVersion": "8.0.1"}, info)
+    assert requirement_unmet({"topologies": ["sharded-replicaset"]}, info)
+    rs_shards = ServerInfo((8, 0, 0), "sharded", {}, sharded_replicaset=True)
+    assert requirement_unmet({"topologies": ["sharded-replicaset"]}, rs_shards) is None
+    assert requirement_unmet({"serverParameters": {"enableTestCommands": True}}, info)  # bool is no number
+    assert requirement_unmet({"serverParameters": {"enableTestCommands": 1}}, info) is None
+    assert requirement_unmet({"serverParameters": {"missing": 1}}, info)
+    assert requirement_unmet({"auth": False}, info) is None
+    assert requirement_unmet({"auth": True}, info)
+
+
+def test_sandbox_refusals_are_recognised() -> None:
+    """Code 238 or the sandbox's own wording, also inside write errors; other errors are not."""
+    from driver.errors import OperationFailure
+    from tests.spec.unified.runner import sandbox_unimplemented
+
+    assert sandbox_unimplemented(OperationFailure("x", 238, {"errmsg": "$densify is not supported"}))
+    bulk = OperationFailure("bulk", 65, {"writeErrors": [{"code": 2, "errmsg": "$where is not supported by "
+                                                                                 "the mongocli sandbox"}]})
+    assert "mongocli sandbox" in sandbox_unimplemented(bulk)
+    assert sandbox_unimplemented(OperationFailure("duplicate key", 11000, {"errmsg": "E11000"})) is None
+
+
+def test_expected_failures_format() -> None:
+    """Each line needs a case id and a reason; the writer's output reads back the same."""
+    from tests.spec.unified.expected import format_expected_failures, parse_expected_failures
+
+    items = {"crud/unified/a.json::does x": "sandbox: y is missing", "sessions/b.json::z": "driver: w"}
+    assert parse_expected_failures(format_expected_failures(items.items())) == items
+    with pytest.raises(ValueError, match="reason"):
+        parse_expected_failures("crud/unified/a.json::does x\n")

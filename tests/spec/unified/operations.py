@@ -15,7 +15,7 @@ SCHEDULING_SLACK_MS = 1_000   # thread wake-ups and sandbox replies on a loaded 
 MIN_HEARTBEAT_MS = 500        # SDAM minHeartbeatFrequencyMS: immediate checks are spaced by this
 
 _RENAMES = {"maxTimeMS": "max_time_ms", "let": "let", "upsertedId": "upserted_id"}
-_UNSUPPORTED_ARGS = {"timeoutMS": "timeoutMS (client-side operation timeout)", "rawData": "rawData"}
+UNSUPPORTED_ARGS = {"timeoutMS": "timeoutMS (client-side operation timeout)", "rawData": "rawData"}
 
 
 def snake(name: str) -> str:
@@ -31,8 +31,8 @@ def kwargs(run: Any, args: dict, *skip: str) -> dict[str, Any]:
     for key, value in args.items():
         if key in skip:
             continue
-        if key in _UNSUPPORTED_ARGS:
-            raise Skip(f"argument {_UNSUPPORTED_ARGS[key]} is unsupported by the driver")
+        if key in UNSUPPORTED_ARGS:
+            raise Skip(f"argument {UNSUPPORTED_ARGS[key]} is unsupported by the driver")
         if key == "session":
             value = run.entities.get(value, "session")
         elif key == "returnDocument":
@@ -203,6 +203,7 @@ def _list_index_names(run: Any, coll: Any, args: dict) -> list:
 def _unsupported(reason: str) -> Op:
     def op(run: Any, target: Any, args: dict) -> Any:
         raise Skip(reason)
+    op.skip_reason = reason  # type: ignore[attr-defined]  # read by the preflight check
     return op
 
 
@@ -463,6 +464,7 @@ def _wait_for_primary_change(run: Any, args: dict) -> None:
 def _skip(reason: str) -> Callable[[Any, dict], None]:
     def op(run: Any, args: dict) -> None:
         raise Skip(reason)
+    op.skip_reason = reason  # type: ignore[attr-defined]  # read by the preflight check
     return op
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from bson import json_util
 from bson.json_util import JSONOptions
@@ -22,6 +24,11 @@ DEFAULT_SELECTION_TIMEOUT_MS = 1_000
 # to re-discover it: an immediate check, spaced at most minHeartbeatFrequencyMS (500 ms) from the last.
 RECOVERY_ALLOWANCE_MS = 1_000
 _DISRUPTIVE_OPERATIONS = frozenset({"failPoint", "targetedFailPoint"})
+# Unified format, "Executing a Test": a test that might run configureFailPoint MAY lower
+# minHeartbeatFrequencyMS for its clients (SDAM: "drivers MAY allow tests to set a lower value"),
+# but MUST NOT for a client that sets heartbeatFrequencyMS. Immediate re-checks after a failure then
+# take ~50 ms instead of 500 ms, which is most of the retryable-reads/writes run time.
+TEST_MIN_HEARTBEAT_MS = 50
 
 _JSON = JSONOptions(document_class=dict, tz_aware=True, uuid_representation=4)
 
@@ -34,7 +41,9 @@ class Skip(Exception):
 # tallies these apart from the other skips.
 SANDBOX_UNIMPLEMENTED = "sandbox does not implement: "
 _NOT_IMPLEMENTED_CODE = 238  # NotImplemented
-_NOT_IMPLEMENTED_TEXT = "not supported by the sandbox engine"
+# The sandbox's own wording when it lacks a feature ("... is not supported by the sandbox engine",
+# "$where is not supported by the mongocli sandbox (it runs no JavaScript)").
+_NOT_IMPLEMENTED_TEXT = re.compile(r"not supported by the (?:mongocli )?sandbox")
 
 
 def sandbox_unimplemented(exc: BaseException) -> str | None:
@@ -50,7 +59,7 @@ def sandbox_unimplemented(exc: BaseException) -> str | None:
             candidates.append(details["writeConcernError"])
     for item in candidates:
         message = str(item.get("errmsg", ""))
-        if item.get("code") == _NOT_IMPLEMENTED_CODE or _NOT_IMPLEMENTED_TEXT in message:
+        if item.get("code") == _NOT_IMPLEMENTED_CODE or _NOT_IMPLEMENTED_TEXT.search(message):
             return message.split(", full error:")[0]  # PyMongo appends the whole reply
     return None
 
@@ -201,15 +210,19 @@ class UnifiedTest:
             raise Skip(f"test file says: {self.test['skipReason']}")
         if "expectLogMessages" in self.test:
             raise Skip("expectLogMessages: log messages (logging spec) are not checked by this runner")
-        try:
-            self.load_initial_data()
-            self.create_entities(self.file.get("createEntities", []))
-            for op in self.test["operations"]:
-                self.run_operation(op)
-            self.check_expected_events(self.test.get("expectEvents", []))
-            self.check_outcome(self.test.get("outcome", []))
-        finally:
-            self.close()
+        from tests.spec.unified import preflight
+
+        preflight.check(self.file, self.test)  # skip before any client exists, not after
+        with _lower_min_heartbeat(may_lower_min_heartbeat(self.file, self.test)):
+            try:
+                self.load_initial_data()
+                self.create_entities(self.file.get("createEntities", []))
+                for op in self.test["operations"]:
+                    self.run_operation(op)
+                self.check_expected_events(self.test.get("expectEvents", []))
+                self.check_outcome(self.test.get("outcome", []))
+            finally:
+                self.close()
 
     def close(self) -> None:
         """Disable fail points, end sessions, close cursors and clients, stop threads."""
@@ -249,9 +262,14 @@ class UnifiedTest:
     # -- entities ----------------------------------------------------------------------------------
     def create_entities(self, specs: list[dict]) -> None:
         """createEntities: client, database, collection, session, thread; bucket/clientEncryption skip."""
+        from tests.spec.unified.preflight import entity_unsupported
+
         for spec in specs:
             ((kind, body),) = spec.items()
             name = body["id"]
+            why = entity_unsupported(kind, body)
+            if why:
+                raise Skip(why)
             if kind == "client":
                 self.entities.add(name, "client", self._make_client(body))
             elif kind == "database":
@@ -271,19 +289,10 @@ class UnifiedTest:
                 thread = ThreadEntity(name, self.run_operation)
                 thread.start()
                 self.entities.add(name, "thread", thread)
-            elif kind == "bucket":
-                raise Skip("GridFS bucket entities are unsupported: the driver has no GridFS API")
-            elif kind == "clientEncryption":
-                raise Skip("clientEncryption entities are unsupported: the driver has no CSFLE/QE support")
-            else:
-                raise Skip(f"unsupported entity type {kind!r}")
 
     def _make_client(self, body: dict) -> ClientEntity:
         from driver.client import Client  # the driver under test; an ImportError fails the test
 
-        for unsupported in ("autoEncryptOpts", "serverApi", "storeEventsAsEntities", "observeLogMessages"):
-            if unsupported in body and unsupported != "observeLogMessages":
-                raise Skip(f"client option {unsupported} is unsupported by this runner/driver")
         options = dict(body.get("uriOptions", {}))
         options["serverSelectionTimeoutMS"] = selection_timeout_ms(self.test, body)
         uri = self.deployment.client_uri(body.get("useMultipleMongoses"),
@@ -338,6 +347,8 @@ class UnifiedTest:
                 raise Skip(f"unsupported testRunner operation {name!r}")
             try:
                 fn(self, args)
+            except Skip:
+                raise  # e.g. from an operation on a thread, already worded
             except Exception as exc:  # noqa: BLE001 - e.g. a fail point mode the sandbox lacks
                 unimplemented = sandbox_unimplemented(exc)
                 if unimplemented is None:
@@ -472,6 +483,29 @@ def selection_timeout_ms(test: dict, client_body: dict) -> int:
     if own is not None:
         return int(own)
     return DEFAULT_SELECTION_TIMEOUT_MS + (RECOVERY_ALLOWANCE_MS if _may_disrupt(test) else 0)
+
+
+def may_lower_min_heartbeat(file_doc: dict, test: dict) -> bool:
+    """True when the test might configure a fail point and none of its clients (file or test
+    createEntities) sets heartbeatFrequencyMS: the driver's process-wide minimum may then be lowered."""
+    return _may_disrupt(test) and "'heartbeatFrequencyMS'" not in repr((file_doc.get("createEntities"), test))
+
+
+@contextmanager
+def _lower_min_heartbeat(enabled: bool) -> Iterator[None]:
+    # The driver keeps minHeartbeatFrequencyMS as a module constant its monitors read at each wait
+    # (driver/sdam/monitor.py); tests run one at a time, so lowering it for one test is per-client.
+    from driver.sdam import monitor
+
+    saved = getattr(monitor, "MIN_HEARTBEAT_FREQUENCY_MS", None)
+    if not enabled or saved is None:
+        yield
+        return
+    monitor.MIN_HEARTBEAT_FREQUENCY_MS = TEST_MIN_HEARTBEAT_MS
+    try:
+        yield
+    finally:
+        monitor.MIN_HEARTBEAT_FREQUENCY_MS = saved
 
 
 def _may_disrupt(test: dict) -> bool:

@@ -26,12 +26,18 @@ from driver.errors import (
 from driver.events.command import command_context
 from driver.read_preference import PRIMARY, ReadPreference
 from driver.retry import (
+    MAX_OVERLOAD_RETRIES,
+    RETRY_TOKEN_RETURN_RATE,
     RETRYABLE_WRITES_UNSUPPORTED_MESSAGE,
+    TokenBucket,
     add_retryable_write_label,
     error_after_read_retry,
     error_after_write_retry,
+    is_overload_error,
+    is_retryable_overload_error,
     is_retryable_read_command,
     is_retryable_write_command,
+    overload_backoff_s,
     retryable_writes_unsupported,
     should_retry_read,
     should_retry_write,
@@ -93,6 +99,8 @@ class Executor:
         self.retry_writes = retry_writes
         self.retry_reads = retry_reads
         self.cluster_time: Mapping[str, Any] | None = None
+        # Client backpressure: the per-client budget of overload retries.
+        self.retry_tokens = TokenBucket()
         self._cluster_lock = threading.Lock()
         # (address, db, collection, cursor_id) of cursors garbage-collected while open; killed
         # by the next operation because I/O must not run inside a finalizer.
@@ -139,6 +147,15 @@ class Executor:
         errors: list[BaseException] = []
         deprioritized: tuple[str, ...] = ()
         attempt = 0
+        # One retry (retryable reads/writes specs), or up to MAX_OVERLOAD_RETRIES once any
+        # attempt failed with a SystemOverloadedError (client-backpressure spec).
+        max_retries = 1
+
+        def final_error(current: BaseException) -> BaseException:
+            if retry_write:
+                return error_after_write_retry(errors)
+            return error_after_read_retry(errors[-2] if len(errors) > 1 else errors[0], current)
+
         while True:
             try:
                 server = self._select(op, deprioritized)
@@ -146,20 +163,22 @@ class Executor:
                 if attempt == 0:
                     raise
                 errors.append(exc)
-                raise (error_after_write_retry(errors) if retry_write else error_after_read_retry(errors[0], exc))
+                raise final_error(exc) from None
             sd = self.topology.description.servers.get(server.address)
             use_txn = retry_write and sd is not None and supports_retryable_writes(sd)
-            if attempt == 1 and retry_write and not use_txn:
+            if attempt >= 1 and retry_write and not use_txn:
                 raise errors[0]  # the new server cannot retry: the original error stands (spec)
-            if attempt == 1 and retry_read and (sd is None or not supports_retryable_reads(sd.max_wire_version)):
+            if attempt >= 1 and retry_read and (sd is None or not supports_retryable_reads(sd.max_wire_version)):
                 raise errors[0]
             try:
                 # retryable-writes spec: one txnNumber per operation, taken by the first attempt
                 # that sends the command (an attempt that failed in check-out, e.g. with a
                 # PoolClearedError, sent nothing and must not make the retry reuse an old one).
                 reply = self._attempt(server, op, use_txn, new_txn=not op.txn_number_taken)
-                if use_txn and attempt == 0 and reply.document is not None:
+                if use_txn and attempt < max_retries and reply.document is not None:
                     self._raise_retryable_wce(reply.document, sd)
+                # Backpressure: every success refills the retry budget a little, a retried one more.
+                self.retry_tokens.deposit(RETRY_TOKEN_RETURN_RATE + (1 if attempt else 0))
                 return reply
             except DriverError as exc:
                 if use_txn and retryable_writes_unsupported(exc):
@@ -170,16 +189,31 @@ class Executor:
                                               is_mongos=sd is not None and sd.type is ServerType.Mongos,
                                               in_transaction=in_txn)
                 errors.append(exc)
-                if attempt >= 1:
-                    if retry_write:
-                        raise error_after_write_retry(errors) from None
-                    raise error_after_read_retry(errors[0], exc) from None
-                if not ((use_txn and should_retry_write(exc)) or (retry_read and should_retry_read(exc))):
-                    raise
+                overload = is_overload_error(exc)
+                if attempt >= 1 and not overload:
+                    # A retry failing for another reason shows the server is coping again.
+                    self.retry_tokens.deposit(1)
+                retryable = ((use_txn and should_retry_write(exc)) or (retry_read and should_retry_read(exc))
+                             or is_retryable_overload_error(exc))
+                if overload and retryable:
+                    max_retries = MAX_OVERLOAD_RETRIES
+                if not retryable or attempt >= max_retries:
+                    if attempt == 0:
+                        raise
+                    raise final_error(exc) from None
+                if overload and not self.retry_tokens.consume(1):
+                    if attempt == 0:
+                        raise  # the retry budget is spent: no retry
+                    raise final_error(exc) from None
                 attempt += 1
-                # Server selection spec, "deprioritized servers": a retry in a sharded cluster
-                # prefers another mongos than the one that failed.
-                if self.topology.description.type is TopologyType.Sharded:
+                if overload:
+                    # Client backpressure: back off exponentially with jitter, and prefer
+                    # another server than the overloaded one.
+                    deprioritized = tuple(dict.fromkeys(deprioritized + (server.address,)))
+                    time.sleep(overload_backoff_s(attempt))
+                elif self.topology.description.type is TopologyType.Sharded:
+                    # Server selection spec, "deprioritized servers": a retry in a sharded
+                    # cluster prefers another mongos than the one that failed.
                     deprioritized = (server.address,)
 
     def _raise_retryable_wce(self, reply: Mapping[str, Any], sd: Any) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import random
+import threading
+from typing import Any, Callable, Mapping, Sequence
 
 from driver.errors import (
     BulkWriteError,
@@ -208,3 +210,56 @@ def retryable_writes_unsupported(error: BaseException) -> bool:
         and error.code == IllegalOperation
         and str(error.details.get("errmsg", error)).startswith("Transaction numbers")
     )
+
+
+# -- client backpressure (client-backpressure spec, "Overload retry policy") ---------------
+MAX_OVERLOAD_RETRIES = 5          # MAX_ATTEMPTS: retries after an overload error, not configurable
+BASE_BACKOFF_S = 0.1              # baseBackoff 100 ms
+MAX_BACKOFF_S = 10.0              # maxBackoff 10 s
+RETRY_TOKEN_RETURN_RATE = 0.1     # tokens returned by every successful operation
+DEFAULT_RETRY_TOKEN_CAPACITY = 1000.0
+
+
+def is_overload_error(error: BaseException) -> bool:
+    """The server (or a failed connection attempt) says it is overloaded: back off before retrying."""
+    return isinstance(error, DriverError) and error.has_error_label(SYSTEM_OVERLOADED_ERROR)
+
+
+def is_retryable_overload_error(error: BaseException) -> bool:
+    """Any operation may be retried after an error labelled both SystemOverloadedError and RetryableError."""
+    return is_overload_error(error) and error.has_error_label(RETRYABLE_ERROR)  # type: ignore[union-attr]
+
+
+def overload_backoff_s(retry: int, jitter: Callable[[], float] = random.random) -> float:
+    """delay = j * min(maxBackoff, baseBackoff * 2^(i - 1)) for retry number i (1-based), j in [0, 1)."""
+    return jitter() * min(MAX_BACKOFF_S, BASE_BACKOFF_S * 2 ** (max(retry, 1) - 1))
+
+
+class TokenBucket:
+    """Per-client retry budget: an overload retry takes a token, successes put some back.
+
+    Why: during a long overload, unbounded retries would add load to a server that is
+    already shedding it (client-backpressure spec, "Token Bucket"; capacity 1000).
+    """
+
+    def __init__(self, capacity: float = DEFAULT_RETRY_TOKEN_CAPACITY) -> None:
+        self.capacity = capacity
+        self._tokens = capacity
+        self._lock = threading.Lock()
+
+    @property
+    def tokens(self) -> float:
+        return self._tokens
+
+    def consume(self, n: float = 1.0) -> bool:
+        """Take n tokens if there are that many; False (nothing taken) otherwise."""
+        with self._lock:
+            if self._tokens >= n:
+                self._tokens -= n
+                return True
+            return False
+
+    def deposit(self, n: float) -> None:
+        """Return n tokens, never above capacity."""
+        with self._lock:
+            self._tokens = min(self.capacity, self._tokens + n)

@@ -117,3 +117,55 @@ def test_failover_write_waits_for_new_primary(replset, make_client) -> None:
     new = replset.wait_for_primary(10, other_than=old)
     assert rec.succeeded("insert")[-1].address == new
     assert client.db.f.count_documents({}) == 2
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """Overload retries without their jittered sleeps (the policy is tested, not the clock)."""
+    import driver.execute
+
+    delays: list[int] = []
+    monkeypatch.setattr(driver.execute, "overload_backoff_s", lambda retry: delays.append(retry) or 0.0)
+    return delays
+
+
+OVERLOADED = {"errorCode": 462, "errorLabels": ["SystemOverloadedError", "RetryableError"]}
+
+
+def test_overload_error_retries_a_non_retryable_write(replset, make_client, no_backoff) -> None:
+    client, rec = make_client(replset.uri)
+    client.db.o.insert_many([{"n": 1}, {"n": 2}])
+    fail_command(client, {"times": 2}, failCommands=["update"], **OVERLOADED)
+    rec.clear()
+    before = client._executor.retry_tokens.tokens
+    # updateMany is no retryable write, but an overload error is retryable for any command
+    assert client.db.o.update_many({}, {"$set": {"seen": True}}).modified_count == 2
+    assert len(rec.started("update")) == 3 and len(rec.failed("update")) == 2
+    assert no_backoff == [1, 2]  # backoff before each retry, growing with the retry number
+    # two retries took two tokens; the success on a retry returned 1.1
+    assert client._executor.retry_tokens.tokens == pytest.approx(min(1000, before - 2 + 1.1))
+
+
+def test_overload_retries_stop_after_five(replset, make_client, no_backoff) -> None:
+    client, rec = make_client(replset.uri)
+    client.db.o.insert_one({"n": 1})
+    fail_command(client, "alwaysOn", failCommands=["find"], **OVERLOADED)
+    rec.clear()
+    try:
+        with pytest.raises(OperationFailure) as caught:
+            client.db.o.find_one()
+    finally:
+        fail_command(client, "off", failCommands=["find"])
+    assert caught.value.code == 462 and caught.value.has_error_label("SystemOverloadedError")
+    assert len(rec.started("find")) == 6  # the first attempt and MAX_OVERLOAD_RETRIES (5) retries
+
+
+def test_overload_retry_needs_a_token(replset, make_client, no_backoff) -> None:
+    client, rec = make_client(replset.uri)
+    client.db.o.insert_one({"n": 1})
+    client._executor.retry_tokens.consume(client._executor.retry_tokens.tokens)  # budget spent
+    fail_command(client, {"times": 1}, failCommands=["find"], **OVERLOADED)
+    rec.clear()
+    with pytest.raises(OperationFailure):
+        client.db.o.find_one()
+    assert len(rec.started("find")) == 1 and no_backoff == []

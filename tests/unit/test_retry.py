@@ -146,3 +146,39 @@ def test_retryable_writes_unsupported_detection():
                            details={"errmsg": "Transaction numbers are only allowed on a replica set", "code": 20})
     assert retryable_writes_unsupported(err)
     assert not retryable_writes_unsupported(failure(20))
+
+
+# -- client backpressure ---------------------------------------------------------------------
+from driver.retry import (  # noqa: E402
+    MAX_BACKOFF_S,
+    TokenBucket,
+    is_overload_error,
+    is_retryable_overload_error,
+    overload_backoff_s,
+)
+
+
+def test_overload_labels() -> None:
+    both = OperationFailure("overloaded", 462, {}, error_labels=["SystemOverloadedError", "RetryableError"])
+    only_overload = OperationFailure("overloaded", 462, {}, error_labels=["SystemOverloadedError"])
+    plain = OperationFailure("other", 2, {})
+    assert is_overload_error(both) and is_retryable_overload_error(both)
+    assert is_overload_error(only_overload) and not is_retryable_overload_error(only_overload)
+    assert not is_overload_error(plain) and not is_retryable_overload_error(ValueError("x"))
+
+
+def test_overload_backoff_doubles_and_is_capped() -> None:
+    assert [overload_backoff_s(i, jitter=lambda: 1.0) for i in (1, 2, 3, 4, 5)] == \
+        pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6])
+    assert overload_backoff_s(30, jitter=lambda: 1.0) == MAX_BACKOFF_S
+    assert overload_backoff_s(3, jitter=lambda: 0.5) == pytest.approx(0.2)
+
+
+def test_token_bucket_consume_and_deposit() -> None:
+    bucket = TokenBucket(capacity=2)
+    assert bucket.consume(1) and bucket.consume(1)
+    assert not bucket.consume(1) and bucket.tokens == 0  # a refused consume takes nothing
+    bucket.deposit(0.5)
+    assert not bucket.consume(1)
+    bucket.deposit(10)
+    assert bucket.tokens == 2  # never above capacity

@@ -92,10 +92,17 @@ def result_document(result: Any) -> Any:
 
 
 def partial_result_document(exc: BaseException) -> Any:
-    """The partial result a BulkWriteError carries, as a BulkWriteResult document."""
+    """The partial result a failed bulk write carries, as a BulkWriteResult document.
+
+    A BulkWriteError has the counts in `details`; any other error raised from a bulk write (network,
+    command) carries `partial_result`, the driver's BulkWriteResult of the batches completed before it
+    (CRUD spec: the error reports what was written)."""
     details = getattr(exc, "details", {}) or {}
     if "nInserted" not in details:
-        return details
+        partial = getattr(exc, "partial_result", None)
+        if partial is None:
+            return details
+        details = partial.as_document()
     upserted = {str(u["index"]): u["_id"] for u in details.get("upserted", [])}
     return {"insertedCount": details.get("nInserted", 0), "matchedCount": details.get("nMatched", 0),
             "modifiedCount": details.get("nModified", 0), "deletedCount": details.get("nRemoved", 0),

@@ -129,3 +129,24 @@ def test_expected_failures_format() -> None:
     assert parse_expected_failures(format_expected_failures(items.items())) == items
     with pytest.raises(ValueError, match="reason"):
         parse_expected_failures("crud/unified/a.json::does x\n")
+
+
+def test_selection_timeout_covers_counted_fail_points() -> None:
+    """A client without its own serverSelectionTimeoutMS gets time for every counted fail point
+    activation at its check spacing (heartbeatFrequencyMS, at least minHeartbeatFrequencyMS) plus blocks."""
+    from tests.spec.unified.runner import (DEFAULT_SELECTION_TIMEOUT_MS, RECOVERY_ALLOWANCE_MS,
+                                           TEST_MIN_HEARTBEAT_MS, selection_timeout_ms)
+
+    def test_with(mode: dict | str, data: dict | None = None) -> dict:
+        failpoint = {"configureFailPoint": "failCommand", "mode": mode, "data": data or {}}
+        return {"operations": [{"name": "failPoint", "object": "testRunner", "arguments": {"failPoint": failpoint}}]}
+
+    base = DEFAULT_SELECTION_TIMEOUT_MS + RECOVERY_ALLOWANCE_MS
+    slow = {"uriOptions": {"heartbeatFrequencyMS": 500}}
+    assert selection_timeout_ms(test_with({"times": 4}), slow) == base + 4 * 500
+    assert selection_timeout_ms(test_with({"times": 2}, {"blockConnection": True, "blockTimeMS": 750}), slow) \
+        == base + 2 * (500 + 750)
+    assert selection_timeout_ms(test_with({"times": 3}), {}) == base + 3 * TEST_MIN_HEARTBEAT_MS
+    assert selection_timeout_ms(test_with("alwaysOn"), slow) == base
+    assert selection_timeout_ms(test_with({"times": 4}), {"uriOptions": {"serverSelectionTimeoutMS": 100}}) == 100
+    assert selection_timeout_ms({"operations": [{"name": "find"}]}, slow) == DEFAULT_SELECTION_TIMEOUT_MS

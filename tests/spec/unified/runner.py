@@ -29,6 +29,7 @@ _DISRUPTIVE_OPERATIONS = frozenset({"failPoint", "targetedFailPoint"})
 # but MUST NOT for a client that sets heartbeatFrequencyMS. Immediate re-checks after a failure then
 # take ~50 ms instead of 500 ms, which is most of the retryable-reads/writes run time.
 TEST_MIN_HEARTBEAT_MS = 50
+SDAM_MIN_HEARTBEAT_MS = 500  # SDAM minHeartbeatFrequencyMS when not lowered
 
 _JSON = JSONOptions(document_class=dict, tz_aware=True, uuid_representation=4)
 
@@ -480,11 +481,58 @@ class UnifiedTest:
 
 def selection_timeout_ms(test: dict, client_body: dict) -> int:
     """A client entity's serverSelectionTimeoutMS: its own, else short, plus time to recover a server
-    when the test may disrupt one (a fail point, a stepdown or shutdown command)."""
+    when the test may disrupt one (a fail point, a stepdown or shutdown command), plus the time the
+    test's counted fail points can keep failing this client's server checks (failpoint_recovery_ms)."""
     own = (client_body.get("uriOptions") or {}).get("serverSelectionTimeoutMS")
     if own is not None:
         return int(own)
-    return DEFAULT_SELECTION_TIMEOUT_MS + (RECOVERY_ALLOWANCE_MS if _may_disrupt(test) else 0)
+    if not _may_disrupt(test):
+        return DEFAULT_SELECTION_TIMEOUT_MS
+    return DEFAULT_SELECTION_TIMEOUT_MS + RECOVERY_ALLOWANCE_MS + failpoint_recovery_ms(test, client_body)
+
+
+def failpoint_recovery_ms(test: dict, client_body: dict) -> int:
+    """Upper bound on how long the test's fail points may keep this client's server Unknown.
+
+    A fail point with mode {times: n} may fail n consecutive checks of a server (a handshake or
+    hello failing, SDAM "Network or command error during server check"), and the monitor spaces
+    the checks it retries by max(heartbeatFrequencyMS, minHeartbeatFrequencyMS) (SDAM, "Monitoring"):
+    each activation costs one such interval plus the fail point's blockTimeMS. Modes without a
+    count (alwaysOn, off, skip) add nothing: the test itself turns those off."""
+    options = client_body.get("uriOptions") or {}
+    min_heartbeat = client_min_heartbeat_ms(test, client_body) or SDAM_MIN_HEARTBEAT_MS
+    interval = max(int(options.get("heartbeatFrequencyMS") or min_heartbeat), min_heartbeat)
+    total = 0
+    for failpoint in _failpoints(test):
+        mode = failpoint.get("mode")
+        times = int(mode.get("times", 0)) if isinstance(mode, dict) else 0
+        data = failpoint.get("data") or {}
+        block = int(data.get("blockTimeMS", 0)) if data.get("blockConnection") else 0
+        total += times * (interval + block)
+    return total
+
+
+def _failpoints(node: Any) -> Iterator[dict]:
+    """Every configureFailPoint document in a test, also nested (runOnThread, loop, runCommand)."""
+    if isinstance(node, dict):
+        if "configureFailPoint" in node:
+            yield node
+            return
+        for value in node.values():
+            yield from _failpoints(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _failpoints(value)
+
+
+def client_min_heartbeat_ms(test: dict, client_body: dict) -> int | None:
+    """The lowered minHeartbeatFrequencyMS for this client entity, or None to keep the driver's.
+
+    Unified format, "Executing a Test": when the test might configure a fail point the runner MAY
+    lower it, but not for a client that sets heartbeatFrequencyMS itself."""
+    if _may_disrupt(test) and "heartbeatFrequencyMS" not in (client_body.get("uriOptions") or {}):
+        return TEST_MIN_HEARTBEAT_MS
+    return None
 
 
 def may_lower_min_heartbeat(file_doc: dict, test: dict) -> bool:

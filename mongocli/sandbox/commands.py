@@ -112,8 +112,12 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
         if handler is not None:
             reply = await handler(conn, db, cmd)
         elif member.deployment.engine.handles(name):
+            # onPrimaryTransactionalWrite fires where a statement commits; a retry of a statement
+            # that already committed is answered from the session's history and commits nothing,
+            # so it neither fires nor consumes an activation (server: checkStatementExecuted).
             fired = member.failpoints.on_primary_transactional_write() if (
-                is_retryable_write(cmd) and member.state in ("PRIMARY", "MONGOS")) else None
+                is_retryable_write(cmd) and member.state in ("PRIMARY", "MONGOS")
+                and not member.deployment.sessions.already_executed(cmd)) else None
             if fired is not None and fired[1] is not None:
                 # failBeforeCommitExceptionCode: the write is never committed.
                 return None if fired[0] else error(fired[1], "", "Failing write for test before commit")

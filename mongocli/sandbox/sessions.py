@@ -85,6 +85,16 @@ class SessionStore:
             self._latest[key] = (txn, None)
         return None
 
+    def already_executed(self, command: Mapping[str, Any]) -> bool:
+        """True when this retryable write's (lsid, txnNumber) already committed, so that
+        before() will answer it from the retry history without executing anything."""
+        key, txn = self._identity(command)
+        if key is None:
+            return False
+        with self._lock:
+            latest = self._latest.get(key)
+        return latest is not None and latest[0] == txn and latest[1] is not None
+
     def after(self, command: Mapping[str, Any], reply: Mapping[str, Any]) -> None:
         """Record the reply of an executed retryable write; a failed command (ok: 0) did not
         execute and may run again on retry."""

@@ -175,3 +175,17 @@ def test_on_primary_transactional_write_loses_reply_but_retry_returns_it(replset
     assert result.inserted_id == 1
     assert client.db.c.count_documents({}) == 1
     assert replset.deployment.sessions.replays == 1
+
+
+def test_on_primary_transactional_write_does_not_fire_on_a_retry_of_a_committed_write(replset, mongo_client) -> None:
+    client = mongo_client(replset.uri)
+    client.admin.command({"configureFailPoint": "onPrimaryTransactionalWrite", "mode": {"times": 2}})
+    # Each insert commits and loses its reply (one activation); its retry is answered from the
+    # session history without committing, so it neither fires nor uses up the second activation.
+    client.db.c.insert_one({"_id": 1})
+    assert replset.deployment.sessions.replays == 1
+    client.db.c.insert_one({"_id": 2})
+    assert replset.deployment.sessions.replays == 2
+    client.db.c.insert_one({"_id": 3})  # the fail point is exhausted: no loss, no replay
+    assert replset.deployment.sessions.replays == 2
+    assert sorted(d["_id"] for d in client.db.c.find()) == [1, 2, 3]

@@ -112,6 +112,10 @@ def print_summary(collector: Collector, failures_shown: int) -> Counter:
             print(f"    skip x{n}: {reason}")
         for line, n in collector.failures[folder].most_common(failures_shown):
             print(f"    FAIL x{n}: {line}")
+    if collector.failed:
+        print("failing cases:")
+        for case_id, line in sorted(collector.failed.items()):
+            print(f"    {case_id}\n        {line}")
     print(f"total: {_counts(totals)}; of the skips, {sum(collector.unimplemented.values())} "
           f"because the sandbox does not implement a needed command")
     return totals

@@ -150,3 +150,15 @@ def test_selection_timeout_covers_counted_fail_points() -> None:
     assert selection_timeout_ms(test_with("alwaysOn"), slow) == base
     assert selection_timeout_ms(test_with({"times": 4}), {"uriOptions": {"serverSelectionTimeoutMS": 100}}) == 100
     assert selection_timeout_ms({"operations": [{"name": "find"}]}, slow) == DEFAULT_SELECTION_TIMEOUT_MS
+
+
+def test_refusal_skips_only_when_no_specific_error_is_expected() -> None:
+    """A sandbox refusal skips an operation expecting no error or just "some error"; one expecting a
+    specific code, message or labels is judged (the refusal may be the wrong error)."""
+    from tests.spec.unified.runner import _refusal_is_not_the_point
+
+    assert _refusal_is_not_the_point({"name": "find"})
+    assert _refusal_is_not_the_point({"name": "find", "expectError": {"isError": True}})
+    assert not _refusal_is_not_the_point({"name": "find", "expectError": {"errorCode": 2}})
+    assert not _refusal_is_not_the_point({"name": "find", "expectError": {"errorContains": "x"}})
+    assert not _refusal_is_not_the_point({"name": "find", "ignoreResultAndError": True})

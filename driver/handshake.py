@@ -192,7 +192,7 @@ def build_hello(
 
     With a server API version or loadBalanced the handshake is `hello` over OP_MSG; otherwise it
     is legacy `isMaster` over OP_QUERY with helloOk: true, so the reply says whether later
-    monitoring may use `hello`.
+    monitoring may use `hello`. Every handshake carries `backpressure: true` (client-backpressure).
     """
     legacy = not server_api and not load_balanced
     cmd: dict[str, Any] = {"isMaster": 1} if legacy else {"hello": 1}
@@ -209,6 +209,9 @@ def build_hello(
         cmd["speculativeAuthenticate"] = dict(speculative_authenticate)
     if server_api:
         cmd.update(server_api_fields(server_api))
+    # Client backpressure spec, "Handshake changes": drivers that retry overload errors with
+    # backoff and a token bucket MUST say so, so the server may rate-limit them differently.
+    cmd["backpressure"] = True
     return HandshakeRequest(cmd, legacy)
 
 

@@ -120,6 +120,16 @@ def test_hello_over_op_msg_with_server_api_or_load_balancer(kwargs):
     assert "compression" not in req.command and "saslSupportedMechs" not in req.command
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"load_balanced": True}, {"server_api": {"apiVersion": "1"}},
+                                    {"compressors": ["zlib"], "sasl_supported_mechs": "admin.u"}])
+def test_handshake_advertises_backpressure(kwargs):
+    # client-backpressure spec, "Handshake changes": MUST add backpressure: true, in every form.
+    req = build_hello({"driver": {}}, **kwargs)
+    assert req.command["backpressure"] is True
+    # monitoring hellos after the handshake stay minimal (no metadata, no handshake-only fields)
+    assert "backpressure" not in monitoring_hello(True)
+
+
 def test_server_api_fields_accept_both_spellings():
     assert server_api_fields({"version": "1", "deprecation_errors": False}) == {
         "apiVersion": "1", "apiDeprecationErrors": False}

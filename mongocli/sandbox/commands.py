@@ -177,8 +177,12 @@ def _data_command(conn: "Connection", db: str, name: str, cmd: dict[str, Any]) -
     if deployment.topology == "replset" and member.state != "PRIMARY":
         if member.state == "ARBITER":
             return error(13436, "NotPrimaryOrSecondary", "node is not in primary or recovering state")
-        if write:
+        if write and not (name == "aggregate" and _secondary_ok(cmd)):
             return error(10107, "NotWritablePrimary", "not primary")
+        # An aggregate with $out/$merge that a 5.0+ secondary accepts (it carries a non-primary
+        # $readPreference) reads here and writes through the primary (server 5.0+; the CRUD spec
+        # lets drivers send such aggregates to secondaries); the sandbox's members share their
+        # data, so running it here is that write.
         if name not in NO_SECONDARY_OK_NEEDED and not _secondary_ok(cmd):
             return error(13435, "NotPrimaryNoSecondaryOk", "not primary and secondaryOk=false")
     if cmd.get("startTransaction") or name in ("commitTransaction", "abortTransaction"):

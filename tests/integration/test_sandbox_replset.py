@@ -66,6 +66,23 @@ def test_secondary_refuses_writes_and_serves_secondary_reads(replset, mongo_clie
     assert len(allowed["cursor"]["firstBatch"]) == 1
 
 
+@pytest.mark.parametrize("stage", [{"$out": "copy"}, {"$merge": {"into": "copy"}}])
+def test_secondary_runs_out_and_merge_with_a_secondary_read_preference(replset, mongo_client, raw_connection,
+                                                                         stage) -> None:
+    client = mongo_client(replset.uri)
+    client.db.c.insert_many([{"_id": 1}, {"_id": 2}])
+    secondary = next(a for a in replset.addresses if a != replset.primary)
+    raw = raw_connection(secondary)
+    aggregate = {"aggregate": "c", "pipeline": [{"$match": {"_id": {"$gt": 1}}}, stage], "cursor": {}, "$db": "db"}
+    refused = raw.command(dict(aggregate))  # primary read preference: a secondary cannot write
+    assert refused["ok"] == 0 and refused["code"] == 10107
+    assert client.db.copy.count_documents({}) == 0
+    # A 5.0+ secondary accepts it with a non-primary read preference and the write happens.
+    reply = raw.command(dict(aggregate, **{"$readPreference": {"mode": "secondaryPreferred"}}))
+    assert reply["ok"] == 1 and reply["cursor"]["firstBatch"] == []
+    assert list(client.db.copy.find()) == [{"_id": 2}]
+
+
 def test_step_down_pymongo_follows_new_primary(start_sandbox, mongo_client) -> None:
     sb = start_sandbox(topology="replset", members=3, election_delay_ms=150)
     watcher = _PrimaryWatcher()

@@ -154,8 +154,17 @@ def run_find(catalog: Catalog, cursors: Cursors, db: str, cmd: dict, max_bson_si
         docs = docs[skip:]
     if limit:
         docs = docs[:limit]
-    projection = cmd.get("projection")
-    docs = [project(d, projection) for d in docs]
+    if cmd.get("returnKey"):
+        # returnKey: only the keys of the index the plan used, {} for a collection scan (the
+        # server's ReturnKeyStage); it replaces the projection and showRecordId.
+        index = None if coll.is_view else (coll.usable_index(filt, cmd.get("hint"))
+                                           or coll.sort_index(cmd.get("sort")))
+        docs = [index_key(d, index) for d in docs]
+    else:
+        projection = cmd.get("projection")
+        stored = not coll.is_view
+        docs = [_with_record_id(project(d, projection), coll.record_id(d))
+                if cmd.get("showRecordId") and stored else project(d, projection) for d in docs]
     if single and batch_size is None:
         batch_size = limit or None
     elif batch_size is None:
@@ -168,6 +177,28 @@ def run_find(catalog: Catalog, cursors: Cursors, db: str, cmd: dict, max_bson_si
             return {"cursor": {"firstBatch": [], "id": Int64(cid), "ns": ns}, "ok": 1.0}
         return {"cursor": {"firstBatch": [], "id": Int64(0), "ns": ns}, "ok": 1.0}
     return cursors.reply(ns, docs, batch_size, single, max_bson_size)
+
+
+def index_key(doc: dict, index: Any) -> dict:
+    """The index key ``doc`` was found under: each key-pattern field with its value (null when
+    missing, one element of an array as a multikey entry); {} without an index."""
+    if index is None:
+        return {}
+    key = {}
+    for field, _ in index.keys:
+        values = path_values(doc, field)
+        value = values[0] if values else None
+        if isinstance(value, list):
+            value = value[0] if value else None
+        key[field] = clone(value)
+    return key
+
+
+def _with_record_id(doc: dict, record_id: int) -> dict:
+    # showRecordId: the server appends $recordId (a long) after the projected fields.
+    doc = dict(doc)
+    doc["$recordId"] = Int64(record_id)
+    return doc
 
 
 class _LookupSource:

@@ -76,6 +76,10 @@ class Collection:
         self.uuid = Binary(uuid.uuid4().bytes, 4)
         self.docs: dict[Any, dict] = {}
         self.sizes: dict[Any, int] = {}
+        # RecordIds as WiredTiger assigns them: increasing per insert, kept across in-place
+        # updates (find's showRecordId reports them as $recordId).
+        self.record_ids: dict[Any, int] = {}
+        self._last_record_id = 0
         self.indexes: dict[str, Index] = {"_id_": Index(dict(ID_INDEX))}
 
     @property
@@ -113,6 +117,8 @@ class Collection:
                 raise self.dup_error(index, raw)
         self.docs[key] = doc
         self.sizes[key] = size
+        self._last_record_id += 1
+        self.record_ids[key] = self._last_record_id
         for index, entries in planned:
             index.add(doc, key, entries)
 
@@ -133,6 +139,11 @@ class Collection:
             index.remove(doc, key)
         self.docs.pop(key, None)
         self.sizes.pop(key, None)
+        self.record_ids.pop(key, None)
+
+    def record_id(self, doc: dict) -> int:
+        """The RecordId of a stored document (0 for one not stored here)."""
+        return self.record_ids.get(hkey(doc["_id"]), 0)
 
     def add_index(self, spec: dict) -> None:
         """Build an index over existing documents; a unique one fails on duplicates."""
@@ -159,6 +170,24 @@ class Collection:
         for index in self.indexes.values():
             first = index.keys[0][0]
             if first in filter_doc and index.partial is None and not index.sparse:
+                return index
+        return None
+
+    def sort_index(self, sort: Any) -> Index | None:
+        """An index whose leading keys give ``sort``'s order (forwards or backwards), as the
+        planner picks one to avoid an in-memory sort; None when only a scan and sort would do."""
+        if not isinstance(sort, dict) or not sort:
+            return None
+        wanted = list(sort.items())
+        for index in self.indexes.values():
+            if index.partial is not None or index.sparse or len(index.keys) < len(wanted):
+                continue
+            pairs = list(zip(index.keys, wanted))
+            if any(ik != sk or not isinstance(iv, (int, float)) or not isinstance(sv, (int, float))
+                   for (ik, iv), (sk, sv) in pairs):
+                continue
+            signs = {(iv > 0) == (sv > 0) for (_, iv), (_, sv) in pairs}
+            if len(signs) == 1:  # all in the index's direction, or all reversed
                 return index
         return None
 

@@ -632,3 +632,34 @@ def test_out_refuses_linearizable_read_concern(eng):
     reply = eng.run("db", {"aggregate": "c", "cursor": {}, "readConcern": {"level": "linearizable"},
                            "pipeline": [{"$out": "other"}]})
     assert reply["ok"] == 0 and reply["code"] == 72 and find_all(eng, "other") == []
+
+
+# --- find returnKey / showRecordId -----------------------------------------------------------
+
+def test_find_return_key_gives_the_used_index_keys_or_nothing_for_a_scan(eng):
+    insert(eng, "c", [{"_id": 1, "a": 5, "b": {"c": [7, 8]}}, {"_id": 2, "a": 4}])
+    ok(eng.run("db", {"createIndexes": "c", "indexes": [{"key": {"a": 1, "b.c": -1}, "name": "a_b"}]}))
+    assert find_all(eng, "c", returnKey=True) == [{}, {}]  # no filter, no sort: collection scan
+    assert find_all(eng, "c", returnKey=True, sort={"_id": -1}) == [{"_id": 2}, {"_id": 1}]
+    # A filter on the index's first field; missing key fields are null, arrays give an element.
+    assert find_all(eng, "c", returnKey=True, filter={"a": {"$gt": 0}}, sort={"a": 1}) == [
+        {"a": 4, "b.c": None}, {"a": 5, "b.c": 7}]
+    assert find_all(eng, "c", returnKey=True, hint="a_b", projection={"b": 1}, filter={"_id": 1}) == [
+        {"a": 5, "b.c": 7}]
+    assert find_all(eng, "c", returnKey=True, sort={"b.c": 1}) == [{}, {}]  # no index gives that order
+
+
+def test_find_show_record_id_adds_a_stable_long_record_id(eng):
+    insert(eng, "c", [{"_id": 1, "x": 1}, {"_id": 2, "x": 2}])
+    first = find_all(eng, "c", showRecordId=True, sort={"_id": 1})
+    assert [list(d) for d in first] == [["_id", "x", "$recordId"]] * 2
+    assert all(isinstance(d["$recordId"], Int64) for d in first)
+    ids = [d["$recordId"] for d in first]
+    assert ids[0] < ids[1]
+    ok(eng.run("db", {"update": "c", "updates": [{"q": {"_id": 1}, "u": {"$set": {"x": 10}}}]}))
+    insert(eng, "c", [{"_id": 3}])
+    after = find_all(eng, "c", showRecordId=True, projection={"x": 0}, sort={"_id": 1})
+    assert [d["$recordId"] for d in after[:2]] == ids  # an update keeps the document's RecordId
+    assert after[2]["$recordId"] > ids[1] and after[0] == {"_id": 1, "$recordId": ids[0]}
+    assert "$recordId" not in find_all(eng, "c")[0]
+    assert find_all(eng, "c", showRecordId=True, returnKey=True, filter={"_id": 3}) == [{"_id": 3}]

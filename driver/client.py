@@ -26,11 +26,15 @@ class Client:
     serverSelectionTimeoutMS, w, readPreference, ...) and override the URI's. Monitoring
     starts at construction; `close()` (or leaving a `with` block) ends sessions and stops it.
     `events` delivers every command, pool, SDAM and heartbeat event to its subscribers.
+
+    `min_heartbeat_frequency_ms` is internal and for tests only: it lowers SDAM's fixed 500 ms
+    minHeartbeatFrequencyMS for this client's monitors (the unified test format allows test
+    runners to), so fail-point tests recover quickly. Applications leave it unset.
     """
 
     def __init__(self, uri: str = "mongodb://localhost:27017", *, event_listeners: Iterable[Callable[[Any], None]] = (),
-                 **options: Any) -> None:
-        self._settings = client_settings(uri, **options)
+                 min_heartbeat_frequency_ms: float | None = None, **options: Any) -> None:
+        self._settings = client_settings(uri, min_heartbeat_frequency_ms=min_heartbeat_frequency_ms, **options)
         opts = self._settings.options
         self.events = EventBus()
         for listener in event_listeners:

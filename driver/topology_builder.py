@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from driver.connect import open_connection
 from driver.connection import ConnectionOptions
-from driver.errors import AuthenticationFailed, NetworkTimeout, OperationFailure
+from driver.errors import AuthenticationFailed, ConfigurationError, NetworkTimeout, OperationFailure
 from driver.credential import Credential, credential_from_uri
 from driver.events.listeners import EventBus
 from driver.hello import normalize_address
@@ -29,6 +29,8 @@ class ClientSettings:
     connection_string: ConnectionString
     options: Mapping[str, Any] = field(default_factory=dict)  # canonical URI option names
     credential: Credential | None = None
+    # For tests only (not a URI option): see client_settings(min_heartbeat_frequency_ms=...).
+    min_heartbeat_frequency_ms: float | None = None
 
     @property
     def seeds(self) -> list[str]:
@@ -71,11 +73,23 @@ class ClientSettings:
             heartbeat_frequency_ms=self.topology.heartbeat_frequency_ms,
             connect_timeout_ms=float(self.options.get("connectTimeoutMS", 10_000)),
             mode=str(self.options.get("serverMonitoringMode", "auto")),
+            min_heartbeat_frequency_ms=self.min_heartbeat_frequency_ms,
         )
 
 
-def client_settings(uri: str, *, resolver: Any = None, **overrides: Any) -> ClientSettings:
-    """Parse the URI (resolving mongodb+srv), then apply keyword overrides (URI option names)."""
+def client_settings(uri: str, *, resolver: Any = None, min_heartbeat_frequency_ms: float | None = None,
+                    **overrides: Any) -> ClientSettings:
+    """Parse the URI (resolving mongodb+srv), then apply keyword overrides (URI option names).
+
+    `min_heartbeat_frequency_ms` is internal, for test runners only: it lowers SDAM's fixed
+    minHeartbeatFrequencyMS (500 ms) for this client's monitors, as the unified test format
+    permits; it is not a URI option. None keeps the spec's value.
+    """
+    if min_heartbeat_frequency_ms is not None:
+        if isinstance(min_heartbeat_frequency_ms, bool) or not isinstance(min_heartbeat_frequency_ms, (int, float)) \
+                or min_heartbeat_frequency_ms < 0:
+            raise ConfigurationError("min_heartbeat_frequency_ms must be a number of milliseconds >= 0, "
+                                     f"not {min_heartbeat_frequency_ms!r}")
     cs = parse_uri(uri)
     if cs.is_srv:
         cs = resolve_seedlist(cs, resolver=resolver)
@@ -88,7 +102,9 @@ def client_settings(uri: str, *, resolver: Any = None, **overrides: Any) -> Clie
         validate_options(options, srv=cs.is_srv, n_hosts=len(cs.hosts))
     from dataclasses import replace
     cs = replace(cs, options=options)
-    return ClientSettings(cs, options, credential_from_uri(cs))
+    return ClientSettings(cs, options, credential_from_uri(cs),
+                          min_heartbeat_frequency_ms=None if min_heartbeat_frequency_ms is None
+                          else float(min_heartbeat_frequency_ms))
 
 
 def _uri_value(value: Any) -> str:

@@ -32,6 +32,16 @@ class MonitorSettings:
     heartbeat_frequency_ms: float = 10_000
     connect_timeout_ms: float = 10_000
     mode: str = "auto"  # serverMonitoringMode: auto | stream | poll
+    # SDAM "minHeartbeatFrequencyMS" is fixed at 500 ms by the spec; the unified test format lets
+    # test runners lower it (for tests only). None = MIN_HEARTBEAT_FREQUENCY_MS, read at each wait.
+    min_heartbeat_frequency_ms: float | None = None
+
+    @property
+    def min_heartbeat_ms(self) -> float:
+        """The effective minimum gap between two checks, in milliseconds."""
+        if self.min_heartbeat_frequency_ms is not None:
+            return self.min_heartbeat_frequency_ms
+        return MIN_HEARTBEAT_FREQUENCY_MS
 
 
 class _CheckCancelled(Exception):
@@ -165,7 +175,7 @@ class Monitor:
         started = self._clock()
         self._wake.wait(self.settings.heartbeat_frequency_ms / 1000.0)
         self._wake.clear()
-        early = MIN_HEARTBEAT_FREQUENCY_MS / 1000.0 - (self._clock() - started)
+        early = self.settings.min_heartbeat_ms / 1000.0 - (self._clock() - started)
         if early > 0 and not self._stop.is_set():
             self._stop.wait(early)  # cannot be woken by request_check(), only by stop()
 

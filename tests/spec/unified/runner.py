@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import traceback
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -27,7 +26,8 @@ _DISRUPTIVE_OPERATIONS = frozenset({"failPoint", "targetedFailPoint"})
 # Unified format, "Executing a Test": a test that might run configureFailPoint MAY lower
 # minHeartbeatFrequencyMS for its clients (SDAM: "drivers MAY allow tests to set a lower value"),
 # but MUST NOT for a client that sets heartbeatFrequencyMS. Immediate re-checks after a failure then
-# take ~50 ms instead of 500 ms, which is most of the retryable-reads/writes run time.
+# take ~50 ms instead of 500 ms, which is most of the retryable-reads/writes run time. The driver
+# takes it per client (Client(..., min_heartbeat_frequency_ms=...), test-only keyword).
 TEST_MIN_HEARTBEAT_MS = 50
 SDAM_MIN_HEARTBEAT_MS = 500  # SDAM minHeartbeatFrequencyMS when not lowered
 
@@ -214,16 +214,15 @@ class UnifiedTest:
         from tests.spec.unified import preflight
 
         preflight.check(self.file, self.test)  # skip before any client exists, not after
-        with _lower_min_heartbeat(may_lower_min_heartbeat(self.file, self.test)):
-            try:
-                self.load_initial_data()
-                self.create_entities(self.file.get("createEntities", []))
-                for op in self.test["operations"]:
-                    self.run_operation(op)
-                self.check_expected_events(self.test.get("expectEvents", []))
-                self.check_outcome(self.test.get("outcome", []))
-            finally:
-                self.close()
+        try:
+            self.load_initial_data()
+            self.create_entities(self.file.get("createEntities", []))
+            for op in self.test["operations"]:
+                self.run_operation(op)
+            self.check_expected_events(self.test.get("expectEvents", []))
+            self.check_outcome(self.test.get("outcome", []))
+        finally:
+            self.close()
 
     def close(self) -> None:
         """Disable fail points, end sessions, close cursors and clients, stop threads."""
@@ -300,7 +299,10 @@ class UnifiedTest:
                                          direct=bool(options.get("directConnection")))
         recorder = EventRecorder(body.get("observeEvents", []), body.get("ignoreCommandMonitoringEvents", []),
                                  bool(body.get("observeSensitiveCommands")))
-        client = Client(uri, event_listeners=(recorder,), **options)
+        # The driver's test-only keyword: a lowered minHeartbeatFrequencyMS for this client only.
+        min_heartbeat = client_min_heartbeat_ms(self.test, body)
+        extra = {} if min_heartbeat is None else {"min_heartbeat_frequency_ms": min_heartbeat}
+        client = Client(uri, event_listeners=(recorder,), **extra, **options)
         return ClientEntity(client, recorder, body)
 
     def _coll_options(self, opts: dict | None) -> dict[str, Any]:
@@ -533,29 +535,6 @@ def client_min_heartbeat_ms(test: dict, client_body: dict) -> int | None:
     if _may_disrupt(test) and "heartbeatFrequencyMS" not in (client_body.get("uriOptions") or {}):
         return TEST_MIN_HEARTBEAT_MS
     return None
-
-
-def may_lower_min_heartbeat(file_doc: dict, test: dict) -> bool:
-    """True when the test might configure a fail point and none of its clients (file or test
-    createEntities) sets heartbeatFrequencyMS: the driver's process-wide minimum may then be lowered."""
-    return _may_disrupt(test) and "'heartbeatFrequencyMS'" not in repr((file_doc.get("createEntities"), test))
-
-
-@contextmanager
-def _lower_min_heartbeat(enabled: bool) -> Iterator[None]:
-    # The driver keeps minHeartbeatFrequencyMS as a module constant its monitors read at each wait
-    # (driver/sdam/monitor.py); tests run one at a time, so lowering it for one test is per-client.
-    from driver.sdam import monitor
-
-    saved = getattr(monitor, "MIN_HEARTBEAT_FREQUENCY_MS", None)
-    if not enabled or saved is None:
-        yield
-        return
-    monitor.MIN_HEARTBEAT_FREQUENCY_MS = TEST_MIN_HEARTBEAT_MS
-    try:
-        yield
-    finally:
-        monitor.MIN_HEARTBEAT_FREQUENCY_MS = saved
 
 
 def _may_disrupt(test: dict) -> bool:

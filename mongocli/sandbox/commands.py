@@ -16,6 +16,7 @@ from bson import Binary, Int64, Timestamp
 from mongocli.sandbox import scram
 from mongocli.sandbox.failpoints import FailPointError
 from mongocli.sandbox.sessions import add_retryable_label, is_retryable_write
+from mongocli.sandbox.where_sleep import extract_sleeps
 
 if TYPE_CHECKING:  # pragma: no cover
     from mongocli.sandbox.deployment import Member
@@ -112,6 +113,11 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
         if handler is not None:
             reply = await handler(conn, db, cmd)
         elif member.deployment.engine.handles(name):
+            cmd, delay_ms = extract_sleeps(name, cmd)
+            if delay_ms and not await conn.pause(delay_ms / 1000):
+                # The client closed the connection while the operation "slept" (e.g. a driver
+                # interrupting in-use connections): drop it, nothing executes, nothing is sent.
+                return None
             # onPrimaryTransactionalWrite fires where a statement commits; a retry of a statement
             # that already committed is answered from the session's history and commits nothing,
             # so it neither fires nor consumes an activation (server: checkStatementExecuted).

@@ -49,9 +49,11 @@ def _top_level(key: str, value: Any) -> None:
             validate_filter(clause)
     elif key == "$where":
         # $where runs server-side JavaScript; the sandbox has no JavaScript engine and will not
-        # execute code it was sent, so it refuses the predicate instead of guessing.
+        # execute code it was sent, so it refuses the predicate instead of guessing. (The server
+        # layer has already removed the one recognised test form, see where_sleep.py.)
         raise error(2, "$where is not supported by the mongocli sandbox (it runs no "
-                       "JavaScript); use $expr instead")
+                       "JavaScript; the only $where it recognises is the test form "
+                       "'sleep(<ms>) || true', as a top-level filter field); use $expr instead")
 
 
 def _is_operator_object(value: Any) -> bool:

@@ -27,10 +27,12 @@ _connection_ids = itertools.count(1)
 class Connection:
     """Per-connection state: id, peer, client metadata, authentication, current operation."""
 
-    def __init__(self, member: "Member", writer: asyncio.StreamWriter) -> None:
+    def __init__(self, member: "Member", writer: asyncio.StreamWriter,
+                 reader: asyncio.StreamReader | None = None) -> None:
         self.id = next(_connection_ids)
         self.member = member
         self.writer = writer
+        self.reader = reader
         peer = writer.get_extra_info("peername") or ("unknown", 0)
         self.peer = f"{peer[0]}:{peer[1]}"
         self.app_name: str | None = None
@@ -43,6 +45,30 @@ class Connection:
     @property
     def authenticated(self) -> bool:
         return bool(self.users) or self.member.deployment.users is None
+
+    @property
+    def hung_up(self) -> bool:
+        """Whether the client has closed (or reset) this connection."""
+        transport = self.writer.transport
+        return (transport is None or transport.is_closing()
+                or (self.reader is not None and (self.reader.at_eof() or self.reader.exception() is not None)))
+
+    async def pause(self, seconds: float) -> bool:
+        """Hold this connection's operation for `seconds` without blocking other connections;
+        False as soon as the client hangs up (a server kills an operation whose client is gone).
+
+        Polls every 20 ms: asyncio streams offer no EOF notification short of reading, and
+        reading could swallow the start of a next request."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        with self.member.deployment.state_changed:  # watchers may wait for the held operation
+            self.member.deployment.state_changed.notify_all()
+        while not self.hung_up:
+            left = deadline - loop.time()
+            if left <= 0:
+                return True
+            await asyncio.sleep(min(left, 0.02))
+        return False
 
     def close(self) -> None:
         """Drop the connection at once (no FIN handshake niceties, as a dying process would)."""
@@ -84,7 +110,7 @@ class MemberServer:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Connection(self.member, writer)
+        conn = Connection(self.member, writer, reader)
         conn.task = asyncio.current_task()
         self.connections.add(conn)
         self.total_created += 1
@@ -110,6 +136,9 @@ class MemberServer:
         finally:
             self.connections.discard(conn)
             conn.close()
+            # Threads waiting on the deployment (tests, the CLI) may watch connections go away.
+            with self.member.deployment.state_changed:
+                self.member.deployment.state_changed.notify_all()
 
     async def _on_op_msg(self, conn: Connection, reader: asyncio.StreamReader, header: Any, message: Any) -> bool:
         """Run one OP_MSG command; returns False when the connection must close."""

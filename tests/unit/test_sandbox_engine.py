@@ -663,3 +663,34 @@ def test_find_show_record_id_adds_a_stable_long_record_id(eng):
     assert after[2]["$recordId"] > ids[1] and after[0] == {"_id": 1, "$recordId": ids[0]}
     assert "$recordId" not in find_all(eng, "c")[0]
     assert find_all(eng, "c", showRecordId=True, returnKey=True, filter={"_id": 3}) == [{"_id": 3}]
+
+
+# --- the recognised $where test form (where_sleep) ------------------------------------------
+
+def test_where_sleep_recognises_only_sleep_or_true():
+    from mongocli.sandbox.where_sleep import sleep_ms
+
+    assert sleep_ms("sleep(2000) || true") == 2000
+    assert sleep_ms("  sleep ( 15 )||true ") == 15
+    for other in ("sleep(20) || false", "sleep(-1) || true", "sleep(1.5) || true", "true || sleep(5)",
+                  "sleep(1) || true || db.dropDatabase()", "sleep(1234567890) || true", 5, None):
+        assert sleep_ms(other) is None, other
+
+
+def test_where_sleep_extract_strips_the_where_and_sums_the_delay():
+    from mongocli.sandbox.where_sleep import extract_sleeps
+
+    cmd = {"find": "c", "filter": {"$where": "sleep(30) || true", "a": 1}, "$db": "db"}
+    stripped, delay = extract_sleeps("find", cmd)
+    assert delay == 30 and stripped["filter"] == {"a": 1} and cmd["filter"]["$where"]  # original kept
+    update = {"update": "c", "updates": [{"q": {"$where": "sleep(5) || true"}, "u": {}},
+                                         {"q": {"$where": "this.a"}, "u": {}},
+                                         {"q": {"$where": "sleep(7)||true"}, "u": {}}]}
+    stripped, delay = extract_sleeps("update", update)
+    assert delay == 12 and [u["q"] for u in stripped["updates"]] == [{}, {"$where": "this.a"}, {}]
+    untouched = {"find": "c", "filter": {"$where": "this.a"}}
+    assert extract_sleeps("find", untouched) == (untouched, 0)
+    assert extract_sleeps("aggregate", {"aggregate": "c", "pipeline": []})[1] == 0
+    # The engine itself still refuses every $where (it never sees the recognised form).
+    eng = DataEngine()
+    assert eng.run("db", {"find": "c", "filter": {"$where": "sleep(5) || true"}})["code"] == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from driver import auth
 from driver.compression import negotiate
@@ -23,17 +23,23 @@ def open_connection(
     server_api: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
     codec_options: Any = None,
+    on_connection: Callable[[Connection], None] | None = None,
 ) -> tuple[Connection, dict[str, Any], float]:
     """Connect to `address`, run the handshake and authenticate; return (connection, hello reply, rtt_ms).
 
     rtt_ms is the round trip of the handshake command alone. Monitoring sockets pass
-    credential=None: the auth spec forbids authenticating them. Any failure closes the socket
-    and raises: NetworkTimeout / ConnectionFailure (network), AuthenticationFailed,
+    credential=None: the auth spec forbids authenticating them. `on_connection(conn)` is
+    called once the socket is connected, before the handshake, so a caller (a monitor) can
+    close it from another thread to interrupt the handshake; if it raises, the socket is
+    closed and the error propagates. Any failure closes the socket and raises:
+    NetworkTimeout / ConnectionFailure (network), AuthenticationFailed,
     OperationFailure (a handshake refused without credentials), ConfigurationError.
     """
     compressors = list(compressors)
     conn = Connection.connect(address, options, codec_options=codec_options)
     try:
+        if on_connection is not None:
+            on_connection(conn)
         speculative = auth.speculative_start(credential) if credential is not None else None
         request = build_hello(
             metadata if metadata is not None else client_metadata(app_name),

@@ -6,8 +6,9 @@ import functools
 import socket
 import ssl
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from driver.compression import may_compress
 from driver.errors import ConfigurationError, ConnectionFailure, NetworkTimeout, OperationFailure, ProtocolError
@@ -208,6 +209,11 @@ class Connection:
         self.more_to_come = False  # the last reply said another follows (exhaust/streaming hello)
         self._last_reply_id = 0
         self._closed = threading.Event()
+        # Guards _closed/_io_threads/_released: close() from another thread must not free the
+        # socket's descriptor while a thread is inside a send or receive (see close()).
+        self._state_lock = threading.Lock()
+        self._io_threads = 0
+        self._released = False
 
     @classmethod
     def connect(cls, address: str, options: ConnectionOptions | None = None, **kwargs: Any) -> "Connection":
@@ -279,23 +285,56 @@ class Connection:
         return self._receive(self._last_reply_id, "hello", check)
 
     def close(self) -> None:
-        """Close the socket; safe from any thread, and wakes a thread blocked reading it."""
-        if self._closed.is_set():
-            return
-        self._closed.set()
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already disconnected
+        """Close the connection; safe from any thread, and wakes a thread blocked reading or sending.
+
+        The socket is shut down at once, which ends a blocked recv/send (and any later one).
+        Its descriptor is released only when no thread is inside I/O on it: closing the
+        descriptor under a reader would let the OS hand the same number to a new socket while
+        the reader is about to poll it, and the reader would then wait on that unrelated
+        socket until its timeout (seen as monitors that stop() could not interrupt). The last
+        thread leaving I/O releases it instead.
+        """
+        with self._state_lock:
+            if self._closed.is_set():
+                return
+            self._closed.set()
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already disconnected
+            release = self._io_threads == 0
+        if release:
+            self._release()
+
+    def _release(self) -> None:
+        with self._state_lock:
+            if self._released:
+                return
+            self._released = True
         self.sock.close()
+
+    @contextmanager
+    def _io(self, what: str) -> Iterator[None]:
+        """Mark a send/receive in progress, so close() from another thread keeps the descriptor."""
+        with self._state_lock:
+            if self._closed.is_set():
+                raise ConnectionFailure(f"connection to {self.address} is closed; cannot {what}")
+            self._io_threads += 1
+        try:
+            yield
+        finally:
+            with self._state_lock:
+                self._io_threads -= 1
+                release = self._io_threads == 0 and self._closed.is_set()
+            if release:
+                self._release()
 
     # --- internals -----------------------------------------------------------------------
 
     def _send(self, message: bytes, name: str) -> None:
-        if self.closed:
-            raise ConnectionFailure(f"connection to {self.address} is closed; cannot send {name!r}")
         try:
-            self.sock.sendall(message)
+            with self._io(f"send {name!r}"):
+                self.sock.sendall(message)
         except socket.timeout:
             self.close()
             raise NetworkTimeout(f"sending {name!r} to {self.address} timed out "
@@ -306,8 +345,9 @@ class Connection:
 
     def _receive(self, request_id: int, name: str, check: bool) -> dict[str, Any]:
         try:
-            header, message = read_message(self._recv_exactly, max_message_size=self.max_message_size,
-                                           expected_response_to=request_id, codec_options=self.codec_options)
+            with self._io(f"read the reply to {name!r}"):
+                header, message = read_message(self._recv_exactly, max_message_size=self.max_message_size,
+                                               expected_response_to=request_id, codec_options=self.codec_options)
         except socket.timeout:
             self.close()
             raise NetworkTimeout(f"reading the reply to {name!r} from {self.address} timed out "

@@ -159,9 +159,10 @@ def build_topology(settings: ClientSettings, events: EventBus) -> Topology:
         return Pool(address, settings.pool, connect, listeners=events, on_populate_error=on_populate_error)
 
     def connect_monitor(address: str):
-        def connect() -> Any:
+        def connect(adopt: Any = None) -> Any:
+            # `adopt` takes the connection before the handshake (driver.sdam.monitor.ConnectFn).
             return open_connection(address, settings.monitor_connection, None, app_name=app_name,
-                                   compressors=compressors)
+                                   compressors=compressors, on_connection=adopt)
         return connect
 
     factory = server_factory(pool_factory=pool_factory,

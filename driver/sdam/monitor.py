@@ -21,8 +21,11 @@ from driver.sdam.rtt import RttStats
 _log = logging.getLogger("driver.monitor")
 MIN_HEARTBEAT_FREQUENCY_MS = 500  # SDAM "minHeartbeatFrequencyMS": fixed by the spec
 
-# connect() returns (connection, hello reply, round trip ms); see driver.connect.open_connection.
-ConnectFn = Callable[[], "tuple[Any, dict[str, Any], float]"]
+# connect(adopt) returns (connection, hello reply, round trip ms); see driver.connect.open_connection.
+# It calls adopt(connection) as soon as the socket is connected, before the handshake, so the
+# monitor owns the connection from then on and stop()/cancel_check() can interrupt the
+# handshake by closing it; adopt raises to abandon the connection (the monitor is stopping).
+ConnectFn = Callable[[Callable[[Any], None]], "tuple[Any, dict[str, Any], float]"]
 
 
 @dataclass(frozen=True)
@@ -123,13 +126,25 @@ class Monitor:
             conn.close()
 
     def stop(self) -> None:
+        """Stop monitoring and wait for the thread(s).
+
+        Prompt: closing the owned connection ends whatever I/O the monitor is in (a handshake,
+        a poll, an awaitable hello), and the RTT monitor is stopped the same way. The join
+        timeout is only a safety net against a bug, not an expected wait.
+        """
         self._stop.set()
         self._wake.set()
         self._close_connection()
-        if self._rtt_monitor is not None:
-            self._rtt_monitor.stop()
+        with self._conn_lock:
+            rtt_monitor = self._rtt_monitor
+        if rtt_monitor is not None:
+            rtt_monitor.stop(join_timeout=0)  # interrupt it now; joined below
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)
+        with self._conn_lock:  # no new RTT monitor can start once _stop is set (see _start_rtt_monitor)
+            rtt_monitor = self._rtt_monitor
+        if rtt_monitor is not None:
+            rtt_monitor.stop()
 
     @property
     def streaming(self) -> bool:
@@ -221,12 +236,20 @@ class Monitor:
 
     # -- the kinds of check ---------------------------------------------------------------
     def _handshake(self, cancels: int) -> tuple[dict[str, Any], float]:
-        conn, reply, rtt_ms = self._connect()
+        def adopt(conn: Any) -> None:
+            # Owned from the moment the socket exists: stop() and cancel_check() close
+            # self._conn, which ends a handshake blocked on the server (e.g. a slow hello).
+            with self._conn_lock:
+                if self._stop.is_set() or self._cancels != cancels:
+                    raise ConnectionFailure(f"monitor check of {self.address} was cancelled")
+                self._conn = conn
+
+        conn, reply, rtt_ms = self._connect(adopt)
         with self._conn_lock:
-            if self._stop.is_set() or self._cancels != cancels:
-                conn.close()
-                raise ConnectionFailure(f"monitor check of {self.address} was cancelled")
-            self._conn = conn
+            owned = self._conn is conn and not self._stop.is_set() and self._cancels == cancels
+        if not owned:
+            conn.close()
+            raise ConnectionFailure(f"monitor check of {self.address} was cancelled")
         return reply, rtt_ms
 
     def _poll(self, conn: Any) -> tuple[dict[str, Any], float]:
@@ -255,7 +278,9 @@ class Monitor:
 
     def _start_rtt_monitor(self) -> None:
         """Streaming only: a separate connection measures RTT (SDAM monitoring, "Measuring RTT")."""
-        if self._rtt_monitor is None and not self._stop.is_set():
+        with self._conn_lock:
+            if self._rtt_monitor is not None or self._stop.is_set():
+                return
             self._rtt_monitor = RttMonitor(self.address, self._connect, self.rtt, self.settings)
             self._rtt_monitor.start()
 
@@ -267,7 +292,11 @@ class Monitor:
 
 
 class RttMonitor:
-    """SDAM "Measuring RTT" in streaming mode: a separate connection timing hello every heartbeat."""
+    """SDAM "Measuring RTT" in streaming mode: a separate connection timing hello every heartbeat.
+
+    Like the Monitor it owns its connection from the moment the socket exists (before the
+    handshake), so stop() interrupts a connect-handshake or hello in progress and returns soon.
+    """
 
     def __init__(self, address: str, connect: ConnectFn, stats: RttStats, settings: MonitorSettings) -> None:
         self.address = address
@@ -276,30 +305,49 @@ class RttMonitor:
         self._settings = settings
         self._stop = threading.Event()
         self._conn: Any = None
+        self._conn_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"rtt-{address}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, join_timeout: float = 5) -> None:
+        """Stop measuring: close the connection (ending any I/O on it) and wait for the thread."""
         self._stop.set()
-        conn, self._conn = self._conn, None
+        self._close_connection()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=join_timeout)
+
+    def _adopt(self, conn: Any) -> None:
+        with self._conn_lock:
+            if self._stop.is_set():
+                raise ConnectionFailure(f"RTT monitor of {self.address} was stopped")
+            self._conn = conn
+
+    def _close_connection(self) -> None:
+        with self._conn_lock:
+            conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self._conn is None:
-                    self._conn, _reply, rtt_ms = self._connect()
-                else:
-                    started = time.monotonic()
-                    self._conn.command("admin", Monitor._hello_command(self._conn))
-                    rtt_ms = (time.monotonic() - started) * 1000.0
-                self._stats.add_sample(rtt_ms)
-            except (DriverError, OSError):
-                # A failed RTT check changes nothing by itself (SDAM): the heartbeat decides.
-                conn, self._conn = self._conn, None
-                if conn is not None:
-                    conn.close()
-            self._stop.wait(self._settings.heartbeat_frequency_ms / 1000.0)
+        try:
+            while not self._stop.is_set():
+                try:
+                    with self._conn_lock:
+                        conn = self._conn
+                    if conn is None:
+                        _conn, _reply, rtt_ms = self._connect(self._adopt)
+                    else:
+                        started = time.monotonic()
+                        conn.command("admin", Monitor._hello_command(conn))
+                        rtt_ms = (time.monotonic() - started) * 1000.0
+                    if self._stop.is_set():
+                        break
+                    self._stats.add_sample(rtt_ms)
+                except (DriverError, OSError):
+                    # A failed RTT check changes nothing by itself (SDAM): the heartbeat decides.
+                    self._close_connection()
+                self._stop.wait(self._settings.heartbeat_frequency_ms / 1000.0)
+        finally:
+            self._close_connection()  # stopped while connecting: nothing may stay open

@@ -317,6 +317,70 @@ def test_close_from_another_thread_wakes_reader(make_server, opened):
     assert isinstance(errors[0], ConnectionFailure) and not isinstance(errors[0], NetworkTimeout)
 
 
+class _BlockingSocket:
+    """A socket stand-in whose recv blocks until shut down, then until the test lets it return."""
+
+    def __init__(self) -> None:
+        self.reading = threading.Event()
+        self.shut_down = threading.Event()
+        self.let_go = threading.Event()
+        self.closes = 0
+        self.closed_while_reading = False
+        self._inside = False
+
+    def sendall(self, data: bytes) -> None:
+        pass
+
+    def recv_into(self, view) -> int:
+        self._inside = True
+        self.reading.set()
+        self.shut_down.wait(10)
+        self.let_go.wait(10)  # the reader is still "in the syscall" when close() returns
+        self._inside = False
+        return 0
+
+    def shutdown(self, how: int) -> None:
+        self.shut_down.set()
+
+    def close(self) -> None:
+        self.closes += 1
+        self.closed_while_reading = self.closed_while_reading or self._inside
+
+    def settimeout(self, timeout) -> None:
+        pass
+
+
+def test_close_from_another_thread_keeps_descriptor_until_reader_leaves():
+    # close() from another thread shuts the socket down (waking the reader) but must not free
+    # the descriptor under it: the OS could reuse the number for a new socket that the reader
+    # would then poll until its timeout. The reader releases it when it leaves.
+    sock = _BlockingSocket()
+    conn = Connection(sock, "127.0.0.1:1")
+    errors = []
+    reader = threading.Thread(target=lambda: errors.append(_capture(lambda: conn.command("admin", {"hello": 1}))))
+    reader.start()
+    assert sock.reading.wait(5)
+    conn.close()
+    assert sock.shut_down.is_set() and conn.closed
+    assert sock.closes == 0, "the descriptor was released while a thread was reading it"
+    sock.let_go.set()
+    reader.join(timeout=5)
+    assert not reader.is_alive()
+    assert isinstance(errors[0], ConnectionFailure)
+    assert sock.closes == 1 and not sock.closed_while_reading
+    conn.close()  # idempotent
+    assert sock.closes == 1
+
+
+def test_close_without_io_releases_at_once():
+    sock = _BlockingSocket()
+    conn = Connection(sock, "127.0.0.1:1")
+    conn.close()
+    assert sock.shut_down.is_set() and sock.closes == 1
+    with pytest.raises(ConnectionFailure, match="closed"):
+        conn.command("admin", {"ping": 1})
+
+
 def _capture(fn):
     try:
         fn()

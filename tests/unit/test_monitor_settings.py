@@ -39,7 +39,7 @@ def _failing_monitor(settings: MonitorSettings, checks_wanted: int):
     times: list[float] = []
     done = threading.Event()
 
-    def connect():
+    def connect(adopt):
         times.append(time.monotonic())
         if len(times) >= checks_wanted:
             done.set()

@@ -378,16 +378,15 @@ class Executor:
                 return
             code, message, topology_version = details
         sd = self.topology.description.servers.get(server.address)
+        # The pool is cleared under the topology lock, together with marking the server Unknown.
         outcome = self.topology.handle_application_error(
             server.address, kind, generation=generation, pool_generation=server.pool.generation,
             max_wire_version=sd.max_wire_version if sd is not None and sd.max_wire_version else None,
             code=code, message=message or (str(exc) if exc is not None else ""),
-            topology_version=topology_version, phase=phase)
+            topology_version=topology_version, phase=phase, clear_pool=server.pool.clear)
         if exc is not None:
             for label in outcome.error_labels:
                 exc.add_error_label(label)
-        if outcome.clear_pool:
-            server.pool.clear()
         monitor = getattr(server, "monitor", None)
         if outcome.request_check:
             server.request_check()

@@ -144,15 +144,14 @@ def build_topology(settings: ClientSettings, events: EventBus) -> Topology:
                 kind = ErrorKind.TIMEOUT if isinstance(error, NetworkTimeout) else ErrorKind.NETWORK
                 phase = Phase.ESTABLISHING
             sd = topology.description.servers.get(address)
+            server = topology.server(address)
+            # Cleared under the topology lock with the description update (SDAM).
             outcome = topology.handle_application_error(
                 address, kind, generation=pooled.generation, pool_generation=pooled.generation,
                 max_wire_version=sd.max_wire_version if sd is not None and sd.max_wire_version else None,
-                phase=phase, **details)
-            server = topology.server(address)
+                phase=phase, clear_pool=server.pool.clear if server is not None else None, **details)
             if server is None:
                 return
-            if outcome.clear_pool:
-                server.pool.clear()
             if outcome.request_check:
                 server.request_check()
 

@@ -105,17 +105,26 @@ class Topology:
         """A monitor (or an application error) produced a new description of one server."""
         self._apply(lambda td: transitions.update_topology(td, server), server)
 
-    def handle_application_error(self, address: str, error_kind: str, **details: Any) -> app_errors.ErrorOutcome:
+    def handle_application_error(self, address: str, error_kind: str, *,
+                                 clear_pool: Callable[[], None] | None = None,
+                                 **details: Any) -> app_errors.ErrorOutcome:
         """Apply SDAM "handleError" for an operation's error, as the one writer; return the outcome.
 
         The pure decision (driver/sdam/app_errors.py) is taken under the lock against the
-        current description; pool clearing and check requests are the caller's, outside it.
+        current description. When it says to clear the pool, `clear_pool()` runs under the same
+        lock: SDAM "Clearing the connection pool for a server MUST be synchronized with the
+        update to the corresponding ServerDescription". Cleared outside it, a monitor could
+        report the server (and ready its pool) between the two, and the pool would then be
+        paused under a selectable server: a retry selects it and fails with PoolClearedError.
+        Check requests and cancellation stay the caller's, outside the lock.
         """
         outcome: list[app_errors.ErrorOutcome] = []
 
         def change(current: TopologyDescription) -> TopologyDescription:
             result = app_errors.handle_application_error(current, address, error_kind, **details)
             outcome.append(result)
+            if result.clear_pool and clear_pool is not None:
+                clear_pool()  # a quick, non-blocking pool call (no I/O), like on_description's
             return result.topology
 
         self._apply(change, None)

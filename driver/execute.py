@@ -410,13 +410,16 @@ SECONDARY_WRITE_STAGE_WIRE_VERSION = 13
 def _secondary_write_stage_ok(pref: ReadPreference, topology: Any) -> bool:
     """Whether an $out/$merge aggregate may use a non-primary read preference.
 
-    CRUD spec, "Aggregation with $out/$merge": only when every known server is 5.0+ (wire 13);
-    otherwise the driver falls back to the primary so an older secondary never gets it.
+    CRUD spec, "Aggregation with $out/$merge": only when every AVAILABLE server is 5.0+
+    (wire 13); otherwise the driver falls back to the primary so an older secondary never
+    gets it. A PossiblePrimary (named by a secondary, not yet checked) has no wire version
+    yet and is not available, like an Unknown server.
     """
     if pref.mode == PRIMARY:
         return False
-    known = [sd for sd in topology.servers.values() if sd.type is not ServerType.Unknown]
-    return all(sd.max_wire_version >= SECONDARY_WRITE_STAGE_WIRE_VERSION for sd in known)
+    unavailable = (ServerType.Unknown, ServerType.PossiblePrimary)
+    available = [sd for sd in topology.servers.values() if sd.type not in unavailable]
+    return all(sd.max_wire_version >= SECONDARY_WRITE_STAGE_WIRE_VERSION for sd in available)
 
 
 def _read_preference_document(pref: ReadPreference, topology_type: TopologyType,

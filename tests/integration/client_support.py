@@ -2,47 +2,26 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Callable, Iterator
 
 import pytest
 
 from driver.client import Client
 from driver.events.command import CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent
+from tests.support.events import EventRecorder
 
 
-class Recorder:
-    """Collects command events; `wait_for(predicate)` blocks on a condition, never sleeps."""
-
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, event: Any) -> None:
-        with self._cond:
-            self.events.append(event)
-            self._cond.notify_all()
+class Recorder(EventRecorder):
+    """Command-event views over the shared recorder (started / succeeded / failed by name)."""
 
     def started(self, name: str | None = None) -> list[CommandStartedEvent]:
-        return [e for e in list(self.events) if isinstance(e, CommandStartedEvent)
-                and (name is None or e.command_name == name)]
+        return self.of(CommandStartedEvent, lambda e: name is None or e.command_name == name)
 
     def succeeded(self, name: str | None = None) -> list[CommandSucceededEvent]:
-        return [e for e in list(self.events) if isinstance(e, CommandSucceededEvent)
-                and (name is None or e.command_name == name)]
+        return self.of(CommandSucceededEvent, lambda e: name is None or e.command_name == name)
 
     def failed(self, name: str | None = None) -> list[CommandFailedEvent]:
-        return [e for e in list(self.events) if isinstance(e, CommandFailedEvent)
-                and (name is None or e.command_name == name)]
-
-    def wait_for(self, predicate: Callable[[list[Any]], bool], timeout: float = 10.0) -> None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: predicate(self.events), timeout):
-                raise AssertionError(f"condition not met within {timeout}s; saw {[type(e).__name__ for e in self.events][-20:]}")
-
-    def clear(self) -> None:
-        with self._cond:
-            self.events.clear()
+        return self.of(CommandFailedEvent, lambda e: name is None or e.command_name == name)
 
 
 @pytest.fixture

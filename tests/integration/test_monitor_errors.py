@@ -14,36 +14,7 @@ from driver.events import pool as pool_events
 from driver.events import sdam as sdam_events
 from driver.sdam.description import ServerType
 from driver.sdam.monitor import streaming_enabled
-
-
-class Recorder:
-    """Collects events; `wait(predicate)` blocks until one matches (woken by each event)."""
-
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, event: Any) -> None:
-        with self._cond:
-            self.events.append(event)
-            self._cond.notify_all()
-
-    def of(self, kind: type, where: Callable[[Any], bool] = lambda _e: True) -> list[Any]:
-        with self._cond:
-            return [e for e in self.events if isinstance(e, kind) and where(e)]
-
-    def wait(self, kind: type, where: Callable[[Any], bool] = lambda _e: True, timeout_s: float = 10.0) -> Any:
-        deadline = time.monotonic() + timeout_s
-        with self._cond:
-            while True:
-                found = [e for e in self.events if isinstance(e, kind) and where(e)]
-                if found:
-                    return found[0]
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    names = [type(e).__name__ for e in self.events[-20:]]
-                    raise AssertionError(f"no {kind.__name__} within {timeout_s}s; last events: {names}")
-                self._cond.wait(left)
+from tests.support.events import EventRecorder as Recorder
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from driver.events.pool import SPEC_NAMES
 from driver.pool import Pool
 from driver.pool_options import URI_NAMES, PoolOptions
 from tests.spec.specfiles import load, spec_params
+from tests.support.events import EventRecorder
 
 ADDRESS = "localhost:27017"
 WAIT_S = 10.0  # bound for waitForEvent / waitForThread without their own timeout: generous, never reached
@@ -31,29 +32,15 @@ EVENT_FIELDS = {"address": "address", "connectionId": "connection_id", "duration
                 "interruptInUseConnections": "interrupt_in_use_connections"}
 
 
-class EventLog:
-    """Every pool event in order, with waiting for the n-th event of a type."""
-
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, event: Any) -> None:
-        with self._cond:
-            self.events.append(event)
-            self._cond.notify_all()
+class EventLog(EventRecorder):
+    """Every pool event in order, with waiting for the n-th event of a type (by spec name)."""
 
     def count(self, name: str) -> int:
         return sum(1 for e in self.events if SPEC_NAMES[type(e)] == name)
 
-    def wait_for(self, name: str, count: int, timeout_s: float) -> None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: self.count(name) >= count, timeout_s):
-                raise AssertionError(f"waitForEvent: saw {self.count(name)} of {count} {name} within {timeout_s}s")
-
-    def snapshot(self) -> list[Any]:
-        with self._cond:
-            return list(self.events)
+    def wait_for_count(self, name: str, count: int, timeout_s: float) -> None:
+        self.wait_for(lambda _events: self.count(name) >= count, timeout_s,
+                      what=f"waitForEvent: {count} {name} (saw {self.count(name)})")
 
 
 class FakeConnection:
@@ -213,7 +200,7 @@ class Runner:
                 raise thread.error
         elif name == "waitForEvent":
             timeout = op.get("timeout")
-            self.log.wait_for(op["event"], op["count"], timeout / 1000 if timeout else WAIT_S)
+            self.log.wait_for_count(op["event"], op["count"], timeout / 1000 if timeout else WAIT_S)
         elif name == "checkOut":
             conn = self.pool.checkout()
             if "label" in op:

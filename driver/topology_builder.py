@@ -18,7 +18,6 @@ from driver.sdam.description import TopologySettings
 from driver.sdam.monitor import MonitorSettings
 from driver.sdam.server import server_factory
 from driver.sdam.topology import Topology
-from driver.srv import resolve_seedlist
 from driver.uri import ConnectionString, parse_uri
 
 
@@ -92,6 +91,9 @@ def client_settings(uri: str, *, resolver: Any = None, min_heartbeat_frequency_m
                                      f"not {min_heartbeat_frequency_ms!r}")
     cs = parse_uri(uri)
     if cs.is_srv:
+        # Imported here: dnspython costs ~0.1 s of start-up and only SRV URIs need it.
+        from driver.srv import resolve_seedlist
+
         cs = resolve_seedlist(cs, resolver=resolver)
     options = dict(cs.options)
     if overrides:

@@ -111,3 +111,12 @@ def test_prose_rejects_targets_outside_domain(srv_host: str, target: str) -> Non
 def test_prose_accepts_targets_inside_domain(srv_host: str, target: str) -> None:
     from driver.srv import validate_srv_target
     validate_srv_target(srv_host, target)  # no error
+
+
+def test_client_settings_resolve_srv_seeds(resolver) -> None:
+    """The client's settings (what a Client is built from) carry the resolved seeds and tls=true."""
+    from driver.topology_builder import client_settings
+    settings = client_settings("mongodb+srv://test1.test.build.10gen.cc/?replicaSet=repl0", resolver=resolver)
+    assert sorted(settings.seeds) == ["localhost.test.build.10gen.cc:27017", "localhost.test.build.10gen.cc:27018"]
+    assert settings.connection.tls is True
+    assert settings.topology.replica_set_name == "repl0"

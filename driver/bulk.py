@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence, Union
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, Sequence, Union
 
 import bson
-from bson.raw_bson import RawBSONDocument
 
 from driver.errors import BulkWriteError, ConfigurationError, DocumentTooLarge, DriverError
 from driver.ops.write import (
@@ -14,9 +13,11 @@ from driver.ops.write import (
     delete_statement,
     insert_command,
     update_command,
+    new_object_ids,
     update_statement,
     with_id,
 )
+from driver.wire.encode import EncodedDocuments
 
 # The server accepts a command document up to maxBsonObjectSize + 16 KiB so that a batch
 # filled with documents up to maxBsonObjectSize still leaves room for the command's own fields
@@ -176,11 +177,13 @@ class Batch:
     `indexes[i]` is the index in the caller's request list of `statements[i]`, so write errors
     and upserts (reported by the server with batch-relative indexes) can be mapped back.
     `multi` is True when any statement may touch many documents: such a batch is not a
-    retryable write (retryable-writes spec, "Unsupported Write Operations").
+    retryable write (retryable-writes spec, "Unsupported Write Operations"). Insert batches
+    hold their documents as EncodedDocuments (BSON bytes, _id first; items read as
+    RawBSONDocument); update and delete batches hold their statement dicts.
     """
 
     kind: str
-    statements: tuple[Mapping[str, Any], ...]
+    statements: Sequence[Mapping[str, Any]]
     indexes: tuple[int, ...]
     inserted_ids: tuple[tuple[int, Any], ...] = ()
     multi: bool = False
@@ -204,10 +207,17 @@ class Batch:
         bypass_document_validation: bool | None = None,
         let: Mapping[str, Any] | None = None,
         comment: Any = None,
+        encoded: bool = False,
     ) -> dict[str, Any]:
-        """The insert/update/delete command for this batch (session fields are the caller's)."""
+        """The insert/update/delete command for this batch (session fields are the caller's).
+
+        An insert command's "documents" is a list of RawBSONDocument, or with `encoded` the
+        EncodedDocuments itself, for a caller that sends it as an OP_MSG document sequence
+        (encode_op_msg joins its bytes without decoding anything).
+        """
         if self.kind == "insert":
-            return insert_command(collection, self.statements, ordered=ordered, write_concern=write_concern,
+            documents = self.statements if encoded else list(self.statements)
+            return insert_command(collection, documents, ordered=ordered, write_concern=write_concern,
                                   bypass_document_validation=bypass_document_validation, comment=comment)
         if self.kind == "update":
             return update_command(collection, self.statements, ordered=ordered, write_concern=write_concern,
@@ -216,43 +226,81 @@ class Batch:
                               let=let, comment=comment)
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    index: int
-    kind: str
-    multi: bool
-    statement: Mapping[str, Any]
-    size: int
-    inserted_id: Any
+# A validated statement: (request index, kind, multi, statement, encoded size, inserted _id).
+# A plain tuple: a frozen dataclass per statement cost more than encoding small documents.
+_Prepared = tuple
+
+_ENCODE_OPTIONS = bson.DEFAULT_CODEC_OPTIONS
+
+
+def _encode_insert(document: Any, ids: Iterator[Any], index: int) -> tuple[bytes, Any]:
+    """BSON bytes of `document` with `_id` first, and that _id (the next of `ids` if it has none).
+
+    Plain dicts take a fast path (at most one copy, one encode); any other Mapping goes
+    through with_id. A non-mapping raises ConfigurationError naming requests[index].
+    """
+    if type(document) is dict:
+        _id = document.get("_id", _MISSING)
+        if _id is _MISSING:
+            _id = next(ids)
+        elif next(iter(document)) == "_id":
+            return bson.encode(document, False, _ENCODE_OPTIONS), _id
+        return bson.encode({"_id": _id, **document}, False, _ENCODE_OPTIONS), _id
+    if _lacks_id(document):
+        document = {"_id": next(ids), **document}
+    try:
+        statement, _id = with_id(document)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"requests[{index}] (InsertOne): {exc}") from None
+    return bson.encode(statement), _id
+
+
+_MISSING = object()
+
+
+def _too_large(where: str, what: str, size: int, limits: BatchLimits) -> DocumentTooLarge:
+    return DocumentTooLarge(
+        f"{where}: the {what} is {size} bytes, larger than the server's maxBsonObjectSize of "
+        f"{limits.max_bson_object_size} bytes; nothing was sent"
+    )
 
 
 def _prepare(requests: Sequence[Any], limits: BatchLimits) -> list[_Prepared]:
     if not isinstance(requests, (list, tuple)) or not requests:
         raise ConfigurationError("a bulk write needs a non-empty list of write requests")
-    prepared = []
     for i, request in enumerate(requests):
         if not isinstance(request, _REQUEST_TYPES):
             names = ", ".join(t.__name__ for t in _REQUEST_TYPES)
             raise ConfigurationError(f"requests[{i}] must be one of {names}, not {type(request).__name__}")
+    missing = sum(1 for r in requests if type(r) is InsertOne and _lacks_id(r.document))
+    ids = iter(new_object_ids(missing))
+    prepared = []
+    max_size = limits.max_bson_object_size
+    for i, request in enumerate(requests):
+        if type(request) is InsertOne:
+            # Encode once: these bytes measure the document here and are sent as they are.
+            encoded, _id = _encode_insert(request.document, ids, i)
+            if len(encoded) > max_size:
+                raise _too_large(f"requests[{i}] (InsertOne)", "document", len(encoded), limits)
+            prepared.append((i, "insert", False, encoded, len(encoded), _id))
+            continue
+        where = f"requests[{i}] ({type(request).__name__})"
         try:
-            statement, _id = request.statement()
+            statement, _ = request.statement()
         except ConfigurationError as exc:
-            raise ConfigurationError(f"requests[{i}] ({type(request).__name__}): {exc}") from None
-        # Encode once: the bytes measure the statement here and are sent as they are
-        # (bson.encode copies a RawBSONDocument verbatim), instead of encoding twice.
-        encoded = bson.encode(statement)
-        size = len(encoded)
-        if request.kind == "insert":  # the bulk of a bulk write; other statements stay dicts
-            statement = RawBSONDocument(encoded)
-        if size > limits.max_bson_object_size:
-            what = "document" if request.kind == "insert" else f"{request.kind} statement"
-            raise DocumentTooLarge(
-                f"requests[{i}] ({type(request).__name__}): the {what} is {size} bytes, larger than the "
-                f"server's maxBsonObjectSize of {limits.max_bson_object_size} bytes; nothing was sent"
-            )
-        prepared.append(_Prepared(i, request.kind, request.multi, statement, size,
-                                  _id if request.kind == "insert" else None))
+            raise ConfigurationError(f"{where}: {exc}") from None
+        size = len(bson.encode(statement))
+        if size > max_size:
+            raise _too_large(where, f"{request.kind} statement", size, limits)
+        prepared.append((i, request.kind, request.multi, statement, size, None))
     return prepared
+
+
+def _lacks_id(document: Any) -> bool:
+    """True for a mapping without _id (a non-mapping is reported by _encode_insert)."""
+    if type(document) is dict:  # skips the slow isinstance(Mapping) for the common case
+        return "_id" not in document
+    return isinstance(document, Mapping) and "_id" not in document
 
 
 def _runs(prepared: list[_Prepared], ordered: bool) -> list[list[_Prepared]]:
@@ -264,29 +312,54 @@ def _runs(prepared: list[_Prepared], ordered: bool) -> list[list[_Prepared]]:
     if ordered:
         runs: list[list[_Prepared]] = []
         for p in prepared:
-            if runs and runs[-1][0].kind == p.kind:
+            if runs and runs[-1][0][1] == p[1]:
                 runs[-1].append(p)
             else:
                 runs.append([p])
         return runs
-    return [run for kind in _KIND_ORDER if (run := [p for p in prepared if p.kind == kind])]
+    return [run for kind in _KIND_ORDER if (run := [p for p in prepared if p[1] == kind])]
 
 
-def _split(run: list[_Prepared], limits: BatchLimits) -> Iterable[list[_Prepared]]:
+def _split_sizes(sizes: Sequence[int], limits: BatchLimits) -> list[tuple[int, int]]:
+    """[start, stop) ranges of consecutive statements that fit one batch each.
+
+    A batch holds at most max_write_batch_size statements whose costs (limits.element_cost)
+    fit the payload budget, and always at least one (each fits maxBsonObjectSize).
+    """
     budget = limits.payload_budget()
-    current: list[_Prepared] = []
-    used = 0
-    for p in run:
-        cost = limits.element_cost(p.size, len(current))
-        full = len(current) >= limits.max_write_batch_size or used + cost > budget
-        if current and full:
-            yield current
-            current, used = [], 0
-            cost = limits.element_cost(p.size, 0)
-        current.append(p)  # a batch always takes at least one statement (it fits maxBsonObjectSize)
-        used += cost
-    if current:
-        yield current
+    max_count = limits.max_write_batch_size
+    ranges = []
+    start = used = 0
+    if limits.document_sequences:  # cost == size: the common case, kept tight
+        for k, size in enumerate(sizes):
+            if k > start and (k - start >= max_count or used + size > budget):
+                ranges.append((start, k))
+                start, used = k, 0
+            used += size
+    else:
+        for k, size in enumerate(sizes):
+            cost = limits.element_cost(size, k - start)
+            if k > start and (k - start >= max_count or used + cost > budget):
+                ranges.append((start, k))
+                start, used = k, 0
+                cost = limits.element_cost(size, 0)
+            used += cost
+    if start < len(sizes):
+        ranges.append((start, len(sizes)))
+    return ranges
+
+
+def _batches_of_run(run: list[_Prepared], limits: BatchLimits) -> Iterable[Batch]:
+    kind = run[0][1]
+    for start, stop in _split_sizes([p[4] for p in run], limits):
+        chunk = run[start:stop]
+        if kind == "insert":
+            raw = [p[3] for p in chunk]
+            yield Batch(kind=kind, statements=EncodedDocuments(raw), indexes=tuple(p[0] for p in chunk),
+                        inserted_ids=tuple((p[0], p[5]) for p in chunk))
+        else:
+            yield Batch(kind=kind, statements=tuple(p[3] for p in chunk), indexes=tuple(p[0] for p in chunk),
+                        multi=any(p[2] for p in chunk))
 
 
 def plan_bulk(requests: Sequence[WriteRequest], *, ordered: bool = True, limits: BatchLimits | None = None) -> list[Batch]:
@@ -294,23 +367,44 @@ def plan_bulk(requests: Sequence[WriteRequest], *, ordered: bool = True, limits:
 
     Raises ConfigurationError (invalid request, naming its index) or DocumentTooLarge before
     anything could be sent. Batches respect max_write_batch_size and the byte budget measured
-    with the real encoded size of each statement (bson.encode).
+    with the real encoded size of each statement (bson.encode). Insert batches carry their
+    documents encoded once (EncodedDocuments), _id first.
     """
+    limits = _checked(limits)
+    return [batch for run in _runs(_prepare(requests, limits), ordered) for batch in _batches_of_run(run, limits)]
+
+
+def plan_inserts(documents: Sequence[Mapping[str, Any]], *, limits: BatchLimits | None = None) -> list[Batch]:
+    """plan_bulk for a list of documents to insert (insert_many), without an InsertOne per document.
+
+    Same batches, ids and errors as plan_bulk([InsertOne(d) for d in documents]): missing
+    _ids are generated, documents[i] errors name requests[i] (InsertOne).
+    """
+    limits = _checked(limits)
+    if not isinstance(documents, (list, tuple)) or not documents:
+        raise ConfigurationError("a bulk write needs a non-empty list of write requests")
+    ids = iter(new_object_ids(sum(1 for d in documents if _lacks_id(d))))
+    raw: list[bytes] = []
+    inserted: list[tuple[int, Any]] = []
+    max_size = limits.max_bson_object_size
+    for i, document in enumerate(documents):
+        encoded, _id = _encode_insert(document, ids, i)
+        if len(encoded) > max_size:
+            raise _too_large(f"requests[{i}] (InsertOne)", "document", len(encoded), limits)
+        raw.append(encoded)
+        inserted.append((i, _id))
+    batches = []
+    for start, stop in _split_sizes([len(r) for r in raw], limits):
+        batches.append(Batch(kind="insert", statements=EncodedDocuments(raw[start:stop]),
+                             indexes=tuple(range(start, stop)), inserted_ids=tuple(inserted[start:stop])))
+    return batches
+
+
+def _checked(limits: BatchLimits | None) -> BatchLimits:
     limits = limits or BatchLimits()
     if limits.max_write_batch_size < 1:
         raise ConfigurationError(f"max_write_batch_size must be >= 1, not {limits.max_write_batch_size}")
-    batches = []
-    for run in _runs(_prepare(requests, limits), ordered):
-        for chunk in _split(run, limits):
-            kind = chunk[0].kind
-            batches.append(Batch(
-                kind=kind,
-                statements=tuple(p.statement for p in chunk),
-                indexes=tuple(p.index for p in chunk),
-                inserted_ids=tuple((p.index, p.inserted_id) for p in chunk) if kind == "insert" else (),
-                multi=any(p.multi for p in chunk),
-            ))
-    return batches
+    return limits
 
 
 @dataclass(frozen=True)
@@ -383,10 +477,13 @@ class BulkResultAccumulator:
         if batch.kind == "insert":
             self._counts["inserted"] += n
             # Ordered: statements after the first failure were never attempted.
-            stop = min(failed) if (failed and self.ordered) else len(batch.indexes)
-            for local, (index, _id) in enumerate(batch.inserted_ids):
-                if local < stop and local not in failed:
-                    self._inserted[index] = _id
+            if not failed:
+                self._inserted.update(batch.inserted_ids)
+            else:
+                stop = min(failed) if self.ordered else len(batch.indexes)
+                for local, (index, _id) in enumerate(batch.inserted_ids):
+                    if local < stop and local not in failed:
+                        self._inserted[index] = _id
         elif batch.kind == "update":
             upserted = reply.get("upserted") or ()
             for up in upserted:

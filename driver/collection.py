@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from driver import bulk as bulk_mod
-from driver.bulk import BatchLimits, BulkResultAccumulator, InsertOne, plan_bulk
+from driver.bulk import BatchLimits, BulkResultAccumulator, plan_bulk, plan_inserts
 from driver.cursor import Cursor, ListCursor
 from driver.errors import (
     ConfigurationError,
@@ -179,13 +179,15 @@ class Collection:
         """Insert in as few commands as the server's size limits allow; BulkWriteError on write errors."""
         if isinstance(documents, Mapping) or not isinstance(documents, Sequence) and not hasattr(documents, "__iter__"):
             raise ConfigurationError("insert_many takes a list of documents")
-        requests = [InsertOne(d) for d in documents]
-        if not requests:
+        documents = documents if isinstance(documents, (list, tuple)) else list(documents)
+        if not documents:
             raise ConfigurationError("insert_many needs at least one document")
-        result = self.bulk_write(requests, ordered=ordered, session=session, comment=comment,
-                                 bypass_document_validation=bypass_document_validation)
+        # No InsertOne per document: plan_inserts encodes each document once, _id first.
+        batches = plan_inserts(documents, limits=self._batch_limits())
+        result = self._run_batches(batches, ordered=ordered, session=session, comment=comment,
+                                   bypass_document_validation=bypass_document_validation)
         ids = result.inserted_ids
-        return InsertManyResult([ids[i] for i in range(len(requests))], acknowledged=result.acknowledged
+        return InsertManyResult([ids[i] for i in range(len(documents))], acknowledged=result.acknowledged
                                 if hasattr(result, "acknowledged") else True)
 
     # -- bulk ----------------------------------------------------------------------------
@@ -199,16 +201,25 @@ class Collection:
         caller's request indexes. Returns a BulkWriteResult (acknowledged) or an
         UnacknowledgedBulkWriteResult (w: 0).
         """
+        batches = plan_bulk(list(requests), ordered=ordered, limits=self._batch_limits())
+        return self._run_batches(batches, ordered=ordered, session=session, let=let, comment=comment,
+                                 bypass_document_validation=bypass_document_validation)
+
+    def _batch_limits(self) -> BatchLimits:
         server = self._client.topology.select_server("write")
         sd = self._client.topology.description.servers.get(server.address)
-        limits = BatchLimits.from_server(sd) if sd is not None else BatchLimits()
-        batches = plan_bulk(list(requests), ordered=ordered, limits=limits)
+        return BatchLimits.from_server(sd) if sd is not None else BatchLimits()
+
+    def _run_batches(self, batches: list[Any], *, ordered: bool, session: ClientSession | None,
+                     let: Mapping[str, Any] | None = None, comment: Any = None,
+                     bypass_document_validation: bool | None = None) -> Any:
+        """Send planned batches in order and merge the replies (bulk_write's result types)."""
         unack = not self.write_concern.acknowledged
         acc = BulkResultAccumulator(ordered=ordered)
         inserted: dict[int, Any] = {}
         for batch in batches:
             body = batch.command(self.name, ordered=ordered, write_concern=self._wc, let=let, comment=comment,
-                                 bypass_document_validation=bypass_document_validation)
+                                 bypass_document_validation=bypass_document_validation, encoded=True)
             try:
                 reply = self._write(body, session, sequence=_SEQUENCE_FIELD[batch.kind])
             except DriverError as exc:

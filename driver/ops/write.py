@@ -17,6 +17,7 @@ from driver.ops._util import (
 )
 from driver.ops.find import hint_value
 from driver.ops._util import key_document
+from driver.wire.encode import EncodedDocuments
 
 
 def validate_update(update: Any, *, where: str = "update") -> None:
@@ -72,6 +73,11 @@ def with_id(document: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
 
 
 _MISSING = object()
+
+
+def new_object_ids(n: int) -> list[ObjectId]:
+    """`n` new ObjectIds (one ObjectId() each)."""
+    return [ObjectId() for _ in range(max(n, 0))]
 
 
 def update_statement(
@@ -140,7 +146,8 @@ def _write_command(
     bypass_document_validation: bool | None = None,
 ) -> dict[str, Any]:
     cmd: dict[str, Any] = {name: require_string(collection, "collection name")}
-    cmd[field] = list(statements)
+    # Pre-encoded insert documents stay encoded: they go out as an OP_MSG document sequence.
+    cmd[field] = statements if isinstance(statements, EncodedDocuments) else list(statements)
     cmd["ordered"] = bool(ordered)
     put(cmd, "writeConcern", non_empty_concern(write_concern, "write_concern"))
     put(cmd, "bypassDocumentValidation", optional_bool(bypass_document_validation, "bypass_document_validation"))

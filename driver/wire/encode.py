@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import struct
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence, overload
 
 import bson
+from bson.raw_bson import RawBSONDocument
 
 from driver.compression import get_compressor
 from driver.errors import ConfigurationError, ProtocolError
@@ -32,6 +33,43 @@ _COMPRESSED_FIXED = struct.Struct("<iiB")  # originalOpcode, uncompressedSize, c
 Document = Mapping[str, Any] | bytes | bytearray | memoryview
 
 
+class EncodedDocuments(Sequence[RawBSONDocument]):
+    """Documents already encoded to BSON, kept as bytes until someone reads one.
+
+    Bulk inserts encode each document once (to measure it for batch splitting); this carries
+    those bytes to encode_op_msg, which joins them into the kind-1 section as they are. Readers
+    that need mappings (command monitoring, the legacy OP_QUERY path, write-error reports) get
+    a RawBSONDocument per item, built on access. `raw` must hold well-formed BSON documents:
+    the producer (driver.bulk) made them with bson.encode.
+    """
+
+    __slots__ = ("raw", "nbytes")
+
+    def __init__(self, raw: Sequence[bytes], nbytes: int | None = None) -> None:
+        self.raw: tuple[bytes, ...] = tuple(raw)
+        self.nbytes: int = sum(map(len, self.raw)) if nbytes is None else nbytes
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    @overload
+    def __getitem__(self, index: int) -> RawBSONDocument: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RawBSONDocument]: ...
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [RawBSONDocument(r) for r in self.raw[index]]
+        return RawBSONDocument(self.raw[index])
+
+    def __iter__(self) -> Iterator[RawBSONDocument]:
+        return (RawBSONDocument(r) for r in self.raw)
+
+    def __repr__(self) -> str:
+        return f"<EncodedDocuments {len(self.raw)} documents, {self.nbytes} bytes>"
+
+
 def _encode_document(doc: Document, where: str, codec_options: Any) -> bytes:
     """BSON bytes for a mapping, or validated pre-encoded bytes."""
     if isinstance(doc, (bytes, bytearray, memoryview)):
@@ -54,6 +92,9 @@ def _encode_documents(documents: Sequence[Document], where: str, codec_options: 
         documents = list(documents)
     if all(type(doc) is dict for doc in documents):
         return [encode(doc, False, options) for doc in documents]
+    if all(type(doc) is RawBSONDocument for doc in documents):
+        # bson.encode would copy each one's bytes verbatim anyway; skip the per-item checks.
+        return [bytes(doc.raw) for doc in documents]
     return [_encode_document(doc, f"{where} item {i}", codec_options) for i, doc in enumerate(documents)]
 
 
@@ -71,9 +112,10 @@ def _cstring(text: str, name: str) -> bytes:
 
 
 def _frame(request_id: int, response_to: int, op_code: int, parts: list[bytes]) -> bytes:
-    length = HEADER_SIZE + sum(len(p) for p in parts)
+    length = HEADER_SIZE + sum(map(len, parts))
     header = _HEADER.pack(length, _int32(request_id, "requestID"), _int32(response_to, "responseTo"), op_code)
-    return b"".join([header, *parts])
+    parts.insert(0, header)  # one join over every part: the message is copied once
+    return b"".join(parts)
 
 
 def encode_op_msg(
@@ -105,9 +147,13 @@ def encode_op_msg(
         if isinstance(documents, (Mapping, bytes, bytearray, memoryview, str)):
             raise ConfigurationError(f"document sequence {identifier!r} must be a sequence of documents")
         name = _cstring(identifier, "document sequence identifier")
-        encoded = _encode_documents(documents, f"document sequence {identifier!r}", codec_options)
-        size = 4 + len(name) + sum(len(e) for e in encoded)
-        parts.append(_SECTION1_HEAD.pack(1, size))
+        if isinstance(documents, EncodedDocuments):
+            # Already encoded once by the bulk planner: its bytes go in as they are.
+            encoded, nbytes = documents.raw, documents.nbytes
+        else:
+            encoded = _encode_documents(documents, f"document sequence {identifier!r}", codec_options)
+            nbytes = sum(map(len, encoded))
+        parts.append(_SECTION1_HEAD.pack(1, 4 + len(name) + nbytes))
         parts.append(name)
         parts.extend(encoded)
     if not checksum:

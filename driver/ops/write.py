@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import time
 from typing import Any, Mapping, Sequence
 
 from bson import ObjectId
@@ -73,11 +75,30 @@ def with_id(document: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
 
 
 _MISSING = object()
+_TIMESTAMP = struct.Struct(">I")
+_COUNTER_MASK = 0xFFFFFF
+# Batched generation reserves a range of bson's own ObjectId counter, so ids stay unique with
+# every ObjectId() made elsewhere in the process. It needs these (undocumented) class
+# attributes; without them we fall back to one ObjectId() per id.
+_BATCH_IDS = all(hasattr(ObjectId, a) for a in ("_inc", "_inc_lock", "_random"))
 
 
 def new_object_ids(n: int) -> list[ObjectId]:
-    """`n` new ObjectIds (one ObjectId() each)."""
-    return [ObjectId() for _ in range(max(n, 0))]
+    """`n` new ObjectIds, as ObjectId() would make them (ObjectId spec: 4-byte seconds,
+    5-byte per-process random, 3-byte counter), with one lock and one clock read for all.
+
+    ObjectId() costs ~5 us each (lock, clock, pid check, packing); a bulk insert of 100k
+    documents without _id spent most of its client time there.
+    """
+    if n <= 0:
+        return []
+    if not _BATCH_IDS:
+        return [ObjectId() for _ in range(n)]
+    with ObjectId._inc_lock:
+        start = ObjectId._inc
+        ObjectId._inc = (start + n) % (_COUNTER_MASK + 1)
+    prefix = _TIMESTAMP.pack(int(time.time()) & 0xFFFFFFFF) + ObjectId._random()
+    return [ObjectId(prefix + (k & _COUNTER_MASK).to_bytes(3, "big")) for k in range(start, start + n)]
 
 
 def update_statement(

@@ -18,6 +18,7 @@ from driver.errors import (
 from driver.execute import Operation
 from driver.ops import (
     aggregate_command,
+    count_command,
     count_documents_command,
     delete_command,
     delete_statement,
@@ -391,6 +392,23 @@ class Collection:
         """The count from collection metadata (the count command; CRUD spec)."""
         body = estimated_document_count_command(self.name, max_time_ms=max_time_ms, read_concern=self._rc,
                                                 comment=comment)
+        try:
+            return parse_count_reply(self._read(body, session))
+        except OperationFailure as exc:
+            if exc.code == NAMESPACE_NOT_FOUND:
+                return 0
+            raise
+
+    def count(self, filter: Mapping[str, Any] | None = None, *, skip: int | None = None,
+              limit: int | None = None, hint: Any = None, collation: Any = None, comment: Any = None,
+              max_time_ms: int | None = None, session: ClientSession | None = None) -> int:
+        """Deprecated `count` command (mongosh's db.coll.count()); prefer count_documents.
+
+        CRUD spec: the count command may be inaccurate on sharded clusters and after an
+        unclean shutdown; it is kept because shell users type it. A missing collection counts 0.
+        """
+        body = count_command(self.name, filter, skip=skip, limit=limit, hint=hint, collation=collation,
+                             max_time_ms=max_time_ms, read_concern=self._rc, comment=comment)
         try:
             return parse_count_reply(self._read(body, session))
         except OperationFailure as exc:

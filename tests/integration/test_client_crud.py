@@ -171,3 +171,14 @@ def test_secondary_read_preference_routes_and_is_sent(replset, make_client) -> N
     assert find.command["$readPreference"] == {"mode": "secondary"}
     assert find.address != replset.primary
     assert "$readPreference" not in rec.started("insert")[-1].command
+
+
+def test_deprecated_count_helper_sends_count_with_query_skip_limit(standalone, make_client) -> None:
+    client, rec = make_client(standalone.uri)
+    coll = client.test.counted
+    assert coll.count() == 0  # a missing collection counts 0
+    coll.insert_many([{"a": i % 3} for i in range(30)])
+    assert coll.count({"a": 1}) == 10 == coll.count_documents({"a": 1})
+    assert coll.count({"a": 1}, skip=4, limit=5) == 5
+    sent = rec.started("count")[-1].command
+    assert sent["query"] == {"a": 1} and sent["skip"] == 4 and sent["limit"] == 5

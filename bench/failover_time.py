@@ -12,7 +12,8 @@ import statistics
 import time
 
 from driver.events.listeners import EventBus
-from driver.topology_builder import build_topology, client_settings
+from driver.settings import client_settings
+from driver.topology_builder import build_topology
 from mongocli.sandbox import Sandbox
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
+from driver.context import ClientContext
 from driver.cursor import ListCursor
+from driver.database import Database
 from driver.errors import DriverError, ServerSelectionTimeout
 from driver.events.listeners import EventBus
-from driver.execute import Executor, Operation
+from driver.execute import Operation
 from driver.ops.admin import list_databases_command, parse_list_databases_reply
 from driver.read_concern import ReadConcern
 from driver.read_preference import PRIMARY_PREFERRED, ReadPreference
-from driver.session import ClientSession, ServerSessionPool, end_sessions_commands
-from driver.topology_builder import build_topology, client_settings
+from driver.retry import TokenBucket
+from driver.session import ClientSession, end_sessions_commands
+from driver.settings import client_settings
+from driver.topology_builder import build_topology
 from driver.write_concern import WriteConcern
 
 # Sessions spec, "endSessions": best effort at close; do not make close() wait long for it.
@@ -35,19 +39,18 @@ class Client:
     def __init__(self, uri: str = "mongodb://localhost:27017", *, event_listeners: Iterable[Callable[[Any], None]] = (),
                  min_heartbeat_frequency_ms: float | None = None, **options: Any) -> None:
         self._settings = client_settings(uri, min_heartbeat_frequency_ms=min_heartbeat_frequency_ms, **options)
-        opts = self._settings.options
         self.events = EventBus()
         for listener in event_listeners:
             self.events.subscribe(listener)
-        self.read_preference = ReadPreference.from_uri_options(opts)
-        self.read_preference.check_max_staleness(self._settings.topology.heartbeat_frequency_ms)
-        self.write_concern = WriteConcern.from_uri_options(opts)
-        self.read_concern = ReadConcern(opts.get("readConcernLevel"))
+        self.read_preference: ReadPreference = self._settings.read_preference
+        self.write_concern: WriteConcern = self._settings.write_concern
+        self.read_concern: ReadConcern = self._settings.read_concern
         self.default_database_name = self._settings.connection_string.database or None
         self.topology = build_topology(self._settings, self.events)
-        self._server_sessions = ServerSessionPool()
-        self._executor = Executor(self, retry_writes=bool(opts.get("retryWrites", True)),
-                                  retry_reads=bool(opts.get("retryReads", True)))
+        self._context = ClientContext(self, self.topology, self.events,
+                                      retry_writes=self._settings.retry_writes,
+                                      retry_reads=self._settings.retry_reads)
+        self._executor = self._context.executor
         self._closed = False
         self.topology.open()
 
@@ -61,31 +64,34 @@ class Client:
         """The effective URI options (canonical names)."""
         return self._settings.options
 
+    @property
+    def retry_budget(self) -> TokenBucket:
+        """The client-backpressure retry budget (tokens left for overload retries), for diagnostics."""
+        return self._executor.retry_tokens
+
     # -- databases -----------------------------------------------------------------------
     def get_database(self, name: str | None = None, *, read_concern: Any = None, write_concern: Any = None,
-                     read_preference: Any = None) -> "Database":
+                     read_preference: Any = None) -> Database:
         """A Database handle (no I/O); `name` defaults to the URI's database."""
-        from driver.database import Database
-
         name = name or self.default_database_name
         if not name:
             raise DriverError("no database name given and the URI names none: use client[name]")
-        return Database(self, name, read_concern=read_concern, write_concern=write_concern,
+        return Database(self._context, name, read_concern=read_concern, write_concern=write_concern,
                         read_preference=read_preference)
 
-    def get_default_database(self) -> "Database":
+    def get_default_database(self) -> Database:
         return self.get_database()
 
-    def __getitem__(self, name: str) -> "Database":
+    def __getitem__(self, name: str) -> Database:
         return self.get_database(name)
 
-    def __getattr__(self, name: str) -> "Database":
+    def __getattr__(self, name: str) -> Database:
         if name.startswith("_"):
             raise AttributeError(name)
         return self.get_database(name)
 
     @property
-    def admin(self) -> "Database":
+    def admin(self) -> Database:
         return self.get_database("admin")
 
     def list_databases(self, session: ClientSession | None = None, **kwargs: Any) -> ListCursor:
@@ -105,7 +111,7 @@ class Client:
     def start_session(self, causal_consistency: bool | None = None,
                       default_transaction_options: Mapping[str, Any] | None = None) -> ClientSession:
         """An explicit session (causally consistent unless told otherwise); end it or use `with`."""
-        return ClientSession(self, causal_consistency=causal_consistency,
+        return ClientSession(self._context, causal_consistency=causal_consistency,
                              default_transaction_options=default_transaction_options)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -121,7 +127,7 @@ class Client:
             self.topology.close()
 
     def _end_sessions(self) -> None:
-        lsids = self._server_sessions.drain()
+        lsids = self._context.server_sessions.drain()
         if not lsids:
             return
         pref = ReadPreference(PRIMARY_PREFERRED)
@@ -145,5 +151,3 @@ class Client:
     def __repr__(self) -> str:
         return f"<Client {self._settings.seeds} {self.topology.description.type.value}>"
 
-
-from driver.database import Database  # noqa: E402  (import cycle: Database needs Client's type only)

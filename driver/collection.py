@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from driver import bulk as bulk_mod
 from driver.bulk import BatchLimits, BulkResultAccumulator, plan_bulk, plan_inserts
@@ -41,6 +41,7 @@ from driver.ops import (
 )
 from driver.ops.admin import NAMESPACE_NOT_FOUND
 from driver.read_concern import ReadConcern
+from driver.read_preference import as_read_preference
 from driver.results import (
     DeleteResult,
     InsertManyResult,
@@ -50,6 +51,10 @@ from driver.results import (
 )
 from driver.session import ClientSession
 from driver.write_concern import WriteConcern
+
+if TYPE_CHECKING:
+    from driver.context import ClientContext
+    from driver.database import Database
 
 DUPLICATE_KEY_CODES = frozenset({11000, 11001, 12582})
 _SEQUENCE_FIELD = {"insert": "documents", "update": "updates", "delete": "deletes"}
@@ -90,27 +95,22 @@ def _return_new(return_document: Any) -> bool:
 class Collection:
     """A collection of a Database; options default to the database's (no I/O to create one)."""
 
-    def __init__(self, database: Any, name: str, *, read_concern: Any = None, write_concern: Any = None,
-                 read_preference: Any = None) -> None:
-        from driver.database import _read_preference
-
+    def __init__(self, context: "ClientContext", database: "Database", name: str, *, read_concern: Any = None,
+                 write_concern: Any = None, read_preference: Any = None) -> None:
         if not isinstance(name, str) or not name or "\x00" in name or ("$" in name and not name.startswith("$cmd")):
             raise ConfigurationError(f"invalid collection name {name!r}: it must be non-empty without '$' or NUL")
+        self._context = context
         self.database = database
         self.name = name
         self.read_concern = (ReadConcern.from_document(read_concern) if read_concern is not None
                              else database.read_concern)
         self.write_concern = (WriteConcern.from_document(write_concern) if write_concern is not None
                               else database.write_concern)
-        self.read_preference = _read_preference(read_preference, database.read_preference)
+        self.read_preference = as_read_preference(read_preference, database.read_preference)
 
     @property
     def full_name(self) -> str:
         return f"{self.database.name}.{self.name}"
-
-    @property
-    def _client(self) -> Any:
-        return self.database.client
 
     def __getitem__(self, name: str) -> "Collection":
         return self.database.get_collection(f"{self.name}.{name}")
@@ -127,13 +127,13 @@ class Collection:
     def with_options(self, *, read_preference: Any = None, write_concern: Any = None,
                      read_concern: Any = None) -> "Collection":
         """A copy of this collection with some options replaced."""
-        return Collection(self.database, self.name, read_concern=read_concern or self.read_concern,
+        return Collection(self._context, self.database, self.name, read_concern=read_concern or self.read_concern,
                           write_concern=write_concern or self.write_concern,
                           read_preference=read_preference or self.read_preference)
 
     # -- plumbing ------------------------------------------------------------------------
     def _execute(self, op: Operation) -> Any:
-        return self._client._executor.execute(op)
+        return self._context.executor.execute(op)
 
     def _read(self, body: dict[str, Any], session: ClientSession | None) -> dict[str, Any]:
         return self._execute(Operation(self.database.name, body, read_preference=self.read_preference,
@@ -207,8 +207,8 @@ class Collection:
                                  bypass_document_validation=bypass_document_validation)
 
     def _batch_limits(self) -> BatchLimits:
-        server = self._client.topology.select_server("write")
-        sd = self._client.topology.description.servers.get(server.address)
+        server = self._context.topology.select_server("write")
+        sd = self._context.topology.description.servers.get(server.address)
         return BatchLimits.from_server(sd) if sd is not None else BatchLimits()
 
     def _run_batches(self, batches: list[Any], *, ordered: bool, session: ClientSession | None,
@@ -311,7 +311,7 @@ class Collection:
         find = dict(filter=filter, projection=projection, sort=sort, skip=skip, hint=hint, collation=collation,
                     max_time_ms=max_time_ms, comment=comment, allow_disk_use=allow_disk_use, let=let,
                     read_concern=self._rc or None, **options)
-        return Cursor(self._client, self.database.name, self.name, find=find, read_preference=self.read_preference,
+        return Cursor(self._context, self.database.name, self.name, find=find, read_preference=self.read_preference,
                       session=session, batch_size=batch_size or 0, limit=limit or 0, comment=comment)
 
     def find_one(self, filter: Any = None, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
@@ -374,7 +374,7 @@ class Collection:
                                  max_time_ms=max_time_ms, read_concern=self._rc, collation=collation, hint=hint,
                                  comment=comment, let=let, write_concern=self._wc if writes else None,
                                  bypass_document_validation=bypass_document_validation)
-        return Cursor(self._client, self.database.name, self.name, body=body,
+        return Cursor(self._context, self.database.name, self.name, body=body,
                       read_preference=self.read_preference, session=session, write_stage=writes,
                       batch_size=batch_size or 0, comment=comment, retryable=None if writes else "read")
 
@@ -465,7 +465,7 @@ class Collection:
                      comment: Any = None) -> Any:
         """listIndexes as a cursor; a collection that does not exist has no indexes (empty cursor)."""
         body = list_indexes_command(self.name, batch_size=batch_size, comment=comment)
-        cursor = Cursor(self._client, self.database.name, self.name, body=body,
+        cursor = Cursor(self._context, self.database.name, self.name, body=body,
                         read_preference=self.read_preference, session=session, batch_size=batch_size or 0)
         try:
             first = cursor.to_list(1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from bson import Int64
 
@@ -12,6 +12,9 @@ from driver.execute import Operation
 from driver.ops.find import find_command, get_more_command, kill_cursors_command, next_batch_size, parse_cursor_reply
 from driver.read_preference import ReadPreference
 from driver.session import ClientSession
+
+if TYPE_CHECKING:
+    from driver.context import ClientContext
 
 
 class Cursor:
@@ -23,14 +26,14 @@ class Cursor:
     closed). A cursor dropped while open is killed by the client's next operation.
     """
 
-    def __init__(self, client: Any, db: str, collection: str | int, *, body: Mapping[str, Any] | None = None,
+    def __init__(self, context: "ClientContext", db: str, collection: str | int, *, body: Mapping[str, Any] | None = None,
                  find: Mapping[str, Any] | None = None, read_preference: ReadPreference | None = None,
                  session: ClientSession | None = None, batch_size: int = 0, limit: int = 0,
                  comment: Any = None, max_await_time_ms: int | None = None, retryable: str | None = "read",
                  write_stage: bool = False) -> None:
         if (body is None) == (find is None):
             raise ConfigurationError("Cursor needs exactly one of body (a cursor command) or find (find options)")
-        self._client = client
+        self._context = context
         self._db = db
         self._collection = collection
         self._body = dict(body) if body is not None else None
@@ -154,7 +157,7 @@ class Cursor:
                                 max_time_ms=self._max_await_time_ms, comment=self._comment)
         body["getMore"] = Int64(self._id)
         try:
-            reply = self._client._executor.execute(Operation(
+            reply = self._context.executor.execute(Operation(
                 self._db, body, read_preference=self._read_preference, session=self._session,
                 address=self._address))
         except DriverError:
@@ -167,10 +170,10 @@ class Cursor:
 
     def _first_batch(self) -> None:
         if self._session is None:
-            self._session = ClientSession(self._client, implicit=True)
+            self._session = ClientSession(self._context, implicit=True)
         body = self._body if self._body is not None else self._find_body()
         try:
-            reply = self._client._executor.execute(Operation(
+            reply = self._context.executor.execute(Operation(
                 self._db, body, read_preference=self._read_preference, session=self._session,
                 retryable=self._retryable, write_stage=self._write_stage))
         except BaseException:
@@ -212,7 +215,7 @@ class Cursor:
             body = kill_cursors_command(self._ns_collection or str(self._collection), [self._id])
             body["cursors"] = [Int64(self._id)]
             try:
-                self._client._executor.execute(Operation(
+                self._context.executor.execute(Operation(
                     self._db, body, read_preference=self._read_preference, session=self._session,
                     address=self._address))
             except DriverError:
@@ -235,7 +238,7 @@ class Cursor:
         # No I/O in a finalizer (it may run on any thread, inside any lock): queue the kill.
         try:
             if self._id and not self._killed and self._address is not None:
-                self._client._executor.pending_kills.append(
+                self._context.executor.pending_kills.append(
                     (self._address, self._db, self._ns_collection or str(self._collection), int(self._id)))
         except Exception:  # noqa: BLE001 - interpreter shutdown may have torn things down
             pass
@@ -244,7 +247,6 @@ class Cursor:
         return f"<Cursor {self._db}.{self._collection} id={self._id} buffered={len(self._buffer)}>"
 
 
-CursorFactory = Callable[..., Cursor]
 
 
 class ListCursor:

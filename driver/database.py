@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from driver.collection import Collection
 from driver.cursor import Cursor
 from driver.errors import ConfigurationError, OperationFailure
 from driver.execute import Operation
@@ -16,44 +17,38 @@ from driver.ops.admin import (
 )
 from driver.ops.aggregate import aggregate_command, has_write_stage
 from driver.read_concern import ReadConcern
-from driver.read_preference import ReadPreference
+from driver.read_preference import ReadPreference, as_read_preference
 from driver.session import ClientSession
 from driver.write_concern import WriteConcern
 
-
-def _read_preference(value: Any, default: ReadPreference) -> ReadPreference:
-    if value is None:
-        return default
-    if isinstance(value, ReadPreference):
-        return value
-    if isinstance(value, str):
-        return ReadPreference(value)
-    if isinstance(value, Mapping):
-        return ReadPreference.from_document(value)
-    raise ConfigurationError(f"read_preference must be a ReadPreference, a mode name or a document, not {value!r}")
+if TYPE_CHECKING:
+    from driver.context import ClientContext
 
 
 class Database:
-    """A database of a Client; options default to the client's (no I/O to create one)."""
+    """A database of a Client; options default to the client's (no I/O to create one).
 
-    def __init__(self, client: Any, name: str, *, read_concern: Any = None, write_concern: Any = None,
+    Made by `Client.get_database` with the client's internal context (its executor and
+    topology); `client` is the public owner.
+    """
+
+    def __init__(self, context: "ClientContext", name: str, *, read_concern: Any = None, write_concern: Any = None,
                  read_preference: Any = None) -> None:
         if not isinstance(name, str) or not name or any(c in name for c in ' ./\\"$\x00'):
             raise ConfigurationError(f"invalid database name {name!r}: it must be non-empty without spaces, "
                                      "'.', '/', '\\', '\"', '$' or NUL")
-        self.client = client
+        self._context = context
+        client = self.client = context.client
         self.name = name
         self.read_concern = ReadConcern.from_document(read_concern) if read_concern is not None else client.read_concern
         self.write_concern = (WriteConcern.from_document(write_concern) if write_concern is not None
                               else client.write_concern)
-        self.read_preference = _read_preference(read_preference, client.read_preference)
+        self.read_preference = as_read_preference(read_preference, client.read_preference)
 
     # -- collections ---------------------------------------------------------------------
     def get_collection(self, name: str, *, read_concern: Any = None, write_concern: Any = None,
                        read_preference: Any = None) -> "Collection":
-        from driver.collection import Collection
-
-        return Collection(self, name, read_concern=read_concern, write_concern=write_concern,
+        return Collection(self._context, self, name, read_concern=read_concern, write_concern=write_concern,
                           read_preference=read_preference)
 
     def __getitem__(self, name: str) -> "Collection":
@@ -86,8 +81,8 @@ class Database:
         if not body:
             raise ConfigurationError("run_command needs a command document with at least the command name")
         body.update(kwargs)
-        pref = _read_preference(read_preference, ReadPreference())
-        reply = self.client._executor.execute(Operation(self.name, body, read_preference=pref, session=session,
+        pref = as_read_preference(read_preference, ReadPreference())
+        reply = self._context.executor.execute(Operation(self.name, body, read_preference=pref, session=session,
                                                         check=check))
         return reply.document or {}
 
@@ -96,7 +91,7 @@ class Database:
         return self.run_command(command, **kwargs)
 
     def _write_command(self, body: dict[str, Any], session: ClientSession | None) -> dict[str, Any]:
-        reply = self.client._executor.execute(Operation(self.name, body, session=session))
+        reply = self._context.executor.execute(Operation(self.name, body, session=session))
         return reply.document or {}
 
     # -- collection management -----------------------------------------------------------
@@ -122,7 +117,7 @@ class Database:
                          **kwargs: Any) -> Cursor:
         """listCollections as a cursor (kwargs: name_only, authorized_collections, batch_size, comment)."""
         body = list_collections_command(filter=filter, **kwargs)
-        return Cursor(self.client, self.name, "$cmd.listCollections", body=body, read_preference=ReadPreference(),
+        return Cursor(self._context, self.name, "$cmd.listCollections", body=body, read_preference=ReadPreference(),
                       session=session, batch_size=kwargs.get("batch_size") or 0)
 
     def list_collection_names(self, filter: Mapping[str, Any] | None = None,
@@ -135,7 +130,7 @@ class Database:
         writes = has_write_stage(pipeline)
         body = aggregate_command(1, pipeline, batch_size=batch_size, read_concern=self.read_concern.document(),
                                  write_concern=self.write_concern.document() if writes else None, **kwargs)
-        return Cursor(self.client, self.name, "$cmd.aggregate", body=body,
+        return Cursor(self._context, self.name, "$cmd.aggregate", body=body,
                       read_preference=self.read_preference, session=session, write_stage=writes,
                       batch_size=batch_size or 0, comment=kwargs.get("comment"),
                       retryable=None if writes else "read")
@@ -147,9 +142,7 @@ class Database:
 
     def with_options(self, *, read_concern: Any = None, write_concern: Any = None,
                      read_preference: Any = None) -> "Database":
-        return Database(self.client, self.name, read_concern=read_concern or self.read_concern,
+        return Database(self._context, self.name, read_concern=read_concern or self.read_concern,
                         write_concern=write_concern or self.write_concern,
                         read_preference=read_preference or self.read_preference)
 
-
-from driver.collection import Collection  # noqa: E402  (cycle: Collection takes a Database)

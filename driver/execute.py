@@ -6,11 +6,11 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from bson import Int64
 
-from driver.connection import check_reply
+from driver.socket_connection import check_reply
 from driver.errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -46,8 +46,11 @@ from driver.retry import (
 )
 from driver.sdam.app_errors import ErrorKind, Phase, command_error_details
 from driver.sdam.description import ServerType, TopologyType
-from driver.session import ClientSession
+from driver.session import ClientSession, greater_cluster_time
 from driver.wire import next_request_id
+
+if TYPE_CHECKING:
+    from driver.context import ClientContext
 
 # Commands that read data and so take readConcern.afterClusterTime in a causally consistent
 # session (causal-consistency spec, "Causally consistent reads").
@@ -92,10 +95,10 @@ class Reply:
 class Executor:
     """Runs Operations against a live Topology for one client (the "operation execution" of the specs)."""
 
-    def __init__(self, client: Any, *, retry_writes: bool = True, retry_reads: bool = True) -> None:
-        self.client = client
-        self.topology = client.topology
-        self.events = client.events
+    def __init__(self, context: "ClientContext", *, retry_writes: bool = True, retry_reads: bool = True) -> None:
+        self._context = context
+        self.topology = context.topology
+        self.events = context.events
         self.retry_writes = retry_writes
         self.retry_reads = retry_reads
         self.cluster_time: Mapping[str, Any] | None = None
@@ -113,7 +116,7 @@ class Executor:
             self.kill_pending_cursors()
         implicit = None
         if op.session is None and not op.unacknowledged and not op.sessionless:
-            implicit = op.session = ClientSession(self.client, implicit=True)
+            implicit = op.session = ClientSession(self._context, implicit=True)
         elif op.session is not None and op.unacknowledged and not op.session.implicit:
             raise ConfigurationError("an unacknowledged write (w=0) cannot use an explicit session; "
                                      "drop the session or use an acknowledged write concern")
@@ -344,8 +347,7 @@ class Executor:
                 body["readConcern"] = read_concern
         cluster_time = self.cluster_time
         if session is not None and session.cluster_time is not None:
-            from driver.session import _greater_cluster_time
-            cluster_time = _greater_cluster_time(cluster_time, session.cluster_time)
+            cluster_time = greater_cluster_time(cluster_time, session.cluster_time)
         if cluster_time is not None and sd is not None and sd.max_wire_version >= 6:
             body["$clusterTime"] = cluster_time
         pref = op.read_preference
@@ -359,9 +361,8 @@ class Executor:
         """Sessions spec, "Gossipping the cluster time": keep the greatest $clusterTime seen."""
         cluster_time = reply.get("$clusterTime")
         if cluster_time is not None:
-            from driver.session import _greater_cluster_time
             with self._cluster_lock:
-                self.cluster_time = _greater_cluster_time(self.cluster_time, cluster_time)
+                self.cluster_time = greater_cluster_time(self.cluster_time, cluster_time)
             if session is not None:
                 session.advance_cluster_time(cluster_time)
         if session is not None and reply.get("operationTime") is not None:

@@ -56,7 +56,7 @@ def _int_env(env: Mapping[str, str], key: str) -> int | None:
     return value if -(2**31) <= value < 2**31 else None  # expected type is int32
 
 
-def _faas(env: Mapping[str, str]) -> dict[str, Any]:
+def faas_environment(env: Mapping[str, str]) -> dict[str, Any]:
     """client.env FaaS fields per the spec's table; conflicting providers give no FaaS fields."""
     found = []
     if env.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_") or env.get("AWS_LAMBDA_RUNTIME_API"):
@@ -129,7 +129,7 @@ def client_metadata(
             os_doc[key] = value
     doc["os"] = os_doc
     doc["platform"] = "|".join(platforms)
-    env_doc = _faas(env)
+    env_doc = faas_environment(env)
     container = {}
     if host.in_docker:
         container["runtime"] = "docker"

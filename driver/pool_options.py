@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 from driver.errors import ConfigurationError
+from driver.option_defaults import DEFAULTS, POOL_BACKGROUND_INTERVAL_MS
 
 # URI option name (CMAP "Connection Pool Options") -> PoolOptions field.
 URI_NAMES: Mapping[str, str] = {
@@ -31,12 +32,12 @@ class PoolOptions:
     load_balanced: pool generations are kept per serviceId (load-balancers spec).
     """
 
-    max_pool_size: int = 100
-    min_pool_size: int = 0
-    max_connecting: int = 2
-    wait_queue_timeout_ms: float = 0
-    max_idle_time_ms: float = 0
-    background_interval_ms: float | None = 1000
+    max_pool_size: int = DEFAULTS["maxPoolSize"]
+    min_pool_size: int = DEFAULTS["minPoolSize"]
+    max_connecting: int = DEFAULTS["maxConnecting"]
+    wait_queue_timeout_ms: float = DEFAULTS["waitQueueTimeoutMS"]
+    max_idle_time_ms: float = DEFAULTS["maxIdleTimeMS"]
+    background_interval_ms: float | None = POOL_BACKGROUND_INTERVAL_MS
     load_balanced: bool = False
 
     def __post_init__(self) -> None:
@@ -56,12 +57,11 @@ class PoolOptions:
 
     @classmethod
     def from_uri_options(cls, options: Mapping[str, Any], **extra: Any) -> "PoolOptions":
-        """Build from URI-style names (maxPoolSize, ...); names that are not pool options are ignored.
+        """Build from canonical URI option names (maxPoolSize, ...); names that are not pool options are ignored.
 
         `extra` passes PoolOptions fields directly (background_interval_ms, load_balanced).
         """
-        lowered = {k.lower(): v for k, v in options.items()}
-        kwargs = {field: lowered[uri.lower()] for uri, field in URI_NAMES.items() if uri.lower() in lowered}
+        kwargs = {field: options[uri] for uri, field in URI_NAMES.items() if uri in options}
         kwargs.update(extra)
         return cls(**kwargs)
 

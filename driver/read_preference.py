@@ -126,11 +126,6 @@ class ReadPreference:
     __str__ = __repr__
 
     # -- behaviour ---------------------------------------------------------------------
-    @property
-    def secondary_ok(self) -> bool:
-        """True for every mode but primary (spec: set SecondaryOk / send $readPreference)."""
-        return self.mode != PRIMARY
-
     def check_max_staleness(self, heartbeat_frequency_ms: int) -> None:
         """Raise ConfigurationError if maxStalenessSeconds is too small for a replica set.
 
@@ -200,6 +195,20 @@ class ReadPreference:
                 raise ConfigurationError(
                     f"maxStalenessSeconds must be an integer, got {max_staleness!r}") from None
         return cls(mode=mode, tag_sets=tag_sets, max_staleness_seconds=max_staleness)
+
+
+def as_read_preference(value: Any, default: "ReadPreference") -> "ReadPreference":
+    """A handle's read_preference argument as a ReadPreference: None keeps `default`; a
+    ReadPreference, a mode name or a read preference document are accepted."""
+    if value is None:
+        return default
+    if isinstance(value, ReadPreference):
+        return value
+    if isinstance(value, str):
+        return ReadPreference(value)
+    if isinstance(value, Mapping):
+        return ReadPreference.from_document(value)
+    raise ConfigurationError(f"read_preference must be a ReadPreference, a mode name or a document, not {value!r}")
 
 
 def parse_tag_set(text: str) -> dict[str, str]:

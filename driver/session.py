@@ -6,11 +6,14 @@ import threading
 import time
 import uuid
 from collections import deque
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from bson import Binary
 
 from driver.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from driver.context import ClientContext
 
 # Sessions spec, "Server Session Pool": a session about to time out within a minute is not
 # reused (the server may expire it while an operation is in flight).
@@ -19,7 +22,7 @@ EXPIRY_MARGIN_SECONDS = 60
 END_SESSIONS_BATCH = 10_000
 
 
-def _greater_cluster_time(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+def greater_cluster_time(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     """The $clusterTime document with the larger clusterTime (either may be None)."""
     if a is None:
         return b
@@ -94,9 +97,10 @@ class ClientSession:
     "MUST NOT check out a server session until needed"), and goes back on `end_session()`.
     """
 
-    def __init__(self, client: Any, *, implicit: bool = False, causal_consistency: bool | None = None,
+    def __init__(self, context: "ClientContext", *, implicit: bool = False, causal_consistency: bool | None = None,
                  default_transaction_options: Mapping[str, Any] | None = None) -> None:
-        self.client = client
+        self._context = context
+        self.client = context.client
         self.implicit = implicit
         # Sessions/causal-consistency specs: explicit sessions are causally consistent by default.
         self.causal_consistency = (not implicit) if causal_consistency is None else bool(causal_consistency)
@@ -124,8 +128,8 @@ class ClientSession:
             raise ConfigurationError("this session has ended; start a new one with client.start_session()")
         with self._lock:
             if self._server_session is None:
-                self._server_session = self.client._server_sessions.checkout(
-                    self.client.topology.description.logical_session_timeout_minutes)
+                self._server_session = self._context.server_sessions.checkout(
+                    self._context.logical_session_timeout_minutes)
                 self._last_lsid = self._server_session.session_id
             return self._server_session
 
@@ -163,7 +167,7 @@ class ClientSession:
 
     def advance_cluster_time(self, cluster_time: Mapping[str, Any] | None) -> None:
         """Keep the greatest $clusterTime seen on this session."""
-        self.cluster_time = _greater_cluster_time(self.cluster_time, cluster_time)
+        self.cluster_time = greater_cluster_time(self.cluster_time, cluster_time)
 
     def advance_operation_time(self, operation_time: Any) -> None:
         """Keep the greatest operationTime seen (causal consistency: afterClusterTime of the next read)."""
@@ -179,7 +183,7 @@ class ClientSession:
             self._ended = True
             server, self._server_session = self._server_session, None
         if server is not None:
-            self.client._server_sessions.checkin(server, self.client.topology.description.logical_session_timeout_minutes)
+            self._context.server_sessions.checkin(server, self._context.logical_session_timeout_minutes)
 
     def __enter__(self) -> "ClientSession":
         return self

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from driver.errors import ConfigurationError
 
@@ -35,7 +35,11 @@ def _int(value: str, *, lo: int | None = None, hi: int | None = None,
          also: tuple[int, ...] = (), bits: int = 32) -> int:
     if not _INT_RE.match(value):
         raise _Invalid("expected an integer")
-    n = int(value)
+    return _in_range(int(value), lo=lo, hi=hi, also=also, bits=bits)
+
+
+def _in_range(n: int, *, lo: int | None = None, hi: int | None = None,
+              also: tuple[int, ...] = (), bits: int = 32) -> int:
     lo_bound, hi_bound = (_INT32_MIN, _INT32_MAX) if bits == 32 else (_INT64_MIN, _INT64_MAX)
     if not lo_bound <= n <= hi_bound:
         raise _Invalid(f"expected a {bits}-bit integer")
@@ -48,9 +52,21 @@ def _int(value: str, *, lo: int | None = None, hi: int | None = None,
     return n
 
 
-def _ranged(lo: int | None = None, hi: int | None = None, also: tuple[int, ...] = (),
-            bits: int = 32) -> Callable[[str], int]:
-    return lambda v: _int(v, lo=lo, hi=hi, also=also, bits=bits)
+class _Ranged:
+    """An integer option's parser; `check` applies the same bounds to a Python int (keyword options)."""
+
+    def __init__(self, lo: int | None = None, hi: int | None = None, also: tuple[int, ...] = (),
+                 bits: int = 32) -> None:
+        self.bounds = {"lo": lo, "hi": hi, "also": also, "bits": bits}
+
+    def __call__(self, value: str) -> int:
+        return _int(value, **self.bounds)
+
+    def check(self, value: int) -> int:
+        return _in_range(value, **self.bounds)
+
+
+_ranged = _Ranged
 
 
 def _string(value: str) -> str:
@@ -227,6 +243,84 @@ def resolve_name(raw_key: str) -> tuple[str | None, str | None]:
 def parse_value(name: str, value: str) -> Any:
     """Parse one option value; raises ValueError (a warning, per uri-options) when invalid."""
     return PARSERS[name](value)
+
+
+def coerce_keyword_options(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword options (`Client(uri, appname=..., w=...)`) as canonical, typed options.
+
+    Each value is checked by the rules its URI text would meet, but as the Python value it
+    is: a str is the option's value itself (never split on '&' nor percent-decoded, so
+    appname="tool&w=0" stays one app name), a bool is a boolean, an int an integer in the
+    option's range, a mapping a key:value option. Unlike a URI (uri-options spec: invalid
+    values warn), a program's own arguments are not guessed at: an unknown name or a value
+    of the wrong type or range raises ConfigurationError naming the option.
+    """
+    out: dict[str, Any] = {}
+    for raw_name, value in overrides.items():
+        name, _deprecated = resolve_name(str(raw_name))
+        if name is None:
+            raise ConfigurationError(f"unknown client option {raw_name!r}: use a URI option name "
+                                     "(connection-string / uri-options specs), e.g. appname or connectTimeoutMS")
+        try:
+            typed = _coerce(name, value)
+        except _Invalid as exc:
+            raise ConfigurationError(f"invalid value {value!r} for client option {raw_name!r}: {exc}") from None
+        if name == "compressors":
+            typed = _known_compressors_only(typed)
+            if not typed:
+                continue
+        out[name] = typed
+    return out
+
+
+def _coerce(name: str, value: Any) -> Any:
+    parser = PARSERS[name]
+    if name in LIST_OPTIONS:  # readPreferenceTags: one tag set or a list of them
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return [_coerce_one(parser, item) for item in items]
+    return _coerce_one(parser, value)
+
+
+def _coerce_one(parser: Callable[[str], Any], value: Any) -> Any:
+    if isinstance(value, str):
+        return parser(value)
+    if isinstance(value, bool):
+        if parser is _bool:
+            return value
+        raise _Invalid("expected " + _expected(parser))
+    if isinstance(value, int):
+        if isinstance(parser, _Ranged):
+            return parser.check(value)
+        if parser is _w:
+            return _in_range(value, lo=0)
+        raise _Invalid("expected " + _expected(parser))
+    if isinstance(value, Mapping) and parser in (_key_value_pairs, _tag_set):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and parser is _compressors:
+        if not value or not all(isinstance(v, str) for v in value):
+            raise _Invalid("expected a list of compressor names")
+        return [v.strip().lower() for v in value]
+    raise _Invalid("expected " + _expected(parser))
+
+
+def _expected(parser: Callable[[str], Any]) -> str:
+    if parser is _bool:
+        return "True or False"
+    if isinstance(parser, _Ranged) or parser is _w:
+        return "an integer"
+    if parser in (_key_value_pairs, _tag_set):
+        return "a mapping (or 'key:value,...' text)"
+    if parser is _compressors:
+        return "a list of compressor names"
+    return "a string"
+
+
+def _known_compressors_only(names: list[str]) -> list[str]:
+    unknown = [n for n in names if n not in KNOWN_COMPRESSORS]
+    if unknown:
+        raise ConfigurationError(f"unknown compressor(s) {', '.join(unknown)} in client option 'compressors'; "
+                                 f"supported: {', '.join(KNOWN_COMPRESSORS)}")
+    return names
 
 
 def _show(value: Any) -> str:

@@ -8,6 +8,8 @@ from typing import Any, Mapping
 
 from bson import ObjectId
 
+from driver.option_defaults import DEFAULTS
+
 
 class ServerType(str, enum.Enum):
     """SDAM spec, "ServerType"."""
@@ -127,10 +129,10 @@ class TopologySettings:
     replica_set_name: str | None = None
     direct_connection: bool = False
     load_balanced: bool = False
-    heartbeat_frequency_ms: int = 10_000
-    local_threshold_ms: int = 15
-    server_selection_timeout_ms: int = 30_000
-    srv_max_hosts: int = 0
+    heartbeat_frequency_ms: int = DEFAULTS["heartbeatFrequencyMS"]
+    local_threshold_ms: int = DEFAULTS["localThresholdMS"]
+    server_selection_timeout_ms: int = DEFAULTS["serverSelectionTimeoutMS"]
+    srv_max_hosts: int = DEFAULTS["srvMaxHosts"]
     seeds: tuple[str, ...] = ()                 # normalized seed list (updateUnknownWithStandalone)
 
 

@@ -15,13 +15,15 @@ from driver.errors import ConnectionFailure, DriverError
 from driver.events import sdam as sdam_events
 from driver.events.listeners import EventBus
 from driver.hello import server_description_from_hello, unknown_server
+from driver.option_defaults import DEFAULTS
+from driver.option_defaults import MIN_HEARTBEAT_FREQUENCY_MS as _SPEC_MIN_HEARTBEAT_MS
 from driver.sdam.description import ServerDescription, ServerType, TopologyVersion
 from driver.sdam.rtt import RttStats
 
 _log = logging.getLogger("driver.monitor")
-MIN_HEARTBEAT_FREQUENCY_MS = 500  # SDAM "minHeartbeatFrequencyMS": fixed by the spec
+MIN_HEARTBEAT_FREQUENCY_MS = _SPEC_MIN_HEARTBEAT_MS  # SDAM "minHeartbeatFrequencyMS" (tests may patch it)
 
-# connect(adopt) returns (connection, hello reply, round trip ms); see driver.connect.open_connection.
+# connect(adopt) returns (connection, hello reply, round trip ms); see driver.establish.open_connection.
 # It calls adopt(connection) as soon as the socket is connected, before the handshake, so the
 # monitor owns the connection from then on and stop()/cancel_check() can interrupt the
 # handshake by closing it; adopt raises to abandon the connection (the monitor is stopping).
@@ -32,9 +34,9 @@ ConnectFn = Callable[[Callable[[Any], None]], "tuple[Any, dict[str, Any], float]
 class MonitorSettings:
     """What a monitor reads from the client's options. Times in milliseconds."""
 
-    heartbeat_frequency_ms: float = 10_000
-    connect_timeout_ms: float = 10_000
-    mode: str = "auto"  # serverMonitoringMode: auto | stream | poll
+    heartbeat_frequency_ms: float = DEFAULTS["heartbeatFrequencyMS"]
+    connect_timeout_ms: float = DEFAULTS["connectTimeoutMS"]
+    mode: str = DEFAULTS["serverMonitoringMode"]  # serverMonitoringMode: auto | stream | poll
     # SDAM "minHeartbeatFrequencyMS" is fixed at 500 ms by the spec; the unified test format lets
     # test runners lower it (for tests only). None = MIN_HEARTBEAT_FREQUENCY_MS, read at each wait.
     min_heartbeat_frequency_ms: float | None = None
@@ -61,8 +63,8 @@ def streaming_enabled(mode: str, env: Any = None) -> bool:
         return True
     if mode == "poll":
         return False
-    from driver.handshake import _faas  # the same FaaS detection the handshake metadata uses
-    return not _faas(os.environ if env is None else env)
+    from driver.handshake import faas_environment  # the same FaaS detection the handshake metadata uses
+    return not faas_environment(os.environ if env is None else env)
 
 
 def is_network_error(error: BaseException | None) -> bool:

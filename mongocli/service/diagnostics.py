@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from driver.connection import Connection
+from driver.socket_connection import Connection
 from driver.events import sdam as sdam_events
 from driver.handshake import client_metadata
 from driver.hello import normalize_address

@@ -14,7 +14,8 @@ from driver.events.listeners import EventBus
 from driver.read_preference import ReadPreference
 from driver.sdam.description import ServerType, TopologyDescription
 from driver.sdam.topology import Topology
-from driver.topology_builder import ClientSettings, build_topology, client_settings
+from driver.settings import ClientSettings, client_settings
+from driver.topology_builder import build_topology
 
 DEFAULT_URI = "mongodb://127.0.0.1:27017"
 

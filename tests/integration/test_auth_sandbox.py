@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from driver.connect import open_connection
-from driver.connection import ConnectionOptions
+from driver.establish import open_connection
+from driver.socket_connection import ConnectionOptions
 from driver.credential import Credential
 from driver.errors import AuthenticationFailed, ConnectionFailure, OperationFailure
 

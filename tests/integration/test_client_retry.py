@@ -137,13 +137,13 @@ def test_overload_error_retries_a_non_retryable_write(replset, make_client, no_b
     client.db.o.insert_many([{"n": 1}, {"n": 2}])
     fail_command(client, {"times": 2}, failCommands=["update"], **OVERLOADED)
     rec.clear()
-    before = client._executor.retry_tokens.tokens
+    before = client.retry_budget.tokens
     # updateMany is no retryable write, but an overload error is retryable for any command
     assert client.db.o.update_many({}, {"$set": {"seen": True}}).modified_count == 2
     assert len(rec.started("update")) == 3 and len(rec.failed("update")) == 2
     assert no_backoff == [1, 2]  # backoff before each retry, growing with the retry number
     # two retries took two tokens; the success on a retry returned 1.1
-    assert client._executor.retry_tokens.tokens == pytest.approx(min(1000, before - 2 + 1.1))
+    assert client.retry_budget.tokens == pytest.approx(min(1000, before - 2 + 1.1))
 
 
 def test_overload_retries_stop_after_five(replset, make_client, no_backoff) -> None:
@@ -163,7 +163,7 @@ def test_overload_retries_stop_after_five(replset, make_client, no_backoff) -> N
 def test_overload_retry_needs_a_token(replset, make_client, no_backoff) -> None:
     client, rec = make_client(replset.uri)
     client.db.o.insert_one({"n": 1})
-    client._executor.retry_tokens.consume(client._executor.retry_tokens.tokens)  # budget spent
+    client.retry_budget.consume(client.retry_budget.tokens)  # budget spent
     fail_command(client, {"times": 1}, failCommands=["find"], **OVERLOADED)
     rec.clear()
     with pytest.raises(OperationFailure):

@@ -304,7 +304,7 @@ def test_raw_compressed_op_msg_gets_compressed_reply(standalone, raw_connection)
 
 
 def test_our_driver_negotiates_zlib(standalone, sent_replies) -> None:
-    from driver.connect import open_connection
+    from driver.establish import open_connection
 
     conn, reply, _rtt = open_connection(standalone.addresses[0], None, None, app_name=None, compressors=["zlib"])
     try:

@@ -11,7 +11,8 @@ from driver.errors import ServerSelectionTimeout
 from driver.events import sdam as sdam_events
 from driver.events.listeners import EventBus
 from driver.sdam.description import ServerType, TopologyType
-from driver.topology_builder import build_topology, client_settings
+from driver.settings import client_settings
+from driver.topology_builder import build_topology
 from tests.support.topology_watch import wait_for
 
 

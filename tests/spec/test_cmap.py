@@ -44,7 +44,7 @@ class EventLog(EventRecorder):
 
 
 class FakeConnection:
-    """Stands in for driver.connection.Connection: an id and close()."""
+    """Stands in for driver.socket_connection.Connection: an id and close()."""
 
     def __init__(self, connection_id: int) -> None:
         self.id = connection_id

@@ -115,7 +115,7 @@ def test_prose_accepts_targets_inside_domain(srv_host: str, target: str) -> None
 
 def test_client_settings_resolve_srv_seeds(resolver) -> None:
     """The client's settings (what a Client is built from) carry the resolved seeds and tls=true."""
-    from driver.topology_builder import client_settings
+    from driver.settings import client_settings
     settings = client_settings("mongodb+srv://test1.test.build.10gen.cc/?replicaSet=repl0", resolver=resolver)
     assert sorted(settings.seeds) == ["localhost.test.build.10gen.cc:27017", "localhost.test.build.10gen.cc:27018"]
     assert settings.connection.tls is True

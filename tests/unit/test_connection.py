@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import pytest
 
 from driver.compression import SUPPORTED_COMPRESSORS
-from driver.connect import open_connection
-from driver.connection import Connection, ConnectionOptions, parse_address, ssl_context
+from driver.establish import open_connection
+from driver.socket_connection import Connection, ConnectionOptions, parse_address, ssl_context
 from driver.errors import (
     AuthenticationFailed, ConfigurationError, ConnectionFailure, NetworkTimeout, OperationFailure, ProtocolError,
 )
@@ -485,10 +485,10 @@ def test_parse_address_bad_port():
 
 
 def test_options_from_uri_names():
-    opts = ConnectionOptions.from_uri_options({"connecttimeoutms": 1500, "socketTimeoutMS": 0, "tls": True,
+    opts = ConnectionOptions.from_uri_options({"connectTimeoutMS": 1500, "socketTimeoutMS": 0, "tls": True,
                                                "tlsInsecure": True, "maxPoolSize": 5})
-    assert (opts.connect_timeout, opts.socket_timeout, opts.tls, opts.tls_insecure) == (1.5, None, True, True)
-    assert ConnectionOptions().connect_timeout == 10.0
+    assert (opts.connect_timeout_ms, opts.socket_timeout_ms, opts.tls, opts.tls_insecure) == (1500, 0, True, True)
+    assert ConnectionOptions().connect_timeout_ms == 10_000  # the uri-options default, from option_defaults
 
 
 # --- TLS -----------------------------------------------------------------------------------

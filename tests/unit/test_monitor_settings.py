@@ -10,7 +10,7 @@ import pytest
 from driver.errors import ConfigurationError, ConnectionFailure
 from driver.sdam import monitor as monitor_module
 from driver.sdam.monitor import Monitor, MonitorSettings
-from driver.topology_builder import client_settings
+from driver.settings import client_settings
 
 
 def test_default_is_the_spec_constant_read_at_each_wait(monkeypatch):

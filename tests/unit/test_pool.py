@@ -84,7 +84,7 @@ def test_invalid_options_are_refused(kwargs):
 
 
 def test_uri_options_and_non_default_view():
-    opts = PoolOptions.from_uri_options({"maxpoolsize": 7, "maxIdleTimeMS": 10, "appName": "x"})
+    opts = PoolOptions.from_uri_options({"maxPoolSize": 7, "maxIdleTimeMS": 10, "appName": "x"})
     assert (opts.max_pool_size, opts.max_idle_time_ms) == (7, 10)
     assert opts.non_default() == {"maxPoolSize": 7, "maxIdleTimeMS": 10}
 

@@ -1,4 +1,4 @@
-"""Establish a ready connection: TCP/TLS connect, handshake (hello/isMaster), authentication."""
+"""Establish a ready connection: TCP/TLS connect, then the handshake (hello/isMaster) and authentication."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from driver import auth
 from driver.compression import negotiate
-from driver.connection import Connection, ConnectionOptions
+from driver.socket_connection import Connection, ConnectionOptions
 from driver.errors import AuthenticationFailed, ConfigurationError, OperationFailure
 from driver.handshake import build_hello, client_metadata, uses_op_msg
 

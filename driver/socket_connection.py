@@ -12,6 +12,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from driver.compression import may_compress
 from driver.errors import ConfigurationError, ConnectionFailure, NetworkTimeout, OperationFailure, ProtocolError
+from driver.option_defaults import DEFAULTS
 from driver.wire import (
     DEFAULT_MAX_MESSAGE_SIZE,
     OpMsg,
@@ -22,8 +23,6 @@ from driver.wire import (
     next_request_id,
     read_message,
 )
-
-DEFAULT_CONNECT_TIMEOUT_MS = 10_000  # uri-options spec default for connectTimeoutMS
 
 # URI option name -> ConnectionOptions field (canonical spellings from the uri-options spec).
 URI_NAMES: Mapping[str, str] = {
@@ -39,6 +38,15 @@ URI_NAMES: Mapping[str, str] = {
 }
 
 
+def _seconds(ms: float | None) -> float | None:
+    """Milliseconds (0 or None = no limit) as socket.settimeout wants them: seconds or None.
+
+    Every time value in the driver is carried in milliseconds; this is the one place it
+    becomes seconds, at the socket.
+    """
+    return ms / 1000.0 if ms else None
+
+
 @dataclass(frozen=True)
 class ConnectionOptions:
     """Socket options of every connection of a client. Timeouts in milliseconds; 0/None = no limit.
@@ -47,8 +55,8 @@ class ConnectionOptions:
     tlsAllowInvalidHostnames or tlsInsecure say otherwise.
     """
 
-    connect_timeout_ms: float | None = DEFAULT_CONNECT_TIMEOUT_MS
-    socket_timeout_ms: float | None = None
+    connect_timeout_ms: float | None = DEFAULTS["connectTimeoutMS"]
+    socket_timeout_ms: float | None = DEFAULTS["socketTimeoutMS"]
     tls: bool = False
     tls_ca_file: str | None = None
     tls_certificate_key_file: str | None = None
@@ -59,19 +67,10 @@ class ConnectionOptions:
 
     @classmethod
     def from_uri_options(cls, options: Mapping[str, Any], **extra: Any) -> "ConnectionOptions":
-        """Build from URI-style names (connectTimeoutMS, tlsCAFile, ...), matched case-insensitively."""
-        lowered = {str(k).lower(): v for k, v in options.items()}
-        values = {field: lowered[name.lower()] for name, field in URI_NAMES.items() if name.lower() in lowered}
+        """Build from canonical URI option names (connectTimeoutMS, tlsCAFile, ...); others are ignored."""
+        values = {field: options[name] for name, field in URI_NAMES.items() if name in options}
         values.update(extra)
         return cls(**values)
-
-    @property
-    def connect_timeout(self) -> float | None:
-        return self.connect_timeout_ms / 1000.0 if self.connect_timeout_ms else None
-
-    @property
-    def socket_timeout(self) -> float | None:
-        return self.socket_timeout_ms / 1000.0 if self.socket_timeout_ms else None
 
 
 def parse_address(address: str | tuple[str, int]) -> tuple[str, int]:
@@ -120,13 +119,12 @@ def connect_socket(address: str, options: ConnectionOptions) -> socket.socket:
     both name the address.
     """
     host, port = parse_address(address)
-    timeout = options.connect_timeout
     context = ssl_context(options) if options.tls else None
-    sock = _connect_tcp(address, host, port, timeout)
+    sock = _connect_tcp(address, host, port, options.connect_timeout_ms)
     try:
         if context is not None:
             sock = context.wrap_socket(sock, server_hostname=host)  # handshake under the connect timeout
-        sock.settimeout(options.socket_timeout)
+        sock.settimeout(_seconds(options.socket_timeout_ms))
         return sock
     except socket.timeout:
         sock.close()
@@ -143,7 +141,7 @@ def connect_socket(address: str, options: ConnectionOptions) -> socket.socket:
         raise ConnectionFailure(f"TLS handshake with {address} failed: {exc}") from exc
 
 
-def _connect_tcp(address: str, host: str, port: int, timeout: float | None) -> socket.socket:
+def _connect_tcp(address: str, host: str, port: int, timeout_ms: float | None) -> socket.socket:
     if host.endswith(".sock"):
         candidates = [(socket.AF_UNIX, socket.SOCK_STREAM, 0, host)]
     else:
@@ -156,7 +154,7 @@ def _connect_tcp(address: str, host: str, port: int, timeout: float | None) -> s
     for family, type_, proto, sockaddr in candidates:
         sock = socket.socket(family, type_, proto)
         try:
-            sock.settimeout(timeout)
+            sock.settimeout(_seconds(timeout_ms))
             if family != socket.AF_UNIX:
                 # Commands are small request/reply exchanges: Nagle would add latency.
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -166,7 +164,7 @@ def _connect_tcp(address: str, host: str, port: int, timeout: float | None) -> s
         except socket.timeout:
             sock.close()
             raise NetworkTimeout(f"connecting to {address} timed out after connectTimeoutMS="
-                                 f"{int(timeout * 1000) if timeout else 0}") from None
+                                 f"{timeout_ms:g}") from None
         except OSError as exc:
             sock.close()
             last = exc
@@ -217,7 +215,7 @@ class Connection:
 
     @classmethod
     def connect(cls, address: str, options: ConnectionOptions | None = None, **kwargs: Any) -> "Connection":
-        """TCP/TLS connect (no handshake: see driver.connect.open_connection)."""
+        """TCP/TLS connect (no handshake: see driver.handshake.open_connection)."""
         options = options or ConnectionOptions()
         return cls(connect_socket(address, options), address, options=options, **kwargs)
 
@@ -227,7 +225,7 @@ class Connection:
 
     def set_timeout(self, timeout_ms: float | None) -> None:
         """Change the read/write timeout (None or 0 = wait forever); monitors use it for awaitable hello."""
-        self.sock.settimeout(timeout_ms / 1000.0 if timeout_ms else None)
+        self.sock.settimeout(_seconds(timeout_ms))
 
     def command(
         self,

@@ -1,0 +1,127 @@
+"""Client settings built once at the edge: URI options plus keyword overrides become one typed, frozen ClientSettings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from driver.credential import Credential, credential_from_uri
+from driver.errors import ConfigurationError
+from driver.hello import normalize_address
+from driver.option_defaults import DEFAULTS
+from driver.pool_options import PoolOptions
+from driver.read_concern import ReadConcern
+from driver.read_preference import ReadPreference
+from driver.sdam.description import TopologySettings
+from driver.sdam.monitor import MonitorSettings
+from driver.socket_connection import ConnectionOptions
+from driver.uri import ConnectionString, parse_uri
+from driver.uri_options import coerce_keyword_options, validate_options
+from driver.write_concern import WriteConcern
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Everything a client reads from its URI and keyword overrides, typed, validated and built once.
+
+    `options` keeps the effective URI options by canonical name (read-only) for callers that
+    show them; the driver itself reads the typed parts: `topology` (SDAM and selection),
+    `pool` (CMAP), `connection` (every pooled socket), `monitor_connection` and `monitor`
+    (SDAM monitoring). Times are milliseconds everywhere (fields end in `_ms`).
+    """
+
+    connection_string: ConnectionString
+    options: Mapping[str, Any]
+    credential: Credential | None
+    seeds: tuple[str, ...]
+    topology: TopologySettings
+    pool: PoolOptions
+    connection: ConnectionOptions
+    monitor_connection: ConnectionOptions
+    monitor: MonitorSettings
+    app_name: str | None
+    compressors: tuple[str, ...]
+    retry_writes: bool
+    retry_reads: bool
+    read_preference: ReadPreference
+    write_concern: WriteConcern
+    read_concern: ReadConcern
+    # For tests only (not a URI option): see client_settings(min_heartbeat_frequency_ms=...).
+    min_heartbeat_frequency_ms: float | None = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """An effective URI option by canonical name (e.g. "appname"), or `default`."""
+        return self.options.get(name, default)
+
+
+def client_settings(uri: str, *, resolver: Any = None, min_heartbeat_frequency_ms: float | None = None,
+                    **overrides: Any) -> ClientSettings:
+    """Parse the URI (resolving mongodb+srv), merge keyword overrides (URI option names), build once.
+
+    Overrides are typed Python values merged into the parsed options as a mapping (no
+    "k=v&..." text is built), then the cross-option rules run once on the result.
+    `min_heartbeat_frequency_ms` is internal, for test runners only: it lowers SDAM's fixed
+    minHeartbeatFrequencyMS (500 ms) for this client's monitors, as the unified test format
+    permits; it is not a URI option. None keeps the spec's value.
+    """
+    if min_heartbeat_frequency_ms is not None:
+        if isinstance(min_heartbeat_frequency_ms, bool) or not isinstance(min_heartbeat_frequency_ms, (int, float)) \
+                or min_heartbeat_frequency_ms < 0:
+            raise ConfigurationError("min_heartbeat_frequency_ms must be a number of milliseconds >= 0, "
+                                     f"not {min_heartbeat_frequency_ms!r}")
+    cs = parse_uri(uri)
+    if cs.is_srv:
+        # Imported here: dnspython costs ~0.1 s of start-up and only SRV URIs need it.
+        from driver.srv import resolve_seedlist
+
+        cs = resolve_seedlist(cs, resolver=resolver)
+    if overrides:
+        options = {**cs.options, **coerce_keyword_options(overrides)}
+        validate_options(options, srv=cs.is_srv, n_hosts=len(cs.hosts))
+        cs = replace(cs, options=options)
+    return build_settings(cs, min_heartbeat_frequency_ms=None if min_heartbeat_frequency_ms is None
+                          else float(min_heartbeat_frequency_ms))
+
+
+def build_settings(cs: ConnectionString, *, min_heartbeat_frequency_ms: float | None = None) -> ClientSettings:
+    """The typed settings of a parsed (and resolved) connection string; defaults from option_defaults."""
+    o = {**DEFAULTS, **cs.options}
+    topology = TopologySettings(
+        replica_set_name=o.get("replicaSet"),
+        direct_connection=o["directConnection"],
+        load_balanced=o["loadBalanced"],
+        heartbeat_frequency_ms=o["heartbeatFrequencyMS"],
+        local_threshold_ms=o["localThresholdMS"],
+        server_selection_timeout_ms=o["serverSelectionTimeoutMS"],
+        srv_max_hosts=o["srvMaxHosts"],
+    )
+    connection = ConnectionOptions.from_uri_options(o)
+    read_preference = ReadPreference.from_uri_options(cs.options)
+    read_preference.check_max_staleness(topology.heartbeat_frequency_ms)
+    return ClientSettings(
+        connection_string=cs,
+        options=MappingProxyType(dict(cs.options)),
+        credential=credential_from_uri(cs),
+        seeds=tuple(normalize_address(f"{host}:{port}" if port else host) for host, port in cs.hosts),
+        topology=topology,
+        pool=PoolOptions.from_uri_options(o),
+        connection=connection,
+        # SDAM monitoring, "Connection establishment": monitoring sockets use connectTimeoutMS
+        # for reads too (socketTimeoutMS is ignored).
+        monitor_connection=replace(connection, socket_timeout_ms=connection.connect_timeout_ms),
+        monitor=MonitorSettings(
+            heartbeat_frequency_ms=topology.heartbeat_frequency_ms,
+            connect_timeout_ms=o["connectTimeoutMS"],
+            mode=o["serverMonitoringMode"],
+            min_heartbeat_frequency_ms=min_heartbeat_frequency_ms,
+        ),
+        app_name=o.get("appname"),
+        compressors=tuple(o.get("compressors", ())),
+        retry_writes=o["retryWrites"],
+        retry_reads=o["retryReads"],
+        read_preference=read_preference,
+        write_concern=WriteConcern.from_uri_options(cs.options),
+        read_concern=ReadConcern(cs.options.get("readConcernLevel")),
+        min_heartbeat_frequency_ms=min_heartbeat_frequency_ms,
+    )

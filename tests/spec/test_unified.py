@@ -21,6 +21,18 @@ FOLDERS = (
     "command-logging-and-monitoring/monitoring",  # the logging tests belong to another runner
     "mongodb-handshake",
     "server-discovery-and-monitoring/unified",
+    "transactions/unified",
+    "transactions-convenient-api/unified",
+    "change-streams/unified",
+    "client-side-operations-timeout",
+    "causal-consistency",
+    "read-write-concern/operation",  # connection-string/ and document/ are pure: test_read_write_concern.py
+    "run-command/unified",
+    "collection-management",
+    "load-balancers",
+    "client-backpressure",
+    "gridfs",
+    "versioned-api",
 )
 
 

@@ -57,6 +57,7 @@ class Collector:
         self.failed: dict[str, str] = {}     # case id -> headline (failed, not expected)
         self.xfailed: set[str] = set()        # still failing, as expected_failures.txt says
         self.unimplemented: Counter = Counter()
+        self.file_outcomes: dict[str, list[str]] = defaultdict(list)  # spec file -> its cases' outcomes
 
     def pytest_itemcollected(self, item: Any) -> None:
         # The case id from the spec file itself: pytest may escape non-ASCII in node ids.
@@ -92,6 +93,34 @@ class Collector:
         else:
             outcome = "passed"
         self.outcomes[folder][outcome] += 1
+        if "::" in case_id and not case_id.startswith("tests/"):
+            self.file_outcomes[case_id.split("::", 1)[0]].append(outcome)
+
+    def file_counts(self) -> dict[str, Counter]:
+        """Per folder: files whose every case passed, files with a failing case, and the rest
+        (a skipped case, none failing) -- the issues' "files whose every test passes" measure."""
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for rel, outcomes in self.file_outcomes.items():
+            counts[_folder(rel + "::")][file_outcome(outcomes)] += 1
+        return counts
+
+
+def file_outcome(outcomes: list[str]) -> str:
+    """A spec file's verdict from its cases: "failed" if any case failed (or is a known failure),
+    "passed" if every case passed, else "skipped" (skips count as not passing)."""
+    if any(o in ("failed", "xfailed", "xpassed") for o in outcomes):
+        return "failed"
+    return "passed" if outcomes and all(o == "passed" for o in outcomes) else "skipped"
+
+
+def print_file_table(collector: Collector) -> None:
+    """One line per folder: files passed / failed / skipped and the passed share."""
+    print("\n== files per folder (passed = every case passed) ==")
+    for folder, counts in sorted(collector.file_counts().items()):
+        total = sum(counts.values())
+        share = 100.0 * counts["passed"] / total if total else 0.0
+        print(f"{folder}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped "
+              f"of {total} files ({share:.0f}% passed)")
 
 
 def _counts(counts: Counter) -> str:
@@ -142,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     code = pytest.main([str(TEST_FILE), "-q", "-p", "no:cacheprovider", "--no-header", "-rN", *extra],
                        plugins=[collector])
     print_summary(collector, options.failures)
+    print_file_table(collector)
     if options.write_expected_failures:
         if any(a.startswith("-k") or "::" in a for a in extra):
             print("not writing expected failures: the run was narrowed (-k / node ids), the list would be partial")

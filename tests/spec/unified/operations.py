@@ -69,6 +69,10 @@ def result_document(result: Any) -> Any:
     """A driver result object as the CRUD spec's result document (insertedId, matchedCount, ...).
 
     Recognised by attributes, not class names: the driver may wrap results (e.g. `acknowledged`)."""
+    from tests.spec.unified import client_bulk_ops
+
+    if client_bulk_ops.is_result(result):
+        return client_bulk_ops.result_document(result)
     if getattr(result, "acknowledged", True) is False:
         return {"acknowledged": False}
     if hasattr(result, "upserted_ids") and hasattr(result, "inserted_count"):
@@ -97,6 +101,10 @@ def partial_result_document(exc: BaseException) -> Any:
     A BulkWriteError has the counts in `details`; any other error raised from a bulk write (network,
     command) carries `partial_result`, the driver's BulkWriteResult of the batches completed before it
     (CRUD spec: the error reports what was written)."""
+    from tests.spec.unified import client_bulk_ops
+
+    if hasattr(exc, "write_concern_errors"):  # a client bulk write error
+        return client_bulk_ops.partial_result(exc)
     details = getattr(exc, "details", {}) or {}
     if "nInserted" not in details:
         partial = getattr(exc, "partial_result", None)
@@ -214,8 +222,14 @@ def _unsupported(reason: str) -> Op:
     return op
 
 
-_CHANGE_STREAMS = _unsupported("operation createChangeStream: change streams are unsupported (sandbox and driver)")
-_TRANSACTIONS = _unsupported("requires transactions: the sandbox has no multi-document transactions")
+def _drop_database(run: Any, entity: Any, args: dict) -> None:
+    entity.client.drop_database(args["databaseName"], **kwargs(run, args, "databaseName"))
+
+
+from tests.spec.unified.change_stream_ops import CHANGE_STREAM_OPS, create_change_stream  # noqa: E402
+from tests.spec.unified.client_bulk_ops import client_bulk_write  # noqa: E402
+from tests.spec.unified.transaction_ops import RUNNER_OPS as _TXN_RUNNER_OPS  # noqa: E402
+from tests.spec.unified.transaction_ops import SESSION_OPS as _TXN_SESSION_OPS  # noqa: E402
 
 # ----- sessions and cursors -----------------------------------------------------------------------
 def _end_session(run: Any, session: Any, args: dict) -> None:
@@ -240,15 +254,15 @@ ENTITY_OPS: dict[str, dict[str, Op]] = {
     "client": {
         "listDatabases": _listing("list_databases"), "listDatabaseObjects": _listing("list_databases"),
         "listDatabaseNames": _listing("list_database_names"), "close": _client_close,
-        "createChangeStream": _CHANGE_STREAMS,
-        "clientBulkWrite": _unsupported("operation clientBulkWrite: the driver has no client-level bulkWrite"),
+        "createChangeStream": create_change_stream, "clientBulkWrite": client_bulk_write,
+        "dropDatabase": _drop_database,
         "appendMetadata": _unsupported("operation appendMetadata: the driver cannot append handshake metadata"),
     },
     "database": {
         "runCommand": _run_command, "aggregate": _aggregate, "createCollection": _create_collection,
         "dropCollection": _drop_collection, "listCollections": _listing("list_collections"),
         "listCollectionObjects": _listing("list_collections"),
-        "listCollectionNames": _listing("list_collection_names"), "createChangeStream": _CHANGE_STREAMS,
+        "listCollectionNames": _listing("list_collection_names"), "createChangeStream": create_change_stream,
         "modifyCollection": _unsupported("operation modifyCollection (collMod helper) is not in the driver API"),
         "createCommandCursor": _unsupported("operation createCommandCursor is not in the driver API"),
     },
@@ -268,17 +282,16 @@ ENTITY_OPS: dict[str, dict[str, Op]] = {
         "createIndex": _create_index, "dropIndex": _simple("drop_index", "name"),
         "dropIndexes": _simple("drop_indexes"), "listIndexes": _listing("list_indexes"),
         "listIndexNames": _list_index_names, "drop": _simple("drop"), "rename": _simple("rename", "to"),
-        "createChangeStream": _CHANGE_STREAMS,
+        "createChangeStream": create_change_stream,
         "mapReduce": _unsupported("operation mapReduce is deprecated and not in the driver API"),
     },
     "session": {
-        "endSession": _end_session, "startTransaction": _TRANSACTIONS, "commitTransaction": _TRANSACTIONS,
-        "abortTransaction": _TRANSACTIONS, "withTransaction": _TRANSACTIONS,
+        "endSession": _end_session, **_TXN_SESSION_OPS,
         "getSnapshotTime": _unsupported("operation getSnapshotTime: snapshot sessions are unsupported"),
     },
     "cursor": {"iterateUntilDocumentOrError": _iterate_until_document, "iterateOnce": _iterate_once,
                "close": _cursor_close},
-    "changeStream": {},
+    "changeStream": CHANGE_STREAM_OPS,
     "bucket": {},
 }
 
@@ -480,7 +493,7 @@ TEST_RUNNER: dict[str, Callable[[Any, dict], None]] = {
     "targetedFailPoint": _skip("requires transactions: targetedFailPoint needs a session pinned to a mongos"),
     "assertSessionPinned": _skip("requires transactions: session pinning happens only in sharded transactions"),
     "assertSessionUnpinned": _skip("requires transactions: session pinning happens only in sharded transactions"),
-    "assertSessionTransactionState": _skip("requires transactions: the sandbox has no multi-document transactions"),
+    **_TXN_RUNNER_OPS,
     "assertSameLsidOnLastTwoCommands": _assert_same_lsid,
     "assertDifferentLsidOnLastTwoCommands": _assert_different_lsid,
     "assertSessionDirty": _assert_dirty, "assertSessionNotDirty": _assert_not_dirty,

@@ -5,6 +5,7 @@ _mongocli() {
         case "$w" in demo|find|hello|insert|monitor|ping|run|sandbox|shell|topology) cmd="$w"; break;; esac
     done
     case "$prev" in
+        --authenticationMechanism) COMPREPLY=($(compgen -W "SCRAM-SHA-1 SCRAM-SHA-256 PLAIN MONGODB-X509" -- "$cur")); return;;
         --format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
         --ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
         --file) COMPREPLY=($(compgen -f -- "$cur")); return;;
@@ -15,7 +16,7 @@ _mongocli() {
     esac
     local words
     case "$cmd" in
-        "") words="--version --uri --connect-timeout-ms --server-selection-timeout-ms --format --ejson --debug --help demo find hello insert monitor ping run sandbox shell topology";;
+        "") words="--version --uri --profile --host --port -u --username -p --password --authenticationDatabase --authenticationMechanism --tls --tlsCAFile --tlsCertificateKeyFile --tlsAllowInvalidCertificates --connect-timeout-ms --server-selection-timeout-ms --wait --format --ejson --trace --debug --help demo find hello insert monitor ping run sandbox shell topology";;
         demo) words="--members --election-delay-ms --no-pause --format --ejson --debug --help";;
         find) words="--filter --sort --projection --limit --format --ejson --debug --help";;
         hello) words="--legacy --address --format --ejson --debug --help";;

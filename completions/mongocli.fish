@@ -11,11 +11,24 @@ complete -c mongocli -n '__fish_use_subcommand' -a sandbox -d 'Run a simulated M
 complete -c mongocli -n '__fish_use_subcommand' -a shell -d 'An interactive MongoDB shell with mongosh-style syntax.'
 complete -c mongocli -n '__fish_use_subcommand' -a topology -d 'Show the clients view after discovery - topology type, set name, every server.'
 complete -c mongocli -n '__fish_use_subcommand' -l version -d 'Show the version and exit.'
-complete -c mongocli -n '__fish_use_subcommand' -l uri -d 'Connection string (mongodb -// or mongodb+srv -//).' -x
+complete -c mongocli -n '__fish_use_subcommand' -l uri -d 'Connection string (mongodb -// or mongodb+srv -//). Default - the config files, else mongodb -//127.0.0.1 -27017.' -x
+complete -c mongocli -n '__fish_use_subcommand' -l profile -d 'Use the URI of (profiles.NAME) in the config file.' -x
+complete -c mongocli -n '__fish_use_subcommand' -l host -d 'Instead of --uri - host(s), or SETNAME/host1,host2 (as mongosh).' -x
+complete -c mongocli -n '__fish_use_subcommand' -l port -d 'With --host - the port.' -x
+complete -c mongocli -n '__fish_use_subcommand' -s u -l username -d 'User name (goes into the URI, encoded).' -x
+complete -c mongocli -n '__fish_use_subcommand' -s p -l password -d 'Password; given without a value it is prompted for, not echoed.' -x
+complete -c mongocli -n '__fish_use_subcommand' -l authenticationDatabase -d 'authSource - the database holding the user.' -x
+complete -c mongocli -n '__fish_use_subcommand' -l authenticationMechanism -d 'authMechanism.' -xa 'SCRAM-SHA-1 SCRAM-SHA-256 PLAIN MONGODB-X509'
+complete -c mongocli -n '__fish_use_subcommand' -l tls -d 'Use TLS.'
+complete -c mongocli -n '__fish_use_subcommand' -l tlsCAFile -d 'CA certificates to trust.' -x
+complete -c mongocli -n '__fish_use_subcommand' -l tlsCertificateKeyFile -d 'Client certificate and key (X.509 authentication).' -x
+complete -c mongocli -n '__fish_use_subcommand' -l tlsAllowInvalidCertificates -d 'Do not check the servers certificate (insecure; a warning is printed).'
 complete -c mongocli -n '__fish_use_subcommand' -l connect-timeout-ms -d 'connectTimeoutMS - limit for each TCP/TLS connect and monitoring check.' -x
-complete -c mongocli -n '__fish_use_subcommand' -l server-selection-timeout-ms -d 'serverSelectionTimeoutMS - how long to wait for a suitable server.' -x
-complete -c mongocli -n '__fish_use_subcommand' -l format -d 'Output format; auto is pretty on a terminal, JSON (or plain log lines) on a pipe.' -xa 'auto pretty table json jsonl'
-complete -c mongocli -n '__fish_use_subcommand' -l ejson -d 'Extended JSON mode for json/jsonl output.' -xa 'relaxed canonical'
+complete -c mongocli -n '__fish_use_subcommand' -l server-selection-timeout-ms -d 'serverSelectionTimeoutMS - how long to wait for a suitable server (implies --wait).' -x
+complete -c mongocli -n '__fish_use_subcommand' -l wait -d 'Wait for servers that refuse or do not resolve yet (default - fail at once).'
+complete -c mongocli -n '__fish_use_subcommand' -l format -d 'Output format; auto (default) is pretty on a terminal, JSON (or log lines) on a pipe.' -xa 'auto pretty table json jsonl'
+complete -c mongocli -n '__fish_use_subcommand' -l ejson -d 'Extended JSON mode for json/jsonl output (default relaxed).' -xa 'relaxed canonical'
+complete -c mongocli -n '__fish_use_subcommand' -l trace -d 'Log every command sent and reply received on stderr (secrets redacted).'
 complete -c mongocli -n '__fish_use_subcommand' -l debug -d 'Show tracebacks for errors.'
 complete -c mongocli -n '__fish_use_subcommand' -l help -d 'Show this message and exit.'
 complete -c mongocli -n '__fish_seen_subcommand_from demo' -l members -d 'Replica set members.' -x
@@ -25,7 +38,7 @@ complete -c mongocli -n '__fish_seen_subcommand_from demo' -l format -d 'Output 
 complete -c mongocli -n '__fish_seen_subcommand_from demo' -l ejson -d 'Extended JSON mode (as the global option).' -xa 'relaxed canonical'
 complete -c mongocli -n '__fish_seen_subcommand_from demo' -l debug -d 'Show tracebacks for errors.'
 complete -c mongocli -n '__fish_seen_subcommand_from demo' -l help -d 'Show this message and exit.'
-complete -c mongocli -n '__fish_seen_subcommand_from find' -l filter -d 'Query filter (Extended JSON).' -x
+complete -c mongocli -n '__fish_seen_subcommand_from find' -l filter -d 'Query filter - Extended JSON or mongosh style ({age - {$gt - 30}}).' -x
 complete -c mongocli -n '__fish_seen_subcommand_from find' -l sort -d 'Sort document, e.g. {"a" - -1}.' -x
 complete -c mongocli -n '__fish_seen_subcommand_from find' -l projection -d 'Projection document.' -x
 complete -c mongocli -n '__fish_seen_subcommand_from find' -l limit -d 'At most N documents (0 - all).' -x

@@ -10,9 +10,13 @@ from typing import Any, Callable
 
 from driver.sdam.description import ServerType, TopologyDescription
 from mongocli.errors import EXIT_FAILURE, UserError
-from mongocli.output import Environment, Renderer
+from mongocli.output.environment import Environment
+from mongocli.output.renderers import Renderer
 from mongocli.sandbox import Sandbox
-from mongocli import service
+from mongocli.service.connect import open_client, wait_until
+from mongocli.service.data import find, insert
+from mongocli.service.diagnostics import event_record, note, topology_view
+from mongocli.service.options import ConnectOptions
 
 STEP_TIMEOUT_MS = 8_000      # every wait is bounded: the demo never hangs
 HEARTBEAT_MS = 500           # the spec's minimum; quick to notice a restarted member
@@ -49,11 +53,11 @@ class _Printer:
         self._queue.put(job)
 
     def note(self, text: str, **facts: Any) -> None:
-        record = service.note(text, **facts)
+        record = note(text, **facts)
         self.show(lambda: self.renderer.event(record))
 
     def driver_event(self, event: Any) -> None:
-        record = service.event_record(event)
+        record = event_record(event)
         if record is None or self.quiet or record.kind not in SHOWN_EVENTS:
             return
         if record.kind == "topology_changed" and record.facts["from"] == record.facts["to"]:
@@ -61,7 +65,7 @@ class _Printer:
         self.show(lambda: self.renderer.event(record))
 
     def topology(self, td: TopologyDescription) -> None:
-        view = service.topology_view(td)
+        view = topology_view(td)
         self.show(lambda: self.renderer.topology(view))
 
     def flush(self) -> None:
@@ -94,14 +98,14 @@ def run_demo(env: Environment, renderer: Renderer, *, members: int = 3, election
 
 def _tour(env: Environment, out: _Printer, sandbox: Sandbox, members: int, election_delay_ms: int,
           pause: bool) -> DemoResult:
-    options = service.ConnectOptions(uri=sandbox.uri, heartbeat_frequency_ms=HEARTBEAT_MS,
+    options = ConnectOptions(uri=sandbox.uri, heartbeat_frequency_ms=HEARTBEAT_MS,
                                      server_selection_timeout_ms=10_000, connect_timeout_ms=2_000)
     out.note(f"connecting with mongocli's driver (heartbeatFrequencyMS={HEARTBEAT_MS}, streaming monitors)")
-    with service.open_client(options, out.driver_event) as client:
+    with open_client(options, out.driver_event) as client:
         live = client.topology
 
         def wait(predicate: Callable[[TopologyDescription], bool], what: str) -> TopologyDescription:
-            snapshot, ok = service.wait_until(live, predicate, STEP_TIMEOUT_MS)
+            snapshot, ok = wait_until(live, predicate, STEP_TIMEOUT_MS)
             if not ok:
                 seen = ", ".join(f"{a}={s.type.value}" for a, s in sorted(snapshot.servers.items()))
                 raise UserError(f"demo: {what} did not happen within {STEP_TIMEOUT_MS / 1000:g} s "
@@ -116,8 +120,8 @@ def _tour(env: Environment, out: _Printer, sandbox: Sandbox, members: int, elect
 
         # 2. Some data through the primary.
         docs = [(n, {"n": n, "step": "before failover"}) for n in (1, 2, 3)]
-        report = service.insert(client, "demo", "tour", docs)
-        found = service.find(client, "demo", "tour")
+        report = insert(client, "demo", "tour", docs)
+        found = find(client, "demo", "tour")
         out.note(f"inserted {len(report.inserted_lines)} documents into demo.tour on {found.address}; "
                  f"read back {len(found.documents)}")
 
@@ -135,7 +139,7 @@ def _tour(env: Environment, out: _Printer, sandbox: Sandbox, members: int, elect
         def blocked_write() -> None:
             started = time.monotonic()
             try:
-                write["report"] = service.insert(client, "demo", "tour", [(4, {"n": 4, "step": "during failover"})])
+                write["report"] = insert(client, "demo", "tour", [(4, {"n": 4, "step": "during failover"})])
             except Exception as exc:  # noqa: BLE001 - reported below as the demo's failure
                 write["error"] = exc
             write["ms"] = (time.monotonic() - started) * 1000.0
@@ -162,7 +166,7 @@ def _tour(env: Environment, out: _Printer, sandbox: Sandbox, members: int, elect
         td = wait(lambda td: td.servers[old].type is ServerType.RSSecondary, f"{old} rejoining as a secondary")
         out.note(f"{old} rejoined as a secondary")
         out.topology(td)
-        count = len(service.find(client, "demo", "tour").documents)
+        count = len(find(client, "demo", "tour").documents)
         out.note(f"demo.tour holds {count} documents: nothing was lost")
         out.note(f"measured: kill -> new primary {kill_to_new_ms:.0f} ms "
                  f"(election delay {election_delay_ms} ms, heartbeat {HEARTBEAT_MS} ms)")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import traceback
+import sys
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Iterable
 
-from driver import errors as driver_errors
-
-# Exit codes (documented in `mongocli --help` epilog). 2 is click's own code for usage errors.
+# The one exit-code table, for every command and the shell (documented in the `mongocli --help`
+# epilog and the README). 2 is click's own code for usage errors.
 EXIT_OK = 0
 EXIT_FAILURE = 1        # an unexpected error or a driver error with no better class
 EXIT_USAGE = 2          # bad options, bad URI, bad JSON input
@@ -40,18 +39,25 @@ class Report:
     exit_code: int
 
 
-# Most specific first: the first matching class decides the label and exit code.
-_DRIVER_ERRORS: tuple[tuple[type[BaseException], str, int], ...] = (
-    (driver_errors.InvalidURI, "invalid connection string", EXIT_USAGE),
-    (driver_errors.ConfigurationError, "configuration error", EXIT_USAGE),
-    (driver_errors.ServerSelectionTimeout, "no suitable server", EXIT_UNREACHABLE),
-    (driver_errors.NetworkTimeout, "network timeout", EXIT_UNREACHABLE),
-    (driver_errors.ConnectionFailure, "connection failed", EXIT_UNREACHABLE),
-    (driver_errors.AuthenticationFailed, "authentication failed", EXIT_AUTH),
-    (driver_errors.OperationFailure, "server error", EXIT_SERVER),
-    (driver_errors.ProtocolError, "protocol error", EXIT_FAILURE),
-    (driver_errors.DriverError, "driver error", EXIT_FAILURE),
-)
+def _driver_errors() -> tuple[tuple[type[BaseException], str, int], ...]:
+    """Most specific first: the first matching class decides the label and exit code.
+
+    Built on first use: the driver is imported only by commands that reach a server.
+    """
+    from driver import errors as driver_errors
+    from mongocli.service.connect import Unreachable
+    return (
+        (driver_errors.InvalidURI, "invalid connection string", EXIT_USAGE),
+        (driver_errors.ConfigurationError, "configuration error", EXIT_USAGE),
+        (Unreachable, "unreachable", EXIT_UNREACHABLE),
+        (driver_errors.ServerSelectionTimeout, "no suitable server", EXIT_UNREACHABLE),
+        (driver_errors.NetworkTimeout, "network timeout", EXIT_UNREACHABLE),
+        (driver_errors.ConnectionFailure, "connection failed", EXIT_UNREACHABLE),
+        (driver_errors.AuthenticationFailed, "authentication failed", EXIT_AUTH),
+        (driver_errors.OperationFailure, "server error", EXIT_SERVER),
+        (driver_errors.ProtocolError, "protocol error", EXIT_FAILURE),
+        (driver_errors.DriverError, "driver error", EXIT_FAILURE),
+    )
 
 
 def describe(exc: BaseException) -> Report:
@@ -60,8 +66,10 @@ def describe(exc: BaseException) -> Report:
         return Report(exc.message, exc.details, exc.exit_code)
     if isinstance(exc, KeyboardInterrupt):
         return Report("interrupted", (), EXIT_INTERRUPTED)
-    for cls, label, code in _DRIVER_ERRORS:
-        if isinstance(exc, cls):
+    if "driver.errors" in sys.modules:  # else it cannot be a driver error, and the import is saved
+        for cls, label, code in _driver_errors():
+            if not isinstance(exc, cls):
+                continue
             # ServerSelectionTimeout messages carry one explanation line per server: keep them.
             first, *rest = (str(exc) or cls.__name__).splitlines() or [cls.__name__]
             return Report(f"{label}: {first}", tuple(rest), code)
@@ -69,13 +77,23 @@ def describe(exc: BaseException) -> Report:
                   EXIT_FAILURE)
 
 
-def report(exc: BaseException, *, debug: bool, stream: IO[str]) -> int:
-    """Print the error (and the traceback when `debug`) to `stream`; return the exit code."""
+def report(exc: BaseException, *, debug: bool, stream: IO[str], secrets: Iterable[str] = ()) -> int:
+    """Print the error (and the traceback when `debug`) to `stream`; return the exit code.
+
+    Every occurrence of a secret (the password in any of its spellings) is masked, whatever
+    the error's own text holds (issue 11 item 4: secrets never inside an error message).
+    """
     info = describe(exc)
-    if debug and not isinstance(exc, KeyboardInterrupt):
-        stream.write("".join(traceback.format_exception(exc)))
-    stream.write(f"Error: {info.headline}\n")
-    for line in info.details:
-        stream.write(f"{line}\n")
+    import traceback  # only on the error path
+    text = "".join(traceback.format_exception(exc)) if debug and not isinstance(exc, KeyboardInterrupt) else ""
+    text += f"Error: {info.headline}\n" + "".join(f"{line}\n" for line in info.details)
+    stream.write(mask(text, secrets))
     stream.flush()
     return info.exit_code
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each secret (longest first, so no part of one survives) replaced by ***."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text

@@ -1,8 +1,5 @@
-"""Output: the injected Environment and renderers for every result kind."""
+"""Output: the injected Environment and the renderers (imported on first use: rich is slow to load)."""
 
-from mongocli.output.environment import Environment
-from mongocli.output.renderers import (EJSON_MODES, FORMATS, JsonLinesRenderer, JsonRenderer, PrettyRenderer,
-                                       Renderer, TableRenderer, make_renderer)
+from mongocli.output.environment import EJSON_MODES, FORMATS, Environment
 
-__all__ = ["EJSON_MODES", "FORMATS", "Environment", "JsonLinesRenderer", "JsonRenderer", "PrettyRenderer",
-           "Renderer", "TableRenderer", "make_renderer"]
+__all__ = ["EJSON_MODES", "FORMATS", "Environment"]

@@ -8,6 +8,9 @@ import sys
 from dataclasses import dataclass
 from typing import IO, Mapping
 
+FORMATS = ("auto", "pretty", "table", "json", "jsonl")
+EJSON_MODES = ("relaxed", "canonical")
+
 
 @dataclass(frozen=True)
 class Environment:

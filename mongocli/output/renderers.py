@@ -1,24 +1,16 @@
-"""Renderers: pretty (rich), table, JSON, JSON lines; chosen from the format and the Environment."""
+"""Renderers: table, JSON, JSON lines here, pretty (rich) in pretty.py; chosen from --format and the Environment."""
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
 from bson import json_util
-from rich.console import Console
-from rich.json import JSON as RichJSON
-from rich.table import Table
-from rich.text import Text
-
 from mongocli.output import shapes
 from mongocli.output.environment import Environment
 from mongocli.service.results import (CommandResult, EventRecord, FindResult, HelloResult, InsertReport,
                                       TopologyView)
 
-FORMATS = ("auto", "pretty", "table", "json", "jsonl")
-EJSON_MODES = ("relaxed", "canonical")
-_EVENT_STYLE = {"heartbeat_failed": "bold red", "server_changed": "yellow", "topology_changed": "cyan",
-                "heartbeat_succeeded": "green", "heartbeat_started": "dim", "note": "bold"}
+from mongocli.output.environment import EJSON_MODES, FORMATS  # noqa: F401 - re-exported
 
 
 class Renderer:
@@ -90,7 +82,7 @@ class TableRenderer(Renderer):
 
     def hello(self, result: HelloResult) -> None:
         rows = [[k, shapes.cell(v)] for k, v in result.reply.items()]
-        self.table(["field", "value"], rows, title=_hello_title(result))
+        self.table(["field", "value"], rows, title=hello_title(result))
 
     def topology(self, view: TopologyView) -> None:
         self.table(*shapes.topology_table(view), title=shapes.topology_title(view))
@@ -109,61 +101,7 @@ class TableRenderer(Renderer):
             self.write(line)
 
 
-class PrettyRenderer(TableRenderer):
-    """rich output for people: tables with borders, highlighted JSON, coloured event lines."""
-
-    def __init__(self, env: Environment, ejson: str = "relaxed") -> None:
-        super().__init__(env, ejson)
-        self.console = Console(file=env.stdout, force_terminal=env.color or None, no_color=not env.color,
-                               color_system="auto" if env.color else None, width=env.width,
-                               highlight=False, soft_wrap=False)
-
-    def print(self, renderable: Any, *, soft_wrap: bool = False) -> None:
-        self.console.print(renderable, soft_wrap=soft_wrap)
-        self.env.stdout.flush()
-
-    def table(self, columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
-        self.print(self.rich_table(columns, rows, title))
-
-    @staticmethod
-    def rich_table(columns: list[str], rows: list[list[str]], title: str | None = None) -> Table:
-        table = Table(title=title, title_justify="left", header_style="bold")
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*row)
-        return table
-
-    def topology_renderable(self, view: TopologyView) -> Table:
-        """The topology table (also what `topology --watch` redraws in place)."""
-        return self.rich_table(*shapes.topology_table(view), title=shapes.topology_title(view))
-
-    def topology(self, view: TopologyView) -> None:
-        self.print(self.topology_renderable(view))
-
-    def hello(self, result: HelloResult) -> None:
-        self.print(Text(_hello_title(result), style="bold"))
-        self.document(dict(result.reply))
-
-    def event(self, record: EventRecord) -> None:
-        line = Text(shapes.clock_time(record.time) + "  ", style="dim")
-        line.append(shapes.event_text(record), style=_EVENT_STYLE.get(record.kind, ""))
-        self.print(line, soft_wrap=True)  # one event, one line: easy to grep
-
-    def command(self, result: CommandResult) -> None:
-        self.document(dict(result.reply))
-        self.print(Text(f"from {result.address} in {result.duration_ms:.1f} ms", style="dim"))
-
-    def document(self, doc: Any) -> None:
-        self.print(RichJSON(self.dumps(doc), highlight=self.env.color))
-
-    def documents(self, docs: Sequence[Any]) -> None:
-        for doc in docs:
-            self.document(doc)
-        self.print(Text(f"{len(docs)} document(s)", style="dim"))
-
-
-def _hello_title(result: HelloResult) -> str:
+def hello_title(result: HelloResult) -> str:
     return f"{result.command} reply from {result.address} via {result.opcode}, rtt {result.rtt_ms:.2f} ms"
 
 
@@ -172,5 +110,8 @@ def make_renderer(fmt: str, env: Environment, ejson: str = "relaxed", *, streami
     result, and plain timestamped lines for a live log (`streaming`), which people tail."""
     if fmt == "auto":
         fmt = "pretty" if env.is_tty else ("table" if streaming else "json")
-    classes = {"pretty": PrettyRenderer, "table": TableRenderer, "json": JsonRenderer, "jsonl": JsonLinesRenderer}
+    if fmt == "pretty":
+        from mongocli.output.pretty import PrettyRenderer  # rich only when drawing for people
+        return PrettyRenderer(env, ejson)
+    classes = {"table": TableRenderer, "json": JsonRenderer, "jsonl": JsonLinesRenderer}
     return classes[fmt](env, ejson)

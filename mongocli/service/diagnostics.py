@@ -11,7 +11,7 @@ from driver.handshake import client_metadata
 from driver.hello import normalize_address
 from driver.sdam.description import ServerDescription, ServerType, TopologyDescription
 from mongocli.service.results import EventRecord, HelloResult, ServerRow, TopologyView
-from mongocli.service.session import ConnectOptions
+from mongocli.service.options import ConnectOptions
 
 
 def hello(options: ConnectOptions, address: str | None = None, *, legacy: bool = False) -> HelloResult:

@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from mongocli.output.environment import Environment
-from mongocli.service.session import DEFAULT_URI, ConnectOptions, open_client
+from mongocli.service.connect import open_client
+from mongocli.service.options import DEFAULT_URI, ConnectOptions
 from mongocli.shell.app import Shell, history_path, make_name_source
 from mongocli.shell.render import ShellPrinter
 

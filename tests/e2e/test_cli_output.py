@@ -7,7 +7,9 @@ import json
 
 from bson import Int64, ObjectId
 
-from mongocli.output import Environment, JsonRenderer, PrettyRenderer, TableRenderer, make_renderer
+from mongocli.output import Environment
+from mongocli.output.pretty import PrettyRenderer
+from mongocli.output.renderers import JsonRenderer, TableRenderer, make_renderer
 from mongocli.output.shapes import compress_ranges
 from mongocli.service.results import FindResult, InsertReport
 

@@ -1,0 +1,93 @@
+"""Data commands for scripts: ping, run, find, insert (one-shot, clean JSON, honest exit codes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from mongocli.commands._app import App, pass_app
+from mongocli.errors import EXIT_FAILURE, UserError
+
+
+@click.command()
+@pass_app
+def ping(app: App) -> None:
+    """Select the primary and run ping on it."""
+    from mongocli.service.data import ping as run_ping
+    with app.client() as client:
+        app.renderer().command(run_ping(client))
+
+
+@click.command()
+@click.argument("namespace", metavar="DB.COLL")
+@click.option("--filter", "filter_", metavar="JSON", default=None,
+              help="Query filter: Extended JSON or mongosh style ({age: {$gt: 30}}).")
+@click.option("--sort", metavar="JSON", default=None, help="Sort document, e.g. '{\"a\": -1}'.")
+@click.option("--projection", metavar="JSON", default=None, help="Projection document.")
+@click.option("--limit", type=click.IntRange(0), default=0, help="At most N documents (0: all).")
+@pass_app
+def find(app: App, namespace: str, filter_: str | None, sort: str | None, projection: str | None,
+         limit: int) -> None:
+    """Find documents in DB.COLL."""
+    from mongocli.service import inputs
+    from mongocli.service.data import find as run_find
+    db, coll = inputs.parse_namespace(namespace)
+    filter_doc = inputs.parse_json_option(filter_, "--filter")
+    sort_doc = inputs.parse_json_option(sort, "--sort")
+    projection_doc = inputs.parse_json_option(projection, "--projection")
+    with app.client() as client:
+        app.renderer().find(run_find(client, db, coll, filter=filter_doc, sort=sort_doc,
+                                     projection=projection_doc, limit=limit))
+
+
+@click.command()
+@click.argument("namespace", metavar="DB.COLL")
+@click.option("--file", "path", type=click.File("rb"), default=None,
+              help="JSON-lines file: one Extended JSON document per line (default: stdin).")
+@pass_app
+def insert(app: App, namespace: str, path: Any) -> None:
+    """Insert documents (one Extended JSON object per line) into DB.COLL.
+
+    Lines that do not parse are reported with their line number and not sent; every other
+    line is inserted. The exit code is non-zero if any line was not inserted.
+    """
+    from mongocli.service import inputs
+    from mongocli.service.data import insert as run_insert
+    from mongocli.service.results import InsertReport
+    db, coll = inputs.parse_namespace(namespace)
+    if path is None and app.env.stdin_is_tty:
+        raise UserError("no input: pipe JSON lines to stdin or pass --file F.jsonl")
+    source = path if path is not None else inputs.binary_stdin(app.env.stdin)
+    good, bad = inputs.parse_lines(source)
+    if not good and not bad:
+        raise UserError("no documents in the input (it is empty or only blank lines)")
+    if good:
+        with app.client() as client:
+            report = run_insert(client, db, coll, good, bad)
+    else:
+        report = InsertReport(namespace=namespace, inserted_lines=(), inserted_ids=(), bad_lines=tuple(bad))
+    app.renderer().insert(report)
+    if not report.ok:
+        missing = len(report.bad_lines) + len(report.failed_lines)
+        raise UserError(f"{missing} line(s) not inserted, {len(report.inserted_lines)} inserted",
+                        exit_code=EXIT_FAILURE,
+                        details=tuple(f"line {n}: {e}" for n, e in (*report.bad_lines, *report.failed_lines)))
+
+
+@click.command("run")
+@click.argument("db")
+@click.argument("command_json", metavar="COMMAND_JSON")
+@pass_app
+def run_(app: App, db: str, command_json: str) -> None:
+    """Run a database command, e.g. mongocli run admin '{"buildInfo": 1}'."""
+    from mongocli.service import inputs
+    from mongocli.service.data import run_command
+    body = inputs.parse_json_option(command_json, "COMMAND_JSON")
+    if not body:
+        raise UserError("COMMAND_JSON must name a command, e.g. '{\"ping\": 1}'")
+    with app.client() as client:
+        app.renderer().command(run_command(client, db, body))
+
+
+COMMANDS = [ping, find, insert, run_]

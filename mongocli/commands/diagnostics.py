@@ -1,0 +1,114 @@
+"""Diagnostics commands: hello, topology, monitor (the incident side of mongocli)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import click
+
+from mongocli.commands._app import App, pass_app
+
+
+@click.command()
+@click.option("--legacy", is_flag=True, help="Send legacy isMaster as OP_QUERY instead of hello as OP_MSG.")
+@click.option("--address", metavar="HOST:PORT", default=None, help="Server to ask (default: the URI's first host).")
+@pass_app
+def hello(app: App, legacy: bool, address: str | None) -> None:
+    """Show one server's raw hello (or isMaster) reply and the measured round trip."""
+    from mongocli.service.diagnostics import hello as ask_hello
+    app.preflight()
+    app.renderer().hello(ask_hello(app.options, address, legacy=legacy))
+
+
+@click.command()
+@click.option("--watch", is_flag=True, help="Redraw on every topology change until Ctrl-C.")
+@click.option("--duration", type=click.FloatRange(0), default=None, help="With --watch: stop after S seconds.")
+@pass_app
+def topology(app: App, watch: bool, duration: float | None) -> None:
+    """Show the client's view after discovery: topology type, set name, every server."""
+    from mongocli.service.connect import discover
+    from mongocli.service.diagnostics import topology_view
+    renderer = app.renderer()
+    changed = threading.Event()
+    with app.topology(lambda _event: changed.set()) as live:
+        snapshot = discover(live)
+        if not watch:
+            renderer.topology(topology_view(snapshot))
+            return
+        _watch_topology(app, renderer, live, changed, duration)
+
+
+def _watch_topology(app: App, renderer: Any, live: Any, changed: threading.Event,
+                    duration: float | None) -> None:
+    from mongocli.service.diagnostics import topology_view
+    deadline = time.monotonic() + duration if duration is not None else None
+    view = topology_view(live.description)
+
+    def wait() -> bool:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return False
+        changed.wait(left if left is not None else 1.0)
+        changed.clear()
+        return True
+
+    try:
+        if hasattr(renderer, "topology_renderable") and app.env.is_tty:
+            from rich.live import Live
+            with Live(renderer.topology_renderable(view), console=renderer.console, auto_refresh=False) as screen:
+                while wait():
+                    screen.update(renderer.topology_renderable(topology_view(live.description)), refresh=True)
+            return
+        renderer.topology(view)
+        while wait():
+            fresh = topology_view(live.description)
+            if fresh != view:
+                view = fresh
+                renderer.topology(view)
+    except KeyboardInterrupt:
+        return  # Ctrl-C is how a watch ends
+
+
+@click.command()
+@click.option("--heartbeat-ms", type=click.IntRange(500), default=None,
+              help="heartbeatFrequencyMS (default: the URI's, else 10000).")
+@click.option("--mode", type=click.Choice(["auto", "stream", "poll"]), default=None,
+              help="serverMonitoringMode: streaming (awaitable hello) or polling.")
+@click.option("--duration", type=click.FloatRange(0), default=None, help="Stop after S seconds (default: Ctrl-C).")
+@pass_app
+def monitor(app: App, heartbeat_ms: int | None, mode: str | None, duration: float | None) -> None:
+    """Live heartbeat and topology-change log, one timestamped line per event."""
+    import queue
+    renderer = app.renderer(streaming=True)
+    options = app.options.with_changes(heartbeat_frequency_ms=heartbeat_ms, monitoring_mode=mode)
+    inbox: queue.Queue = queue.Queue()
+    deadline = time.monotonic() + duration if duration is not None else None
+    with app.topology(lambda event: inbox.put((time.time(), event)), options=options):
+        try:
+            _drain(inbox, renderer.event, deadline)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how a monitor ends
+    # Events published while closing (server closed...) are shown too.
+    _drain(inbox, renderer.event, time.monotonic())
+
+
+def _drain(inbox: Any, show: Callable[[Any], None], deadline: float | None) -> None:
+    """Print queued driver events (in this thread: renderers are not thread-safe) until deadline."""
+    import queue
+    from mongocli.service.diagnostics import event_record
+    while True:
+        left = None if deadline is None else deadline - time.monotonic()
+        try:
+            when, event = inbox.get(timeout=max(0.0, left) if left is not None else 0.5)
+        except queue.Empty:
+            if left is not None and left <= 0:
+                return
+            continue
+        record = event_record(event, when)
+        if record is not None:
+            show(record)
+
+
+COMMANDS = [hello, topology, monitor]

@@ -1,0 +1,7 @@
+"""The sandbox family: `mongocli sandbox`, defined in mongocli/sandbox/cli_command.py (the query
+engine, mongomock, loads only when it runs)."""
+
+from mongocli.commands import Deferred
+
+COMMANDS = [Deferred("sandbox", "mongocli.sandbox.cli_command:sandbox_command",
+                     "Run a simulated deployment in the foreground, URI on the first stdout line.")]

@@ -1,0 +1,135 @@
+"""The command line's connection options (mongosh-style flags over a URI), checked once, up front.
+
+Light at import time (no driver import until `settings()`/`preflight()`), since the root group
+builds a ConnectOptions for every command, `--help` included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+DEFAULT_URI = "mongodb://127.0.0.1:27017"
+
+# Command-line field -> URI option name (uri-options spec); these override the URI's values.
+_URI_OPTION_NAMES = {
+    "connect_timeout_ms": "connectTimeoutMS",
+    "server_selection_timeout_ms": "serverSelectionTimeoutMS",
+    "heartbeat_frequency_ms": "heartbeatFrequencyMS",
+    "monitoring_mode": "serverMonitoringMode",
+    "auth_source": "authSource",
+    "auth_mechanism": "authMechanism",
+    "tls": "tls",
+    "tls_ca_file": "tlsCAFile",
+    "tls_certificate_key_file": "tlsCertificateKeyFile",
+    "tls_allow_invalid_certificates": "tlsAllowInvalidCertificates",
+    "read_preference": "readPreference",
+}
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """What the global options say about connecting; None keeps the URI's (or the default) value.
+
+    `wait` means the user asked to wait for servers (--wait, or an explicit
+    --server-selection-timeout-ms): then a refused first check does not fail fast.
+    """
+
+    uri: str = DEFAULT_URI
+    username: str | None = None
+    password: str | None = None
+    connect_timeout_ms: int | None = None
+    server_selection_timeout_ms: int | None = None
+    heartbeat_frequency_ms: int | None = None
+    monitoring_mode: str | None = None   # serverMonitoringMode: auto | stream | poll
+    auth_source: str | None = None
+    auth_mechanism: str | None = None
+    tls: bool | None = None
+    tls_ca_file: str | None = None
+    tls_certificate_key_file: str | None = None
+    tls_allow_invalid_certificates: bool | None = None
+    read_preference: str | None = None
+    wait: bool = False
+
+    def with_changes(self, **changes: Any) -> "ConnectOptions":
+        return replace(self, **changes)
+
+    @property
+    def fail_fast(self) -> bool:
+        """Stop at once when every seed refuses or does not resolve (issue 10 item 1)."""
+        return not self.wait and self.server_selection_timeout_ms is None
+
+    def connection_uri(self) -> str:
+        """The URI with -u/-p placed in its user info (percent-encoded, so any character works)."""
+        if self.username is None and self.password is None:
+            return self.uri
+        from urllib.parse import quote
+        scheme, sep, rest = self.uri.partition("://")
+        if not sep:
+            return self.uri  # not a URI: the parser reports it
+        authority, slash, tail = rest.partition("/")
+        old_user, at, hosts = authority.rpartition("@")
+        old_name, _colon, old_password = old_user.partition(":") if at else ("", "", "")
+        user = quote(self.username, safe="") if self.username is not None else old_name
+        password = quote(self.password, safe="") if self.password is not None else old_password
+        userinfo = user + (f":{password}" if password else "")
+        return f"{scheme}://{userinfo}@{hosts}{slash}{tail}"
+
+    def overrides(self) -> dict[str, Any]:
+        """The command-line options as URI option names (they win over the URI's)."""
+        return {name: getattr(self, field) for field, name in _URI_OPTION_NAMES.items()
+                if getattr(self, field) is not None}
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every form of the password the user gave (raw, percent-encoded, decoded): never printed."""
+        from urllib.parse import quote, unquote
+        found: set[str] = set()
+        if self.password:
+            found.update({self.password, quote(self.password, safe="")})
+        _scheme, sep, rest = self.uri.partition("://")
+        userinfo, at, _hosts = rest.partition("/")[0].rpartition("@")
+        if sep and at and ":" in userinfo:
+            raw = userinfo.partition(":")[2]
+            if raw:
+                found.update({raw, unquote(raw)})
+        return tuple(sorted((s for s in found if s), key=len, reverse=True))
+
+    def settings(self) -> Any:
+        """Parse the URI and apply the overrides: the driver's ClientSettings (raises on bad input)."""
+        from driver.settings import client_settings
+        return client_settings(self.connection_uri(), **self.overrides())
+
+    def preflight(self) -> tuple[str, ...]:
+        """Check everything that can be checked without a server; return the URI's warnings.
+
+        Raises the driver's InvalidURI/ConfigurationError (exit 2) at once for an invalid option
+        value (`tls=ture`, `readPreference=bogus`, `connectTimeoutMS=abc`), an unreadable TLS
+        file or a too-long appname: otherwise they surface after serverSelectionTimeoutMS as
+        "no suitable server" or, worse, are dropped (issue 11 item 4).
+        """
+        from driver.socket_connection import ssl_context
+        from driver.errors import ConfigurationError
+        from driver.handshake import client_metadata
+
+        settings = self.settings()
+        warnings = tuple(settings.connection_string.warnings)
+        # uri-options spec: invalid values are warnings for a library; a command line that was
+        # told `tls=ture` must not connect in plain text, so those are errors here.
+        invalid = [w for w in warnings if w.startswith("invalid value")]
+        if invalid:
+            raise ConfigurationError("; ".join(invalid).replace(" ignored:", ":"))
+        client_metadata(settings.get("appname"))          # appname over 128 bytes raises
+        if settings.connection.tls:
+            ssl_context(settings.connection)               # missing/bad tlsCAFile raises
+        return warnings
+
+
+def uri_from_host(host: str, port: int | None) -> str:
+    """mongosh's --host/--port: "h", "h:p", "h1,h2" or "setName/h1,h2" -> a mongodb:// URI."""
+    from urllib.parse import quote
+    set_name, slash, hosts = host.rpartition("/") if "/" in host else ("", "", host)
+    names = [h.strip() for h in hosts.split(",") if h.strip()]
+    if port is not None:
+        names = [h if (":" in h and not h.endswith("]")) else f"{h}:{port}" for h in names]
+    uri = "mongodb://" + ",".join(names) + "/"
+    return uri + (f"?replicaSet={quote(set_name, safe='')}" if slash and set_name else "")

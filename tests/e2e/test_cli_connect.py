@@ -1,0 +1,172 @@
+"""Connecting: fail fast, configuration errors at once (exit 2), URI warnings, secrets, mongosh-style options."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Iterator
+
+import pytest
+
+from mongocli.errors import EXIT_AUTH, EXIT_UNREACHABLE, EXIT_USAGE
+from mongocli.sandbox import Sandbox
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def mongocli(*args: str, env: dict | None = None, input: str | None = None,
+             timeout: float = 60) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"}
+    return subprocess.run([sys.executable, "-m", "mongocli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**environ, "XDG_CONFIG_HOME": os.path.join(ROOT, "no-such-dir"),
+                                                **(env or {})}, input=input)
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Sandbox]:
+    with Sandbox(topology="standalone", host="127.0.0.1", port=0) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def auth_server() -> Iterator[Sandbox]:
+    with Sandbox(topology="standalone", host="127.0.0.1", port=0, auth=("admin", "p%ss:w@rd")) as sandbox:
+        yield sandbox
+
+
+# -- fail fast (issue 10 item 1) ---------------------------------------------------------------
+def test_refused_port_fails_in_under_two_seconds_naming_address_and_refusal(closed_port: int) -> None:
+    started = time.monotonic()
+    result = mongocli("--uri", f"mongodb://127.0.0.1:{closed_port}/", "ping")
+    elapsed = time.monotonic() - started
+    assert result.returncode == EXIT_UNREACHABLE, result.stderr
+    assert f"127.0.0.1:{closed_port}" in result.stderr and "refused" in result.stderr.lower()
+    assert elapsed < 2.0 + _python_start_allowance(), elapsed
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def _python_start_allowance() -> float:
+    """The wall-clock budget is for mongocli; on a loaded machine the interpreter's own start
+    is measured and added, so the test checks our waiting, not the machine's load."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import click, bson"], check=True)
+    return time.monotonic() - started
+
+
+def test_unresolvable_host_fails_fast() -> None:
+    result = mongocli("--uri", "mongodb://no-such-host.invalid:27017/", "ping")
+    assert result.returncode == EXIT_UNREACHABLE
+    assert "no-such-host.invalid:27017" in result.stderr and "resolve" in result.stderr
+
+
+def test_wait_keeps_waiting_until_server_selection_timeout(closed_port: int) -> None:
+    result = mongocli("--uri", f"mongodb://127.0.0.1:{closed_port}/", "--server-selection-timeout-ms", "700", "ping")
+    assert result.returncode == EXIT_UNREACHABLE
+    assert "No server selected within serverSelectionTimeoutMS=700" in result.stderr
+
+
+def test_wrong_replica_set_name_says_members_were_removed(server: Sandbox) -> None:
+    result = mongocli("--uri", f"mongodb://{server.addresses[0]}/?replicaSet=wrongname", "ping")
+    assert result.returncode == EXIT_UNREACHABLE, result.stderr
+    assert "answered but was removed" in result.stderr
+    assert f"{server.addresses[0]}: Standalone" in result.stderr
+    assert "replicaSet='wrongname'" in result.stderr
+    assert "no server answered" not in result.stderr.lower()
+
+
+# -- configuration errors at once (issue 11 item 4) ------------------------------------------------
+@pytest.mark.parametrize("option, named", [
+    ("tls=ture", "'tls'"), ("readPreference=bogus", "'readPreference'"), ("connectTimeoutMS=abc", "'connectTimeoutMS'"),
+    ("appname=" + "a" * 200, "appName"), ("tls=true&tlsCAFile=/no/such/ca.pem", "tlsCAFile"),
+])
+def test_impossible_settings_are_configuration_errors_at_once(server: Sandbox, option: str, named: str) -> None:
+    started = time.monotonic()
+    result = mongocli("--uri", f"{server.uri.split('?')[0].rstrip('/')}/?{option}", "ping")
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert result.stderr.startswith("Error: configuration error:") and named in result.stderr
+    assert time.monotonic() - started < 10  # not serverSelectionTimeoutMS (30 s) later
+
+
+def test_unknown_uri_option_is_a_warning_on_stderr(server: Sandbox) -> None:
+    result = mongocli("--uri", f"mongodb://{server.addresses[0]}/?fooBar=1", "--format", "json", "ping")
+    assert result.returncode == 0, result.stderr
+    assert "Warning: unknown URI option 'fooBar' ignored" in result.stderr
+    assert '"ok"' in result.stdout and "Warning" not in result.stdout
+
+
+def test_tls_allow_invalid_certificates_warns(closed_port: int) -> None:
+    result = mongocli("--port", str(closed_port), "--tls", "--tlsAllowInvalidCertificates", "ping")
+    assert "Warning: --tlsAllowInvalidCertificates" in result.stderr
+
+
+# -- credentials ---------------------------------------------------------------------------------
+def test_username_password_options_authenticate(auth_server: Sandbox) -> None:
+    host, port = auth_server.addresses[0].rsplit(":", 1)
+    result = mongocli("--host", host, "--port", port, "-u", "admin", "-p", "p%ss:w@rd", "--format", "json", "ping")
+    assert result.returncode == 0, result.stderr
+
+
+def test_wrong_password_exits_4_and_never_shows_it(auth_server: Sandbox) -> None:
+    result = mongocli("--uri", f"mongodb://{auth_server.addresses[0]}/", "-u", "admin", "-p", "wr%ng-Secret", "ping")
+    assert result.returncode == EXIT_AUTH, result.stderr
+    assert "wr%ng-Secret" not in result.stderr and "wr%25ng-Secret" not in result.stderr
+
+
+def test_password_with_a_bad_percent_is_masked_in_the_uri_error() -> None:
+    result = mongocli("--uri", "mongodb://bob:s3cr%zzet@127.0.0.1:1/", "ping")
+    assert result.returncode == EXIT_USAGE
+    assert "s3cr" not in result.stderr and "***" in result.stderr
+
+
+def test_password_prompted_when_given_without_a_value(auth_server: Sandbox) -> None:
+    result = mongocli("--uri", f"mongodb://{auth_server.addresses[0]}/", "-u", "admin", "-p", "--format", "json",
+                      "ping", input="p%ss:w@rd\n")
+    assert result.returncode == 0, result.stderr
+    assert "p%ss:w@rd" not in result.stdout + result.stderr
+
+
+# -- config file ---------------------------------------------------------------------------------
+def test_config_file_profile_and_format(server: Sandbox, tmp_path) -> None:
+    (tmp_path / "mongocli").mkdir()
+    (tmp_path / "mongocli" / "config.toml").write_text(
+        f'format = "jsonl"\n[profiles.local]\nuri = "{server.uri}"\n', encoding="utf-8")
+    result = mongocli("--profile", "local", "ping", env={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 1 and '"ok": 1' in result.stdout.replace('"ok": 1.0', '"ok": 1')
+
+
+def test_config_file_errors_name_the_key(tmp_path) -> None:
+    (tmp_path / "mongocli").mkdir()
+    (tmp_path / "mongocli" / "config.toml").write_text('formatt = "json"\n', encoding="utf-8")
+    result = mongocli("ping", env={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert result.returncode == EXIT_USAGE
+    assert "unknown key 'formatt'" in result.stderr and "config.toml" in result.stderr
+
+
+# -- start-up (issue 12 item 5) ------------------------------------------------------------------
+HEAVY = ("rich", "prompt_toolkit", "mongomock", "driver", "bson", "dns", "mongocli.shell", "mongocli.sandbox")
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["ping", "--help"]])
+def test_version_and_help_import_nothing_heavy(argv: list[str]) -> None:
+    probe = ("import atexit, sys\n"
+             f"sys.argv = ['mongocli', *{argv!r}]\n"
+             f"heavy = {HEAVY!r}\n"
+             "atexit.register(lambda: sys.stderr.write('LOADED ' + ' '.join(sorted(m for m in sys.modules\n"
+             "    if m.startswith(heavy) and (m in heavy or m.startswith(tuple(h + '.' for h in heavy))))) + '\\n'))\n"
+             "from mongocli.cli import main\n"
+             "main()\n")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    loaded = result.stderr.strip().splitlines()[-1]
+    assert loaded == "LOADED", loaded

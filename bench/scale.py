@@ -1,0 +1,112 @@
+"""Scale figures: insert and find at growing document counts, docs/s and peak memory, ours vs PyMongo.
+
+Each measurement runs in a fresh worker process (`python -m bench.scale CLIENT OP N URI`), so its
+peak resident memory (ru_maxrss) belongs to that one operation: the figure is the growth of the
+peak during the operation over the peak after start-up. Inserts stream: documents come from a
+generator, 10,000 per insert_many, as an importer feeds them; finds iterate the cursor without
+keeping documents. Either way the peak should stay flat as N grows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+CHUNK = 10_000
+COLLECTION = "scale"
+
+
+@dataclass(frozen=True)
+class ScaleRow:
+    op: str
+    n: int
+    figures: dict[str, dict[str, float]]  # client -> {docs_per_s, cpu_s, peak_mb}
+
+    @property
+    def key(self) -> str:
+        return f"scale_{self.op}_{self.n}"
+
+    @property
+    def ratio(self) -> float:
+        return self.figures["mongocli"]["docs_per_s"] / self.figures["pymongo"]["docs_per_s"]
+
+    def as_json(self) -> dict[str, Any]:
+        ours, theirs = self.figures["mongocli"], self.figures["pymongo"]
+        return {"mongocli": round(ours["docs_per_s"]), "pymongo": round(theirs["docs_per_s"]),
+                "ratio": round(self.ratio, 3), "unit": "docs/s",
+                "mongocli_cpu_s": round(ours["cpu_s"], 3), "pymongo_cpu_s": round(theirs["cpu_s"], 3),
+                "mongocli_peak_mb": round(ours["peak_mb"], 1), "pymongo_peak_mb": round(theirs["peak_mb"], 1)}
+
+
+def _documents(n: int) -> Iterator[dict[str, Any]]:
+    for i in range(n):
+        yield {"i": i, "name": f"user{i}", "score": i * 0.5, "tags": ["a", "b"], "active": i % 2 == 0}
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def _worker(client_name: str, op: str, n: int, uri: str) -> dict[str, float]:
+    if client_name == "pymongo":
+        import pymongo  # the peer, for comparison only
+        client = pymongo.MongoClient(uri)
+    else:
+        from driver.client import Client
+        client = Client(uri)
+    try:
+        coll = client[f"scale_{client_name}"][COLLECTION]
+        coll.find_one({})  # connect and warm up before the baseline
+        if op == "insert":
+            coll.drop()
+        docs = _documents(n)
+        base = _maxrss_mb()
+        wall, cpu = time.perf_counter(), time.process_time()
+        if op == "insert":
+            done = 0
+            while chunk := list(itertools.islice(docs, CHUNK)):
+                done += len(coll.insert_many(chunk).inserted_ids)
+        else:
+            done = sum(1 for _ in coll.find({}))
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        peak = _maxrss_mb() - base
+        if done != n:
+            raise SystemExit(f"{client_name} {op}: {done} documents, expected {n}")
+        if op == "find":
+            coll.drop()
+        return {"docs_per_s": n / wall, "cpu_s": cpu, "peak_mb": peak}
+    finally:
+        client.close()
+
+
+def _measure(client_name: str, op: str, n: int, uri: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-m", "bench.scale", client_name, op, str(n), uri],
+                         capture_output=True, text=True, check=False)
+    if out.returncode:
+        raise RuntimeError(f"scale worker {client_name} {op} {n} failed: {out.stderr.strip()[-500:]}")
+    return json.loads(out.stdout)
+
+
+def run_scale(uri: str, sizes: list[int]) -> list[ScaleRow]:
+    """Insert then find N documents per client for each N, alternating which client goes first."""
+    rows = []
+    for k, n in enumerate(sizes):
+        order = ("mongocli", "pymongo") if k % 2 == 0 else ("pymongo", "mongocli")
+        figures: dict[str, dict[str, dict[str, float]]] = {"insert": {}, "find": {}}
+        for client_name in order:
+            print(f"bench: scale {client_name} insert+find {n}", file=sys.stderr)
+            for op in ("insert", "find"):
+                figures[op][client_name] = _measure(client_name, op, n, uri)
+        rows += [ScaleRow(op, n, figures[op]) for op in ("insert", "find")]
+    return rows
+
+
+if __name__ == "__main__":
+    name, operation, count, address = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    print(json.dumps(_worker(name, operation, count, address)))

@@ -31,12 +31,11 @@ import threading
 from typing import Callable
 
 from mongocli.sandbox import engine_admin as admin
-from mongocli.sandbox import engine_collation
+from mongocli.sandbox import engine_collation, engine_expr, mongomock_patches
 from mongocli.sandbox import engine_cursors as reads
-from mongocli.sandbox import engine_expr
 from mongocli.sandbox import engine_write as writes
 from mongocli.sandbox.engine_store import Catalog
-from mongocli.sandbox.engine_values import CommandError, error, install_mongomock_patches
+from mongocli.sandbox.engine_values import CommandError, error
 
 DEFAULT_MAX_BSON_SIZE = 16 * 1024 * 1024
 
@@ -45,9 +44,7 @@ class DataEngine:
     """One in-memory data store shared by every member of a simulated deployment (thread-safe)."""
 
     def __init__(self) -> None:
-        install_mongomock_patches()
-        engine_expr.install()
-        engine_collation.install()
+        mongomock_patches.install()  # the pinned mongomock's gaps, process-wide: see that module
         self._lock = threading.RLock()
         self.catalog = Catalog()
         self.cursors = reads.Cursors()

@@ -79,8 +79,3 @@ def filter_applies(search_filter: Any, document: Any) -> bool:
     if fold is None:
         return _original_filter_applies(search_filter, document)
     return _original_filter_applies(_fold_value(search_filter, fold), _fold_value(document, fold))
-
-
-def install() -> None:
-    """Route mongomock's own filtering ($match, $lookup) through the collation-aware matcher."""
-    _mm_filtering.filter_applies = filter_applies

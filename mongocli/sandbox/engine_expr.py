@@ -149,7 +149,7 @@ def _rand(parser: Any, spec: Any) -> float:
     return random.random()
 
 
-_EXTRA_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+EXTRA_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     **{op: _comparison(op) for op in ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$cmp")},
     "$rand": _rand,
     "$getField": _get_field,
@@ -158,28 +158,6 @@ _EXTRA_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def install() -> None:
-    """Patch mongomock's expression parser once: let variables and the extra operators."""
-    parser_cls = _mm_aggregate._Parser
-    if getattr(parser_cls, "__sandbox_patched__", False):
-        return
-    original_init = parser_cls.__init__
-    original_parse = parser_cls.parse
-
-    def __init__(self: Any, doc_dict: Any, user_vars: dict | None = None,
-                 ignore_missing_keys: bool = False) -> None:
-        merged = dict(_LET.get())
-        merged.update(user_vars or {})
-        original_init(self, doc_dict, merged, ignore_missing_keys)
-
-    def parse(self: Any, expression: Any) -> Any:
-        if isinstance(expression, dict) and len(expression) == 1:
-            (name, spec), = expression.items()
-            handler = _EXTRA_OPERATORS.get(name)
-            if handler is not None:
-                return handler(self, spec)
-        return original_parse(self, expression)
-
-    parser_cls.__init__ = __init__
-    parser_cls.parse = parse
-    parser_cls.__sandbox_patched__ = True
+def let_variables() -> dict:
+    """The $let / let variables of the current command (see mongomock_patches: the parser reads them)."""
+    return dict(_LET.get())

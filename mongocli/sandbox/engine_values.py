@@ -6,11 +6,9 @@ import datetime
 import decimal
 import re
 import uuid
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from bson import Binary, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
-from mongomock import collection as _mm_collection
-from mongomock import filtering as _mm_filtering
 
 _MISSING = object()
 
@@ -49,63 +47,6 @@ CODE_NAMES = {
 def error(code: int, errmsg: str, **extra: Any) -> CommandError:
     """Build a CommandError whose codeName is looked up from the server's code table."""
     return CommandError(code, CODE_NAMES.get(code, f"Location{code}"), errmsg, **extra)
-
-
-def _decimal128_aware_compare(original):
-    # mongomock raises NotImplementedError when it meets Decimal128 in a comparison; MongoDB
-    # compares all numeric types by value, so turn Decimal128 into decimal.Decimal first.
-    def compare(op, a, b, can_compare_types=True):
-        if isinstance(a, Decimal128):
-            a = a.to_decimal()
-        if isinstance(b, Decimal128):
-            b = b.to_decimal()
-        return original(op, a, b, can_compare_types)
-
-    compare.__wrapped_decimal128__ = True
-    return compare
-
-
-def _field_updater(compute: Callable[[Any, Any], Any]) -> Callable[[Any, str, Any], None]:
-    # mongomock's updater shape: (parent document or array, field name, operand), in place.
-    def update(doc: Any, field_name: str, value: Any) -> None:
-        if isinstance(doc, dict):
-            doc[field_name] = compute(doc.get(field_name), value)
-        elif isinstance(doc, list):
-            i = int(field_name)
-            doc.extend([None] * (i + 1 - len(doc)))
-            doc[i] = compute(doc[i], value)
-    return update
-
-
-def _mul(current: Any, factor: Any) -> Any:
-    # "$mul": a missing field becomes 0 of the operand's type (update operators, $mul).
-    if current is None:
-        return type(factor)(0)
-    if not isinstance(current, (int, float)) or isinstance(current, bool):
-        raise error(14, "Cannot apply $mul to a value of non-numeric type")
-    product = current * factor
-    # Int64 stays Int64 (Python's int * int would drop the BSON type).
-    return Int64(product) if isinstance(product, int) and Int64 in (type(current), type(factor)) else product
-
-
-def _bit(current: Any, ops: Any) -> Any:
-    result = 0 if current is None else current
-    if not isinstance(result, int) or isinstance(result, bool) or not isinstance(ops, dict):
-        raise error(14, "Cannot apply $bit to a value of non-integral type")
-    for op, operand in ops.items():
-        if op not in ("and", "or", "xor"):
-            raise error(2, f"The $bit modifier only supports 'and', 'or', and 'xor', not '{op}'")
-        result = {"and": result & operand, "or": result | operand, "xor": result ^ operand}[op]
-    return type(current)(result) if current is not None else result
-
-
-def install_mongomock_patches() -> None:
-    """Make mongomock's comparisons understand Decimal128 and add $mul/$bit (idempotent, process-wide)."""
-    if not getattr(_mm_filtering.bson_compare, "__wrapped_decimal128__", False):
-        _mm_filtering.bson_compare = _decimal128_aware_compare(_mm_filtering.bson_compare)
-    # mongomock 4.3.0 lists neither $mul nor $bit among its updaters.
-    _mm_collection._updaters.setdefault("$mul", _field_updater(_mul))
-    _mm_collection._updaters.setdefault("$bit", _field_updater(_bit))
 
 
 def clone(value: Any) -> Any:

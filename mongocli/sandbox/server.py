@@ -20,6 +20,15 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_SIZE = 48_000_000
+# Reader bounds (issue 11): memory follows bytes received, not bytes announced, and only a few
+# large messages are held at once, so many peers each sending part of a 48 MB message cannot
+# add up to gigabytes. A body up to SMALL_BODY is read at once; a larger one waits for one of
+# LARGE_BODIES_AT_ONCE slots (the others' transports pause at the stream's 64 KiB limit), is
+# read in BODY_CHUNK pieces, and a peer idle for LARGE_BODY_IDLE_S inside one loses its slot.
+SMALL_BODY = 1 << 20
+BODY_CHUNK = 1 << 20
+LARGE_BODIES_AT_ONCE = 2
+LARGE_BODY_IDLE_S = 30.0
 _CODEC = CodecOptions(tz_aware=True)
 _connection_ids = itertools.count(1)
 
@@ -85,10 +94,12 @@ class MemberServer:
         self.connections: set[Connection] = set()
         self.total_created = 0
         self._server: asyncio.Server | None = None
+        self._large_bodies = asyncio.Semaphore(LARGE_BODIES_AT_ONCE)
 
     async def start(self, port: int) -> int:
         """Bind host:port (0 = a free port) and return the bound port."""
         deployment = self.member.deployment
+        self._large_bodies = asyncio.Semaphore(LARGE_BODIES_AT_ONCE)  # bound to this (running) loop
         self._server = await asyncio.start_server(
             self._serve, deployment.host, port, ssl=deployment.ssl_context, reuse_address=True
         )
@@ -117,8 +128,7 @@ class MemberServer:
         try:
             while True:
                 header = wire.parse_header(await reader.readexactly(wire.HEADER_SIZE), max_message_size=MAX_MESSAGE_SIZE)
-                payload = await reader.readexactly(header.message_length - wire.HEADER_SIZE)
-                message = wire.parse_body(header, payload, codec_options=_CODEC)
+                message = await self._read_body(reader, header)
                 if isinstance(message, wire.OpMsg):
                     if not await self._on_op_msg(conn, reader, header, message):
                         break
@@ -139,6 +149,22 @@ class MemberServer:
             # Threads waiting on the deployment (tests, the CLI) may watch connections go away.
             with self.member.deployment.state_changed:
                 self.member.deployment.state_changed.notify_all()
+
+    async def _read_body(self, reader: asyncio.StreamReader, header: Any) -> Any:
+        """Read and parse the body `header` announces, within the reader bounds above."""
+        size = header.message_length - wire.HEADER_SIZE
+        if size <= SMALL_BODY:
+            return wire.parse_body(header, await reader.readexactly(size), codec_options=_CODEC)
+        async with self._large_bodies:  # held until parsed: the raw bytes are freed only then
+            payload = bytearray()
+            while len(payload) < size:
+                chunk = min(BODY_CHUNK, size - len(payload))
+                try:
+                    payload += await asyncio.wait_for(reader.readexactly(chunk), LARGE_BODY_IDLE_S)
+                except asyncio.TimeoutError:
+                    raise ProtocolError(f"peer sent {len(payload)} of a {size}-byte message body and then "
+                                        f"nothing for {LARGE_BODY_IDLE_S:.0f} s") from None
+            return wire.parse_body(header, payload, codec_options=_CODEC)
 
     async def _on_op_msg(self, conn: Connection, reader: asyncio.StreamReader, header: Any, message: Any) -> bool:
         """Run one OP_MSG command; returns False when the connection must close."""

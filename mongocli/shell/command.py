@@ -1,4 +1,4 @@
-"""`mongocli shell [URI] [--eval EXPR] [--file F.js]`: the interactive shell or a script run."""
+"""`mongocli shell [URI] [FILE.js ...] [--eval CODE] [--file F.js]`: the interactive shell or a script run."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import click
 from mongocli.output.environment import Environment
 from mongocli.service.connect import open_client
 from mongocli.service.options import DEFAULT_URI, ConnectOptions
-from mongocli.shell.app import Shell, history_path, make_name_source
-from mongocli.shell.render import ShellPrinter
 
 __all__ = ["shell_command"]
 
@@ -24,53 +22,93 @@ def _connect_options(obj: Any, uri: str | None) -> ConnectOptions:
     return options.with_changes(uri=uri) if uri else options
 
 
+def _output_mode(obj: Any, json_mode: str | None) -> str:
+    """--json[=relaxed|canonical] wins; else the global --format json|jsonl (with --ejson); else mongosh text."""
+    if json_mode:
+        return json_mode
+    fmt = getattr(obj, "fmt", None)
+    if fmt == "jsonl":
+        return "jsonl"
+    if fmt == "json":
+        return "canonical" if getattr(obj, "ejson", "relaxed") == "canonical" else "relaxed"
+    return "shell"
+
+
+def _split_target(target: str | None, scripts: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+    """mongosh accepts `shell script.js` as well as `shell URI script.js`: a .js first argument is a script."""
+    if target is not None and target.endswith(".js") and "://" not in target:
+        return None, (target, *scripts)
+    return target, scripts
+
+
 @click.command("shell")
 @click.argument("uri", required=False)
-@click.option("--eval", "evals", multiple=True, metavar="EXPR",
-              help="Run EXPR (a statement or meta-command), print the result, exit. Repeatable.")
-@click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Run a script file line by line, stop at its first error. Repeatable.")
+@click.argument("scripts", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--eval", "evals", multiple=True, metavar="CODE",
+              help="Run CODE and print the value of its last expression. Repeatable: all run as one program.")
+@click.option("--file", "-f", "files", multiple=True, type=click.Path(dir_okay=False),
+              help="Run a JavaScript file (like a script argument). Repeatable.")
+@click.option("--json", "json_mode", is_flag=False, flag_value="relaxed", default=None,
+              type=click.Choice(["relaxed", "canonical"]),
+              help="With --eval: print the result as Extended JSON (relaxed unless =canonical).")
 @click.option("--db", "db_name", default=None, help="Start in this database (default: the URI's, else test).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
 @click.pass_context
-def shell_command(ctx: click.Context, uri: str | None, evals: tuple[str, ...], files: tuple[str, ...],
-                  db_name: str | None, debug: bool) -> None:
-    """An interactive MongoDB shell with mongosh-style syntax.
+def shell_command(ctx: click.Context, uri: str | None, scripts: tuple[str, ...], evals: tuple[str, ...],
+                  files: tuple[str, ...], json_mode: str | None, db_name: str | None, debug: bool) -> None:
+    """A MongoDB shell that runs JavaScript and speaks mongosh's API.
 
     \b
     Examples:
       mongocli shell mongodb://127.0.0.1:27017/shop
       mongocli shell --eval 'db.orders.countDocuments({})'
+      mongocli shell --eval 'rs.status().members.length' --json
+      mongocli shell mongodb://127.0.0.1:27017 report.js
       echo 'db.c.find({a: {$gt: 1}})' | mongocli shell
 
-    With stdin not a terminal, lines from stdin run as a script. Type `help` in the shell for its
-    commands. History is kept in ~/.mongocli_history (or $MONGOCLI_HISTORY).
+    With stdin not a terminal, stdin runs line by line like the REPL. History is kept in
+    $XDG_DATA_HOME/mongocli/history (lines with passwords are left out). Exit code: 1 after an
+    uncaught error, quit(n)'s n, else 0.
     """
-    debug = debug or bool(getattr(ctx.obj, "debug", False))
+    uri, scripts = _split_target(uri, scripts)
     env = getattr(ctx.obj, "env", None) or Environment.from_system()
     options = _connect_options(ctx.obj, uri)
-    printer = ShellPrinter(env.stdout, env.stderr, color=env.color and not (evals or files),
-                           width=env.width, debug=debug)
+    output = _output_mode(ctx.obj, json_mode)
+    programs = scripts + files
+    from mongocli.shell.app import Shell
     with open_client(options) as client:
-        shell = Shell(client, printer, db_name=db_name or client.default_database_name or "test")
-        ctx.exit(_run(shell, env, evals, files))
+        interactive = not (evals or programs) and env.stdin_is_tty and env.is_tty
+        shell = Shell(client, options.uri, env.stdout, env.stderr,
+                      db_name=db_name or client.default_database_name or "test",
+                      interactive=interactive, output=output)
+        try:
+            ctx.exit(_run(shell, env, evals, programs, interactive))
+        finally:
+            shell.close()
 
 
-def _run(shell: Shell, env: Environment, evals: tuple[str, ...], files: tuple[str, ...]) -> int:
-    if evals or files:
-        for path in files:
-            with open(path, encoding="utf-8") as handle:
-                if shell.run_script(handle, stop_on_error=True):
-                    return 1
-        for expr in evals:
-            if shell.run_script(expr.splitlines(), stop_on_error=True):
+def _run(shell: Any, env: Environment, evals: tuple[str, ...], programs: tuple[str, ...], interactive: bool) -> int:
+    if evals or programs:
+        for path in programs:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    source = handle.read()
+            except OSError as exc:
+                env.stderr.write(f"mongocli shell: cannot read script {path!r}: {exc.strerror or exc}\n")
                 return 1
-        return 0
-    if not env.stdin_is_tty or not env.is_tty:
-        return shell.run_script(env.stdin)
-    shell.names = make_name_source(shell.client).start(shell.state.db_name)
+            if not shell.run_program(source, filename=path, show=False):
+                return shell.status()
+        if evals:
+            # mongosh: every --eval is one program; only the last expression's value is printed.
+            shell.run_program("\n".join(evals), filename="<eval>", show=True)
+        return shell.status()
+    if not interactive:
+        return shell.run_lines(env.stdin)
+    from mongocli.shell.app import make_name_source
+    from mongocli.shell.history import history_path
+    shell.names = make_name_source(shell.client).start(shell.db_name)
     try:
-        env.stdout.write("mongocli shell: type help for commands, exit or Ctrl-D to leave\n")
+        env.stdout.write("mongocli shell: JavaScript with mongosh's API; type help, exit or Ctrl-D to leave\n")
         return shell.run_interactive(history_path())
     finally:
         shell.names.close()

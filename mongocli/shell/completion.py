@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
-from typing import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping
 
-from mongocli.shell.evaluate import COLLECTION_METHODS, CURSOR_METHODS, DB_METHODS, RS_METHODS
-from mongocli.shell.metacommands import REGISTRY, SHOW_TOPICS
+from mongocli.shell.metacommands import SHOW_TOPICS, WORDS
 
 __all__ = ["Names", "Suggestion", "complete", "NameSource", "OPERATORS"]
 
@@ -27,10 +26,14 @@ OPERATORS = tuple(sorted(set(QUERY_OPERATORS + UPDATE_OPERATORS + STAGES + ACCUM
 
 @dataclass(frozen=True)
 class Names:
-    """The names completion may offer: databases, and collections of the current database."""
+    """What completion may offer: databases, collections of the current database, the methods of
+    the shell's objects (kind -> names, read from the prelude) and the user's global variables
+    (name -> property names, a snapshot taken after each input)."""
 
     databases: tuple[str, ...] = ()
     collections: tuple[str, ...] = ()
+    methods: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    globals: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,18 @@ class Suggestion:
 
 _WORD = r"[A-Za-z0-9_$]*"
 _IDENT_OK = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
-_TOP_LEVEL = re.compile(rf"^\s*({_WORD})$")
+_TOP_LEVEL = re.compile(rf"(?:^|[^\w$.])([A-Za-z_$]{_WORD})$")
 _SHOW = re.compile(rf"^\s*show\s+({_WORD})$")
 _USE = re.compile(r"^\s*use\s+(\S*)$")
 _DB_DOT = re.compile(rf"(?<![\w$.\]\)])db\.({_WORD})$")
-_COLL_DOT = re.compile(rf"(?<![\w$.\]\)])db(?:\.[A-Za-z_$][\w$]*|\[\s*(?:\"[^\"]*\"|'[^']*')\s*\])+\.({_WORD})$")
-_RS_DOT = re.compile(rf"(?<![\w$.\]\)])rs\.({_WORD})$")
+_COLL_DOT = re.compile(rf"(?<![\w$.\]\)])db(?:\.[A-Za-z_$][\w$]*|\[\s*(?:\"[^\"]*\"|'[^']*')\s*\]"
+                       rf"|\.getCollection\(\s*(?:\"[^\"]*\"|'[^']*')\s*\))+\.({_WORD})$")
+_OBJ_DOT = re.compile(rf"(?<![\w$.\]\)])([A-Za-z_$][\w$]*)\.({_WORD})$")
 _CALL_DOT = re.compile(rf"\)\s*\.({_WORD})$")
 _KEY = re.compile(rf"[{{,]\s*(\$?{_WORD})$")
+_TOP_WORDS = ("db", "rs", "sh", "print", "printjson", "load", "sleep", "quit", "exit", "ObjectId", "ISODate",
+              "NumberInt", "NumberLong", "NumberDecimal", "UUID", "BinData", "Timestamp", "MinKey", "MaxKey",
+              "DBRef", "EJSON", "JSON", "Math", "Object", "Array", "Date")
 
 
 def _filtered(candidates: Iterable[tuple[str, str]], prefix: str) -> list[Suggestion]:
@@ -78,7 +85,7 @@ def _open_brackets(text: str) -> list[str]:
             elif ch == quote:
                 quote = ""
             continue
-        if ch in "\"'":
+        if ch in "\"'`":
             quote = ch
         elif ch in "{[(":
             stack.append(ch)
@@ -89,6 +96,10 @@ def _open_brackets(text: str) -> list[str]:
     return stack
 
 
+def _methods(names: Names, kind: str) -> list[str]:
+    return sorted(names.methods.get(kind, ()))
+
+
 def complete(text: str, names: Names) -> list[Suggestion]:
     """What fits at the end of `text` (the input before the cursor); pure, no I/O."""
     statement = text.rsplit(";", 1)[-1]
@@ -96,12 +107,12 @@ def complete(text: str, names: Names) -> list[Suggestion]:
         return _filtered(((t, "show") for t in SHOW_TOPICS), m.group(1))
     if m := _USE.match(statement):
         return _filtered(((d, "database") for d in names.databases), m.group(1))
-    if m := _TOP_LEVEL.match(statement):
-        words = [(c.name.split()[0], c.help) for c in REGISTRY] + [("db", "current database"),
-                                                                    ("rs", "replica-set helpers")]
-        return _filtered(words, m.group(1))
+    if re.fullmatch(rf"\s*{_WORD}", statement):
+        words = [(w, "shell command") for w in WORDS] + [(w, "global") for w in _TOP_WORDS]
+        words += [(g, "variable") for g in sorted(names.globals)]
+        return _filtered(words, statement.strip())
     open_brackets = _open_brackets(statement)
-    if open_brackets and open_brackets[-1] in "\"'":
+    if open_brackets and open_brackets[-1] in "\"'`":
         return []  # inside a string literal: nothing to suggest
     if open_brackets and open_brackets[-1] == "{" and (m := _KEY.search(statement)):
         prefix = m.group(1)
@@ -109,15 +120,23 @@ def complete(text: str, names: Names) -> list[Suggestion]:
             return _filtered(((op, "operator") for op in OPERATORS), prefix)
         return []
     if m := _COLL_DOT.search(statement):
-        return _filtered(((n, "collection method") for n in sorted(COLLECTION_METHODS)), m.group(1))
+        return _filtered(((n, "collection method") for n in _methods(names, "collection")), m.group(1))
     if m := _DB_DOT.search(statement):
         colls = ((c, "collection") for c in names.collections if _IDENT_OK.match(c))
-        methods = ((n, "db method") for n in sorted(DB_METHODS))
+        methods = ((n, "db method") for n in _methods(names, "db"))
         return _filtered(list(colls) + list(methods), m.group(1))
-    if m := _RS_DOT.search(statement):
-        return _filtered(((n, "rs method") for n in sorted(RS_METHODS)), m.group(1))
+    if m := _OBJ_DOT.search(statement):
+        obj, prefix = m.group(1), m.group(2)
+        if obj in names.methods:
+            return _filtered(((n, f"{obj} method") for n in _methods(names, obj)), prefix)
+        if obj in names.globals:
+            return _filtered(((n, "property") for n in sorted(names.globals[obj])), prefix)
+        return []
     if m := _CALL_DOT.search(statement):
-        return _filtered(((n, "cursor method") for n in sorted(CURSOR_METHODS)), m.group(1))
+        return _filtered(((n, "cursor method") for n in _methods(names, "cursor")), m.group(1))
+    if m := _TOP_LEVEL.search(statement):
+        words = [(w, "global") for w in _TOP_WORDS] + [(g, "variable") for g in sorted(names.globals)]
+        return _filtered(words, m.group(1))
     return []
 
 

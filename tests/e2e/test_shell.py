@@ -1,13 +1,17 @@
-"""The shell end to end against a sandbox: piped scripts (subprocess), --eval, the script runner, the REPL."""
+"""The shell end to end against a sandbox: --eval, scripts, piped input, the REPL, Ctrl-C in a pseudo-terminal."""
 
 from __future__ import annotations
 
 import io
+import os
 import re
+import select
 import signal
+import stat
 import subprocess
 import sys
 import threading
+import time
 from typing import Iterator
 
 import pytest
@@ -15,11 +19,10 @@ from click.testing import CliRunner
 
 from driver.client import Client
 from mongocli.sandbox import Sandbox
-from mongocli.shell.app import Shell, run_in_worker
+from mongocli.shell.app import Shell
 from mongocli.shell.command import shell_command
-from mongocli.shell.render import ShellPrinter
 
-SHELL = [sys.executable, "-m", "mongocli.shell.command"]
+SHELL = [sys.executable, "-m", "mongocli", "shell"]
 
 
 @pytest.fixture(scope="module")
@@ -35,156 +38,217 @@ def sandbox() -> Iterator[Sandbox]:
 def shell(sandbox: Sandbox) -> Iterator[tuple[Shell, io.StringIO, io.StringIO]]:
     client = Client(sandbox.uri, serverSelectionTimeoutMS=5000)
     out, err = io.StringIO(), io.StringIO()
+    sh = Shell(client, sandbox.uri, out, err, db_name="e2e_shell")
     try:
-        yield Shell(client, ShellPrinter(out, err, width=200)), out, err
+        yield sh, out, err
     finally:
+        sh.close()
         client.close()
 
 
-def run_piped(uri: str, script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(SHELL + [uri, *args], input=script, capture_output=True, text=True, timeout=60)
+def run(uri: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(SHELL + [uri, *args], input=stdin, capture_output=True, text=True, timeout=120)
 
 
-def test_piped_script_use_insert_find_it_show(sandbox: Sandbox) -> None:
+def test_eval_prints_only_the_last_value_as_one_program(sandbox: Sandbox) -> None:
+    proc = run(sandbox.uri, "--db", "e2e_eval", "--eval", "db.c.drop(); db.c.insertMany([{a: 1}, {a: 2}])",
+               "--eval", "var n = db.c.countDocuments({}); n * 2")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "4\n", "")
+
+
+def test_eval_json_modes(sandbox: Sandbox) -> None:
+    code = "db.j.drop(); db.j.insertOne({_id: 1, l: NumberLong(7), when: ISODate('2024-01-02T03:04:05Z')}); db.j.find()"
+    relaxed = run(sandbox.uri, "--db", "e2e_json", "--eval", code, "--json")
+    assert relaxed.returncode == 0, relaxed.stderr
+    assert relaxed.stdout.replace(" ", "").replace("\n", "") == \
+        '[{"_id":1,"l":7,"when":{"$date":"2024-01-02T03:04:05.000Z"}}]'
+    canonical = run(sandbox.uri, "--db", "e2e_json", "--eval", code, "--json=canonical")
+    assert '"$numberLong": "7"' in canonical.stdout and '"$numberInt": "1"' in canonical.stdout
+    lines = subprocess.run([sys.executable, "-m", "mongocli", "--format", "jsonl", "shell", sandbox.uri, "--db",
+                            "e2e_json", "--eval", "db.j.find({}, {_id: 1})"], capture_output=True, text=True,
+                           timeout=120)
+    assert lines.stdout == '{"_id":1}\n'
+
+
+def test_eval_errors_exit_1_with_position_and_quit_sets_the_code(sandbox: Sandbox) -> None:
+    proc = run(sandbox.uri, "--eval", "var a = 1;\na.b.c")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("TypeError:") and "at <eval>:2:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert run(sandbox.uri, "--eval", "quit(3)").returncode == 3
+    syntax = run(sandbox.uri, "--eval", "db.c.find(")
+    assert syntax.returncode == 1 and "SyntaxError" in syntax.stderr
+
+
+def test_server_errors_are_mongosh_style(sandbox: Sandbox) -> None:
+    proc = run(sandbox.uri, "--eval", "db.runCommand({noSuchCommand: 1})")
+    assert proc.returncode == 1
+    assert re.match(r"MongoServerError\[CommandNotFound\]: .*noSuchCommand", proc.stderr)
+    unknown = run(sandbox.uri, "--eval", "db.c.fnd()")
+    assert unknown.stderr.startswith("TypeError: db.c.fnd is not a function")
+
+
+def test_script_files_run_like_mongosh_and_load_works(sandbox: Sandbox, tmp_path) -> None:
+    lib = tmp_path / "lib.js"
+    lib.write_text("function double(x) { return x * 2 }\n")
+    script = tmp_path / "main.js"
+    script.write_text(f"load({str(lib)!r});\nprint(double(21));\n42\n")
+    proc = run(sandbox.uri, str(script))
+    assert (proc.returncode, proc.stdout) == (0, "42\n")  # a script's last value is not printed
+    bad = tmp_path / "bad.js"
+    bad.write_text("print('before');\nundefinedThing();\nprint('after');\n")
+    proc = run(sandbox.uri, "--file", str(bad))
+    assert proc.returncode == 1 and proc.stdout == "before\n"
+    assert f"at {bad}:2:1" in proc.stderr
+
+
+def test_piped_input_runs_like_the_repl(sandbox: Sandbox) -> None:
     docs = ", ".join(f"{{n: {i}}}" for i in range(25))
     script = f"""use e2e_pipe
-db.items.insertMany([{docs}])
+db.items.drop()
+db.items.insertMany([{docs}]).acknowledged
 db.items.find({{n: {{$gte: 0}}}}, {{_id: 0}}).sort({{n: 1}})
 it
 it
 show collections
-show dbs
-db.items.countDocuments({{n: {{$lt: 3}}}})
+db.items.find({{}}).toArray().length
 """
-    proc = run_piped(sandbox.uri, script)
+    proc = run(sandbox.uri, stdin=script)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
     out = proc.stdout
     assert out.startswith("switched to db e2e_pipe\n")
     first, rest = out.split('Type "it" for more\n', 1)
     assert re.findall(r"\{ n: (\d+) \}", first) == [str(i) for i in range(20)]
     second, after = rest.split("no cursor\n", 1)
     assert re.findall(r"\{ n: (\d+) \}", second) == [str(i) for i in range(20, 25)]
-    assert "items\n" in after
-    assert re.search(r"^e2e_pipe\s+\d", after, re.M)  # show dbs lists the new database with a size
-    assert after.rstrip().endswith("3")
-
-
-def test_piped_errors_are_clear_and_the_script_goes_on(sandbox: Sandbox) -> None:
-    script = "db.c.find({a 1})\ndb.runCommand({noSuchCommand: 1})\ndb.c.fnd()\nshow nonsense\ndb.runCommand({ping: 1})\n"
-    proc = run_piped(sandbox.uri, script)
-    assert proc.returncode == 1
-    assert "{ ok: 1 }" in proc.stdout  # the last statement still ran
-    err = proc.stderr
-    assert "SyntaxError: expected ':' after key 'a' at 1:14 (found '1')\ndb.c.find({a 1})\n             ^" in err
-    assert re.search(r"MongoServerError\[CommandNotFound\]: .*noSuchCommand.*\(code 59", err)
-    assert "unknown collection method 'fnd'; did you mean find()?" in err
-    assert "unknown 'show' topic 'nonsense'" in err
-    assert "Traceback" not in err
-
-
-def test_multiline_statement_in_a_script(sandbox: Sandbox) -> None:
-    script = "use e2e_multi\ndb.m.insertOne({\n  a: 1,\n  b: [1,\n    2]\n})\ndb.m.findOne({}, {_id: 0})\n"
-    proc = run_piped(sandbox.uri, script)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.rstrip().endswith("{ a: 1, b: [ 1, 2 ] }")
-
-
-def test_eval_prints_and_stops_at_the_first_error(sandbox: Sandbox) -> None:
-    proc = subprocess.run(SHELL + [sandbox.uri, "--eval", "db.runCommand({ping: 1})"], capture_output=True,
-                          text=True, timeout=60)
-    assert (proc.returncode, proc.stdout) == (0, "{ ok: 1 }\n")
-    proc = subprocess.run(SHELL + [sandbox.uri, "--eval", "db.c.find(", "--eval", "db.runCommand({ping: 1})"],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1
-    assert "SyntaxError" in proc.stderr and proc.stdout == ""
+    assert after == "items\n25\n"
 
 
 def test_click_command_with_file_and_db(sandbox: Sandbox, tmp_path) -> None:
     script = tmp_path / "seed.js"
-    script.write_text("db.f.insertOne({_id: 1, when: ISODate('2024-01-02T03:04:05Z')})\n"
-                      "db.f.find()\n")
+    script.write_text("db.f.drop();\ndb.f.insertOne({_id: 1, when: ISODate('2024-01-02T03:04:05Z')});\n"
+                      "printjson(db.f.findOne())\n")
     result = CliRunner().invoke(shell_command, [sandbox.uri, "--db", "e2e_file", "--file", str(script)])
     assert result.exit_code == 0, result.output
-    assert "{ _id: 1, when: ISODate('2024-01-02T03:04:05.000Z') }" in result.output
-    assert "insertedId: 1" in result.output
+    assert result.output == "{ _id: 1, when: ISODate('2024-01-02T03:04:05.000Z') }\n"
 
 
-def test_script_runner_crud_and_types(shell) -> None:
+def test_a_javascript_exception_never_kills_the_session(shell) -> None:
     sh, out, err = shell
-    code = sh.run_script([
-        "use e2e_runner",
-        "db.t.insertOne({_id: 'x', l: NumberLong('5'), d: NumberDecimal('1.5'), r: /ab/i, u: "
-        "UUID('0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b'), ts: Timestamp(1, 2)})",
-        "db.t.findOne({_id: 'x'})",
-        "db.t.updateOne({_id: 'x'}, {$set: {k: true}})",
-        "db.t.updateOne({_id: 'y'}, {$set: {k: false}}, {upsert: true})",
-        "db.t.distinct('k')",
-        "db.t.aggregate([{$group: {_id: null, n: {$sum: 1}}}])",
-        "db.t.deleteMany({})",
-        "db.t.estimatedDocumentCount()",
-    ])
-    assert code == 0, err.getvalue()
-    text = out.getvalue()
-    assert ("l: Long('5'), d: Decimal128('1.5'), r: /ab/i, u: UUID('0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b'), "
-            "ts: Timestamp({ t: 1, i: 2 })") in text
-    assert "matchedCount: 1, modifiedCount: 1" in text
-    assert "insertedId: 'y'" in text
-    assert "[ true, false ]" in text or "[ false, true ]" in text
-    assert "[ { _id: null, n: 2 } ]" in text
-    assert "{ acknowledged: true, deletedCount: 2 }" in text
-    assert text.rstrip().endswith("0")
-    assert sh.state.db_name == "e2e_runner"
+    assert sh.execute("throw new Error('boom')")
+    assert sh.execute("let kept = 41; kept + 1")
+    assert sh.execute("(function f() { return f() })()")  # stack overflow is an error, not a crash
+    assert sh.execute("kept")
+    assert out.getvalue() == "42\n41\n"
+    assert "Error: boom" in err.getvalue() and "RangeError" in err.getvalue()
 
 
-def test_script_runner_exit_stops_the_script(shell) -> None:
-    sh, out, err = shell
-    assert sh.run_script(["db.runCommand({ping: 1})", "exit", "db.runCommand({ping: 1})"]) == 0
-    assert out.getvalue() == "{ ok: 1 }\n"
-
-
-def test_show_topology_and_prompt(shell) -> None:
-    sh, out, err = shell
-    assert sh.run_script(["db.runCommand({ping: 1})", "show topology"]) == 0
-    assert re.search(r"topology: Single\n  127\.0\.0\.1:\d+\s+Standalone\s+rtt [\d.]+ ms", out.getvalue())
-    assert sh.prompt() == "test> "
-
-
-def test_interactive_session_with_multiline_input(sandbox: Sandbox, tmp_path) -> None:
+def test_interactive_session_with_multiline_input_and_private_history(sandbox: Sandbox, tmp_path) -> None:
     from prompt_toolkit.input import create_pipe_input
     from prompt_toolkit.output import DummyOutput
 
     client = Client(sandbox.uri, serverSelectionTimeoutMS=5000)
     out, err = io.StringIO(), io.StringIO()
-    sh = Shell(client, ShellPrinter(out, err), db_name="e2e_repl")
-    history = tmp_path / "history"
+    sh = Shell(client, sandbox.uri, out, err, db_name="e2e_repl", interactive=True)
+    history = tmp_path / "no-such-dir" / "mongocli" / "history"
     try:
         with create_pipe_input() as pipe:
+            pipe.send_text("db.r.drop()\r")
             pipe.send_text("db.r.insertOne({_id: 7,\r  v: 'multi'})\r")
             pipe.send_text("db.r.findOne()\r")
+            pipe.send_text("db.createUser({user: 'u', pwd: 'secret', roles: []})\r")
             pipe.send_text("exit\r")
             assert sh.run_interactive(str(history), output=DummyOutput(), input=pipe) == 0
     finally:
+        sh.close()
         client.close()
     assert "{ acknowledged: true, insertedId: 7 }" in out.getvalue()
     assert "{ _id: 7, v: 'multi' }" in out.getvalue()
-    assert "db.r.findOne()" in history.read_text()  # the history file records the inputs
+    text = history.read_text()
+    assert "db.r.findOne()" in text and "secret" not in text
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
 
 
-def test_ctrl_c_abandons_a_waiting_call() -> None:
-    started, release = threading.Event(), threading.Event()
+def _read_until(fd: int, pattern: str, deadline_s: float = 60.0) -> str:
+    """Read the pty until `pattern` (a regex) matches what was read; fail after a generous deadline."""
+    seen = ""
+    end = time.monotonic() + deadline_s
+    while not re.search(pattern, seen):
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"no {pattern!r} within {deadline_s} s; read: {seen[-2000:]!r}")
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"the shell exited before {pattern!r}; read: {seen[-2000:]!r}")
+            seen += chunk.decode("utf-8", "replace")
+    return seen
 
-    def blocking_call() -> None:
-        started.set()
-        release.wait(30)
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal (POSIX)")
+def test_ctrl_c_interrupts_a_runaway_loop_in_a_pty(sandbox: Sandbox, tmp_path) -> None:
+    import pty
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path), PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", NO_COLOR="1")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the shell on the pty as its controlling terminal
+        os.execve(sys.executable, SHELL + [sandbox.uri], env)
+    import fcntl
+    import struct
+    import termios
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        _read_until(fd, r"test>")
+        os.write(fd, b"let before = 5; print('loop' + 'ing'); while (true) {}\r")
+        _read_until(fd, r"looping")
+        os.write(fd, b"\x03")
+        _read_until(fd, r"MongoshInterruptedError: execution was interrupted")
+        _read_until(fd, r"test>")
+        os.write(fd, b"before * 2 + 0.5\r")
+        _read_until(fd, r"10\.5")  # the session and its variables survived
+        os.write(fd, b"exit\r")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        pid = 0
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+
+class _SignallingOutput(io.StringIO):
+    """stdout that sets an event once `word` was written (the test's cue that the input is running)."""
+
+    def __init__(self, word: str) -> None:
+        super().__init__()
+        self.word, self.seen = word, threading.Event()
+
+    def write(self, text: str) -> int:
+        if self.word in text:
+            self.seen.set()
+        return super().write(text)
+
+
+@pytest.mark.parametrize("blocking", ["sleep(600000)", "db.getSiblingDB('admin').runCommand({sleep: 1, secs: 600})"])
+def test_ctrl_c_abandons_a_blocking_call(sandbox: Sandbox, blocking: str) -> None:
+    client = Client(sandbox.uri, serverSelectionTimeoutMS=5000)
+    out, err = _SignallingOutput("started"), io.StringIO()
+    sh = Shell(client, sandbox.uri, out, err)
 
     def interrupt() -> None:
-        started.wait(10)
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        if out.seen.wait(60):
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
     threading.Thread(target=interrupt, daemon=True).start()
     try:
-        with pytest.raises(KeyboardInterrupt):
-            run_in_worker(blocking_call)
+        assert sh.execute(f"print('started'); {blocking}; print('not reached')")
+        assert "MongoshInterruptedError: execution was interrupted" in err.getvalue()
+        assert "not reached" not in out.getvalue()
+        assert sh.execute("1 + 1") and out.getvalue().endswith("2\n")
     finally:
-        release.set()
+        sh.close()
+        client.close()

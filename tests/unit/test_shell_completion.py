@@ -8,7 +8,16 @@ import pytest
 
 from mongocli.shell.completion import Names, NameSource, Suggestion, complete
 
-NAMES = Names(databases=("admin", "shop", "staging"), collections=("orders", "order-lines", "users"))
+
+def _prelude_methods() -> dict[str, tuple[str, ...]]:
+    """The method tables completion gets from the real JavaScript prelude (no server needed)."""
+    from mongocli.shell.engine import Engine
+    methods, _ = Engine(None, lambda text, stream: None).completion_data()
+    return methods
+
+
+NAMES = Names(databases=("admin", "shop", "staging"), collections=("orders", "order-lines", "users"),
+              methods=_prelude_methods(), globals={"order": ("qty", "quantity", "name"), "n": ()})
 
 
 def texts(text: str, names: Names = NAMES) -> list[str]:
@@ -18,7 +27,7 @@ def texts(text: str, names: Names = NAMES) -> list[str]:
 def test_after_db_dot_offers_collections_then_db_methods():
     got = texts("db.")
     assert got[:2] == ["orders", "users"]  # "order-lines" is not an identifier: use db["order-lines"]
-    assert "runCommand" in got and "getCollectionNames" in got
+    assert "runCommand" in got and "getCollectionNames" in got and "getSiblingDB" in got
 
 
 def test_prefix_filters_and_start_offset():
@@ -28,15 +37,25 @@ def test_prefix_filters_and_start_offset():
 
 def test_after_collection_dot_offers_collection_methods():
     got = texts("db.orders.")
-    assert {"find", "insertOne", "aggregate", "countDocuments"} <= set(got)
+    assert {"find", "insertOne", "aggregate", "countDocuments", "findOneAndUpdate", "bulkWrite"} <= set(got)
     assert "orders" not in got
-    assert texts("db.orders.ins") == ["insertMany", "insertOne"]
-    assert texts('db["order-lines"].fi') == ["find", "findOne"]
+    assert texts("db.orders.ins") == ["insert", "insertMany", "insertOne"]
+    assert texts('db["order-lines"].fi') == ["find", "findOne", "findOneAndDelete", "findOneAndReplace",
+                                             "findOneAndUpdate"]
+    assert "countDocuments" in texts("db.getCollection('order-lines').co")
 
 
 def test_after_a_call_offers_cursor_methods():
-    assert set(texts("db.orders.find({}).")) >= {"sort", "limit", "skip", "toArray"}
+    assert set(texts("db.orders.find({}).")) >= {"sort", "limit", "skip", "toArray", "itcount", "explain"}
     assert texts("db.orders.find({a: 1}).li") == ["limit"]
+
+
+def test_methods_of_rs_sh_and_user_variables():
+    assert texts("rs.st") == ["status", "stepDown"]
+    assert "status" in texts("sh.")
+    assert texts("order.qu") == ["quantity"]
+    assert texts("ord") == ["order"]
+    assert texts("n.") == []
 
 
 def test_operators_at_a_key_position():
@@ -53,11 +72,12 @@ def test_plain_key_and_string_positions_offer_nothing():
 
 
 def test_show_use_and_top_level():
-    assert texts("show ") == ["collections", "databases", "dbs", "tables", "topology"]
+    assert texts("show ") == ["collections", "databases", "dbs", "log", "profile", "roles", "tables", "topology",
+                              "users"]
     assert texts("show to") == ["topology"]
     assert texts("use s") == ["shop", "staging"]
-    assert set(texts("")) >= {"db", "rs", "show", "use", "it", "exit", "help"}
-    assert texts("rs.st") == ["status"]
+    assert set(texts("")) >= {"db", "rs", "sh", "show", "use", "it", "exit", "help", "print", "order"}
+    assert texts("Obj") == ["ObjectId", "Object"]
 
 
 def test_last_statement_on_the_line_counts():

@@ -1,0 +1,423 @@
+"""The one door from the shell's JavaScript into the driver: canonical Extended JSON requests in, replies out.
+
+Each request names an operation (`op`) and carries its arguments as canonical Extended JSON,
+so BSON types survive exactly; the reply is {"ok": value} or {"error": {name, message, code,
+codeName, ...}} (a Python exception cannot cross into QuickJS, so errors travel as data and the
+prelude throws them). Only the driver's public API is used: Client, Database, Collection,
+Cursor, ClientSession. Results are shaped as mongosh prints them (acknowledged, insertedId, ...).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Mapping
+
+from bson import json_util
+from bson.json_util import CANONICAL_JSON_OPTIONS, DatetimeConversion, JSONOptions
+
+from driver.errors import BulkWriteError, DriverError, OperationFailure, ServerSelectionTimeout
+
+__all__ = ["Bridge"]
+
+_IN = JSONOptions(json_mode=CANONICAL_JSON_OPTIONS.json_mode, datetime_conversion=DatetimeConversion.DATETIME_AUTO,
+                  uuid_representation=CANONICAL_JSON_OPTIONS.uuid_representation, tz_aware=True)
+_BATCH = 101  # documents per nextBatch request: a first find batch's worth (find spec default)
+
+# find options: mongosh/Node spelling -> driver keyword
+_FIND_OPTIONS = {"projection": "projection", "sort": "sort", "skip": "skip", "limit": "limit",
+                 "batchSize": "batch_size", "hint": "hint", "collation": "collation", "maxTimeMS": "max_time_ms",
+                 "comment": "comment", "allowDiskUse": "allow_disk_use", "let": "let", "min": "min", "max": "max",
+                 "returnKey": "return_key", "showRecordId": "show_record_id", "noCursorTimeout": "no_cursor_timeout"}
+_AGG_OPTIONS = {"batchSize": "batch_size", "allowDiskUse": "allow_disk_use", "let": "let", "comment": "comment",
+                "maxTimeMS": "max_time_ms", "collation": "collation", "hint": "hint",
+                "bypassDocumentValidation": "bypass_document_validation"}
+_WRITE_OPTIONS = {"upsert": "upsert", "arrayFilters": "array_filters", "hint": "hint", "collation": "collation",
+                  "let": "let", "comment": "comment", "bypassDocumentValidation": "bypass_document_validation",
+                  "ordered": "ordered", "sort": "sort", "projection": "projection", "maxTimeMS": "max_time_ms",
+                  "skip": "skip", "limit": "limit"}
+
+
+def _kwargs(options: Mapping[str, Any] | None, table: Mapping[str, str], what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (options or {}).items():
+        if key in ("writeConcern", "readConcern", "readPreference", "session"):
+            continue  # per-operation concerns: not supported by this bridge yet; the URI's apply
+        if key not in table:
+            raise _InvalidInput(f"{what}: unknown option {key!r} (known: {', '.join(sorted(table))})")
+        out[table[key]] = value
+    return out
+
+
+class _InvalidInput(Exception):
+    """A request the bridge cannot run as given (reported as MongoshInvalidInputError)."""
+
+
+class Bridge:
+    """Runs bridge requests against one driver Client; owns the open cursors and sessions of the shell.
+
+    `call_driver(fn)` runs a driver call (the engine passes one that a Ctrl-C can abandon).
+    """
+
+    def __init__(self, client: Any, uri: str, call_driver: Callable[[Callable[[], Any]], Any]) -> None:
+        self.client = client
+        self.uri = uri
+        self.call_driver = call_driver
+        self.cursors: dict[int, Any] = {}
+        self.sessions: dict[int, Any] = {}
+        self._ids = itertools.count(1)
+
+    # -- the door ------------------------------------------------------------------------
+    def handle(self, request_text: str) -> str:
+        """One request (canonical Extended JSON text) -> one reply (canonical Extended JSON text)."""
+        try:
+            request = json_util.loads(request_text, json_options=_IN)
+            op = request.pop("op")
+            handler = getattr(self, f"op_{op}", None)
+            if handler is None:
+                raise _InvalidInput(f"{op} is not supported by this shell yet")
+            reply: dict[str, Any] = {"ok": self.call_driver(lambda: handler(request))}
+        except KeyboardInterrupt:
+            reply = {"error": {"name": "MongoshInterruptedError", "message": "execution was interrupted"}}
+        except _InvalidInput as exc:
+            reply = {"error": {"name": "MongoshInvalidInputError", "message": str(exc)}}
+        except BulkWriteError as exc:
+            reply = {"error": _bulk_error(exc)}
+        except OperationFailure as exc:
+            reply = {"error": _server_error(exc)}
+        except ServerSelectionTimeout as exc:
+            reply = {"error": {"name": "MongoServerSelectionError", "message": str(exc)}}
+        except DriverError as exc:
+            reply = {"error": {"name": "MongoError", "message": str(exc)}}
+        except (TypeError, ValueError, KeyError) as exc:
+            reply = {"error": {"name": "MongoshInvalidInputError", "message": str(exc)}}
+        return json_util.dumps(reply, json_options=CANONICAL_JSON_OPTIONS)
+
+    # -- helpers -------------------------------------------------------------------------
+    def _session(self, request: Mapping[str, Any]) -> Any:
+        sid = request.get("session")
+        if sid is None:
+            return None
+        if sid not in self.sessions:
+            raise _InvalidInput(f"session {sid} has ended")
+        return self.sessions[sid]
+
+    def _coll(self, request: Mapping[str, Any]) -> Any:
+        return self.client.get_database(request["db"]).get_collection(request["coll"])
+
+    def _db(self, request: Mapping[str, Any]) -> Any:
+        return self.client.get_database(request["db"])
+
+    # -- commands ------------------------------------------------------------------------
+    def op_command(self, r: dict[str, Any]) -> Any:
+        return self._db(r).run_command(r["command"], session=self._session(r))
+
+    def op_connectionInfo(self, r: dict[str, Any]) -> Any:
+        return {"uri": self.uri}
+
+    def op_topologyText(self, r: dict[str, Any]) -> Any:
+        from mongocli.shell.metacommands import topology_lines
+        return "\n".join(topology_lines(self.client.topology_description))
+
+    def op_listDatabases(self, r: dict[str, Any]) -> Any:
+        docs = list(self.client.list_databases())
+        return {"databases": docs, "totalSize": sum(float(d.get("sizeOnDisk", 0) or 0) for d in docs), "ok": 1}
+
+    def op_listCollections(self, r: dict[str, Any]) -> Any:
+        options = dict(r.get("options") or {})
+        name_only = bool(options.pop("nameOnly", False))
+        options.pop("authorizedCollections", None)
+        if options:
+            raise _InvalidInput(f"getCollectionInfos: unknown option(s) {', '.join(options)}")
+        return list(self._db(r).list_collections(r.get("filter") or None, session=self._session(r),
+                                                 name_only=name_only))
+
+    def op_createCollection(self, r: dict[str, Any]) -> Any:
+        self._db(r).create_collection(r["name"], session=self._session(r), **(r.get("options") or {}))
+        return {"ok": 1}
+
+    def op_dropDatabase(self, r: dict[str, Any]) -> Any:
+        reply = self._db(r).drop(session=self._session(r))
+        return {"ok": 1, "dropped": r["db"]} if reply.get("ok") else reply
+
+    # -- cursors -------------------------------------------------------------------------
+    def op_openCursor(self, r: dict[str, Any]) -> Any:
+        spec, session = dict(r.get("spec") or {}), self._session(r)
+        kind = r["kind"]
+        if kind == "find":
+            cursor = self._coll(r).find(r.get("filter") or {}, session=session,
+                                        **_kwargs(spec, _FIND_OPTIONS, "find"))
+        elif kind == "aggregate":
+            target = self._coll(r) if r.get("coll") else self._db(r)
+            cursor = target.aggregate(list(r["pipeline"]), session=session, **_kwargs(spec, _AGG_OPTIONS, "aggregate"))
+        elif kind == "watch":
+            cursor = self._watch(r, spec, session)
+        else:
+            raise _InvalidInput(f"unknown cursor kind {kind!r}")
+        cursor_id = next(self._ids)
+        self.cursors[cursor_id] = cursor
+        return cursor_id
+
+    def _watch(self, r: dict[str, Any], spec: dict[str, Any], session: Any) -> Any:
+        target = self.client if r.get("cluster") else (self._coll(r) if r.get("coll") else self._db(r))
+        watch = getattr(target, "watch", None)
+        if watch is None:
+            raise _InvalidInput("watch() is not supported yet: the driver has no change streams")
+        return watch(list(r.get("pipeline") or []), session=session, **_kwargs(spec, {
+            "fullDocument": "full_document", "resumeAfter": "resume_after", "startAfter": "start_after",
+            "batchSize": "batch_size", "maxAwaitTimeMS": "max_await_time_ms", "comment": "comment",
+            "fullDocumentBeforeChange": "full_document_before_change",
+            "startAtOperationTime": "start_at_operation_time"}, "watch"))
+
+    def op_nextBatch(self, r: dict[str, Any]) -> Any:
+        cursor = self.cursors.get(r["id"])
+        if cursor is None:
+            raise _InvalidInput("the cursor was closed")
+        docs = []
+        for doc in cursor:
+            docs.append(doc)
+            if len(docs) >= _BATCH:
+                break
+        more = len(docs) >= _BATCH and cursor.alive
+        if not more:
+            self.cursors.pop(r["id"], None)
+        return {"docs": docs, "more": more}
+
+    def op_closeCursor(self, r: dict[str, Any]) -> Any:
+        cursor = self.cursors.pop(r["id"], None)
+        if cursor is not None:
+            cursor.close()
+        return None
+
+    def op_explain(self, r: dict[str, Any]) -> Any:
+        spec = dict(r.get("spec") or {})
+        if r["kind"] == "find":
+            body: dict[str, Any] = {"find": r["coll"], "filter": r.get("filter") or {}}
+            body.update(spec)
+        else:
+            body = {"aggregate": r.get("coll") or 1, "pipeline": list(r["pipeline"]), "cursor": {}}
+            body.update(spec)
+        return self._db(r).run_command({"explain": body, "verbosity": r.get("verbosity") or "queryPlanner"},
+                                       session=self._session(r))
+
+    # -- reads ---------------------------------------------------------------------------
+    def op_countDocuments(self, r: dict[str, Any]) -> Any:
+        return self._coll(r).count_documents(r.get("filter") or {}, session=self._session(r),
+                                             **_kwargs(r.get("options"), _WRITE_OPTIONS, "countDocuments"))
+
+    def op_estimatedDocumentCount(self, r: dict[str, Any]) -> Any:
+        return self._coll(r).estimated_document_count(session=self._session(r),
+                                                      **_kwargs(r.get("options"), _WRITE_OPTIONS,
+                                                                "estimatedDocumentCount"))
+
+    def op_count(self, r: dict[str, Any]) -> Any:
+        return self._coll(r).count(r.get("filter") or {}, session=self._session(r),
+                                   **_kwargs(r.get("options"), _WRITE_OPTIONS, "count"))
+
+    def op_distinct(self, r: dict[str, Any]) -> Any:
+        return self._coll(r).distinct(r["key"], r.get("filter") or {}, session=self._session(r),
+                                      **_kwargs(r.get("options"), _WRITE_OPTIONS, "distinct"))
+
+    def op_listIndexes(self, r: dict[str, Any]) -> Any:
+        return list(self._coll(r).list_indexes(session=self._session(r)))
+
+    # -- writes --------------------------------------------------------------------------
+    def op_insertOne(self, r: dict[str, Any]) -> Any:
+        res = self._coll(r).insert_one(r["document"], session=self._session(r),
+                                       **_kwargs(r.get("options"), _WRITE_OPTIONS, "insertOne"))
+        return {"acknowledged": res.acknowledged, "insertedId": res.inserted_id}
+
+    def op_insertMany(self, r: dict[str, Any]) -> Any:
+        res = self._coll(r).insert_many(r["documents"], session=self._session(r),
+                                        **_kwargs(r.get("options"), _WRITE_OPTIONS, "insertMany"))
+        return {"acknowledged": res.acknowledged, "insertedIds": {str(i): v for i, v in enumerate(res.inserted_ids)}}
+
+    def _update(self, r: dict[str, Any], method: str) -> Any:
+        res = getattr(self._coll(r), method)(r["filter"], r["update"], session=self._session(r),
+                                             **_kwargs(r.get("options"), _WRITE_OPTIONS, method))
+        return {"acknowledged": res.acknowledged, "insertedId": res.upserted_id,
+                "matchedCount": res.matched_count, "modifiedCount": res.modified_count,
+                "upsertedCount": res.upserted_count}
+
+    def op_updateOne(self, r: dict[str, Any]) -> Any:
+        return self._update(r, "update_one")
+
+    def op_updateMany(self, r: dict[str, Any]) -> Any:
+        return self._update(r, "update_many")
+
+    def op_replaceOne(self, r: dict[str, Any]) -> Any:
+        return self._update(r, "replace_one")
+
+    def _delete(self, r: dict[str, Any], method: str) -> Any:
+        res = getattr(self._coll(r), method)(r["filter"], session=self._session(r),
+                                             **_kwargs(r.get("options"), _WRITE_OPTIONS, method))
+        return {"acknowledged": res.acknowledged, "deletedCount": res.deleted_count}
+
+    def op_deleteOne(self, r: dict[str, Any]) -> Any:
+        return self._delete(r, "delete_one")
+
+    def op_deleteMany(self, r: dict[str, Any]) -> Any:
+        return self._delete(r, "delete_many")
+
+    def _find_and_modify(self, r: dict[str, Any], method: str) -> Any:
+        options = dict(r.get("options") or {})
+        after = options.pop("returnNewDocument", None)
+        if "returnDocument" in options:
+            after = options.pop("returnDocument") == "after"
+        kwargs = _kwargs(options, _WRITE_OPTIONS, method)
+        kwargs.pop("ordered", None)
+        if method != "find_one_and_delete":
+            kwargs["return_document"] = "after" if after else "before"
+            args = (r["filter"], r["update"])
+        else:
+            args = (r["filter"],)
+        return getattr(self._coll(r), method)(*args, session=self._session(r), **kwargs)
+
+    def op_findOneAndUpdate(self, r: dict[str, Any]) -> Any:
+        return self._find_and_modify(r, "find_one_and_update")
+
+    def op_findOneAndReplace(self, r: dict[str, Any]) -> Any:
+        return self._find_and_modify(r, "find_one_and_replace")
+
+    def op_findOneAndDelete(self, r: dict[str, Any]) -> Any:
+        return self._find_and_modify(r, "find_one_and_delete")
+
+    def op_bulkWrite(self, r: dict[str, Any]) -> Any:
+        from driver.bulk import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
+        requests = []
+        for i, model in enumerate(r["operations"]):
+            if not isinstance(model, Mapping) or len(model) != 1:
+                raise _InvalidInput(f"bulkWrite: operations[{i}] must be a document with one operation name")
+            (name, spec), = model.items()
+            spec = dict(spec)
+            if name == "insertOne":
+                requests.append(InsertOne(spec["document"]))
+            elif name in ("updateOne", "updateMany", "replaceOne"):
+                cls = {"updateOne": UpdateOne, "updateMany": UpdateMany, "replaceOne": ReplaceOne}[name]
+                update = spec.get("replacement") if name == "replaceOne" else spec.get("update")
+                extra = _kwargs({k: v for k, v in spec.items() if k not in ("filter", "update", "replacement")},
+                                {"upsert": "upsert", "collation": "collation", "arrayFilters": "array_filters",
+                                 "hint": "hint", "sort": "sort"}, f"bulkWrite operations[{i}] ({name})")
+                if name == "replaceOne":
+                    extra.pop("array_filters", None)
+                requests.append(cls(spec["filter"], update, **extra))
+            elif name in ("deleteOne", "deleteMany"):
+                cls = DeleteOne if name == "deleteOne" else DeleteMany
+                requests.append(cls(spec["filter"]))
+            else:
+                raise _InvalidInput(f"bulkWrite: operations[{i}]: unknown operation {name!r} (insertOne, updateOne, "
+                                    "updateMany, replaceOne, deleteOne, deleteMany)")
+        options = r.get("options") or {}
+        res = self._coll(r).bulk_write(requests, ordered=options.get("ordered", True), session=self._session(r))
+        if not getattr(res, "acknowledged", True):
+            return {"acknowledged": False, "insertedIds": {str(k): v for k, v in res.inserted_ids.items()}}
+        return {"acknowledged": True, "insertedCount": res.inserted_count,
+                "insertedIds": {str(k): v for k, v in sorted(res.inserted_ids.items())},
+                "matchedCount": res.matched_count, "modifiedCount": res.modified_count,
+                "deletedCount": res.deleted_count, "upsertedCount": res.upserted_count,
+                "upsertedIds": {str(k): v for k, v in sorted(res.upserted_ids.items())}}
+
+    # -- indexes and collections ---------------------------------------------------------
+    def op_createIndexes(self, r: dict[str, Any]) -> Any:
+        coll, names = self._coll(r), []
+        for spec in r["indexes"]:
+            spec = dict(spec)
+            keys = spec.pop("key")
+            names.append(coll.create_index(list(keys.items()) if isinstance(keys, Mapping) else keys,
+                                           session=self._session(r), **spec))
+        return names[0] if r.get("one") else names
+
+    def op_dropIndexes(self, r: dict[str, Any]) -> Any:
+        index = r["index"]
+        return self._db(r).run_command({"dropIndexes": r["coll"], "index": index}, session=self._session(r))
+
+    def op_drop(self, r: dict[str, Any]) -> Any:
+        names = self._db(r).list_collection_names({"name": r["coll"]}, session=self._session(r))
+        if not names:
+            return False
+        self._db(r).drop_collection(r["coll"], session=self._session(r))
+        return True
+
+    def op_renameCollection(self, r: dict[str, Any]) -> Any:
+        return self.client.get_database("admin").run_command(
+            {"renameCollection": f"{r['db']}.{r['coll']}", "to": f"{r['db']}.{r['target']}",
+             "dropTarget": bool(r.get("dropTarget"))}, session=self._session(r))
+
+    # -- sessions and transactions -------------------------------------------------------
+    def op_startSession(self, r: dict[str, Any]) -> Any:
+        options = dict(r.get("options") or {})
+        session = self.client.start_session(causal_consistency=options.get("causalConsistency"))
+        sid = next(self._ids)
+        self.sessions[sid] = session
+        return sid
+
+    def op_sessionInfo(self, r: dict[str, Any]) -> Any:
+        return {"id": self._session(r).session_id}
+
+    def op_endSession(self, r: dict[str, Any]) -> Any:
+        session = self.sessions.pop(r["session"], None)
+        if session is not None:
+            session.end_session()
+        return None
+
+    def _transaction(self, r: dict[str, Any], method: str, shell_name: str, *args: Any) -> Any:
+        session = self._session(r)
+        fn = getattr(session, method, None)
+        if fn is None:
+            raise _InvalidInput(f"session.{shell_name}() is not supported yet: the driver has no transactions")
+        fn(*args)
+        return None
+
+    def op_startTransaction(self, r: dict[str, Any]) -> Any:
+        return self._transaction(r, "start_transaction", "startTransaction")
+
+    def op_commitTransaction(self, r: dict[str, Any]) -> Any:
+        return self._transaction(r, "commit_transaction", "commitTransaction")
+
+    def op_abortTransaction(self, r: dict[str, Any]) -> Any:
+        return self._transaction(r, "abort_transaction", "abortTransaction")
+
+    def op_clientBulkWrite(self, r: dict[str, Any]) -> Any:
+        raise _InvalidInput("Mongo.bulkWrite() is not supported yet: the driver has no client bulk write")
+
+    def close(self) -> None:
+        """Close open cursors and end sessions (the shell is leaving)."""
+        for cursor in self.cursors.values():
+            cursor.close()
+        for session in self.sessions.values():
+            session.end_session()
+        self.cursors.clear()
+        self.sessions.clear()
+
+
+_CODE_NAMES = {11000: "DuplicateKey", 26: "NamespaceNotFound", 48: "NamespaceExists", 59: "CommandNotFound",
+               13: "Unauthorized", 2: "BadValue", 121: "DocumentValidationFailure", 50: "MaxTimeMSExpired"}
+
+
+def _server_error(exc: OperationFailure) -> dict[str, Any]:
+    details = dict(exc.details or {})
+    message = details.get("errmsg") or str(exc)
+    out: dict[str, Any] = {"name": "MongoServerError", "message": message}
+    if exc.code is not None:
+        out["code"] = exc.code
+    code_name = details.get("codeName")
+    if code_name:
+        out["codeName"] = code_name
+    labels = sorted(exc.error_labels) if hasattr(exc, "error_labels") else []
+    if labels:
+        out["errorLabels"] = labels
+    for key in ("errInfo", "keyPattern", "keyValue"):
+        if key in details:
+            out[key] = details[key]
+    return out
+
+
+def _bulk_error(exc: BulkWriteError) -> dict[str, Any]:
+    details = dict(exc.details or {})
+    errors = details.get("writeErrors") or []
+    first = errors[0] if errors else {}
+    out: dict[str, Any] = {"name": "MongoBulkWriteError", "message": first.get("errmsg") or str(exc)}
+    if first.get("code") is not None:
+        out["code"] = first["code"]
+    out["writeErrors"] = errors
+    out["result"] = {k: v for k, v in details.items() if k != "writeErrors"}
+    return out

@@ -15,6 +15,7 @@ from bson import Binary, Int64, Timestamp
 
 from mongocli.sandbox import scram
 from mongocli.sandbox.failpoints import FailPointError
+from mongocli.sandbox.replication import STOP_REPL_PRODUCER, check_write_concern_syntax
 from mongocli.sandbox.sessions import add_retryable_label, is_retryable_write
 from mongocli.sandbox.where_sleep import extract_sleeps
 
@@ -41,6 +42,9 @@ ADMIN_ONLY = frozenset({"shutdown", "replSetStepDown", "replSetFreeze", "replSet
 # Data commands that write (refused on a secondary with NotWritablePrimary).
 WRITE_COMMANDS = frozenset({"insert", "update", "delete", "findAndModify", "create", "drop", "dropDatabase",
                             "createIndexes", "dropIndexes", "renameCollection", "collMod"})
+# Commands that take a writeConcern besides the data writes (server: supportsWriteConcern()).
+WRITE_CONCERN_COMMANDS = frozenset({"createUser", "updateUser", "dropUser", "grantRolesToUser",
+                                    "revokeRolesFromUser", "dropAllUsersFromDatabase"})
 # Data commands a secondary serves without secondaryOk (the cursor already exists, or no data).
 NO_SECONDARY_OK_NEEDED = frozenset({"getMore", "killCursors"})
 # Generic arguments the sandbox handles itself and does not pass to the engine.
@@ -109,6 +113,9 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
                 reply = error(action.error_code, "", action.error_message or f"Failing command {name} via 'failCommand' failpoint")
                 reply.pop("codeName")
                 return _finish(conn, cmd, reply, action.error_labels)
+        refused = _refused_before_running(conn, name, cmd)
+        if refused is not None:
+            return _finish(conn, cmd, refused, None)
         handler = _HANDLERS.get(name)
         if handler is not None:
             reply = await handler(conn, db, cmd)
@@ -134,12 +141,35 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
             reply = error(59, "CommandNotFound", f"no such command: '{name}'")
         if reply is None:
             return None
+        if reply.get("ok") and "writeConcern" in cmd and member.deployment.topology == "replset" \
+                and (name in WRITE_CONCERN_COMMANDS or _is_write(name, cmd)):
+            wce = await member.deployment.replication.wait_for_write_concern(
+                cmd["writeConcern"], lambda: not conn.hung_up)
+            if wce is not None and wce.pop("closed", False):
+                return None
+            if wce is not None:
+                reply["writeConcernError"] = wce
         if action is not None and action.write_concern_error is not None and reply.get("ok"):
             # failCommand's writeConcernError: the command ran, then reports the wce (fail_point docs).
             reply["writeConcernError"] = action.write_concern_error
         return _finish(conn, cmd, reply, action.error_labels if action is not None else None)
     finally:
         conn.current = None
+
+
+def _refused_before_running(conn: "Connection", name: str, cmd: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Errors a server raises before a command runs: a malformed writeConcern, and
+    maxTimeAlwaysTimeOut failing every operation that has a time limit (a getMore inherits its
+    cursor's maxTimeMS, as the server keeps it on the cursor)."""
+    bad = check_write_concern_syntax(cmd.get("writeConcern"), conn.member.deployment.topology)
+    if bad is not None:
+        return bad
+    if conn.member.failpoints.is_on("maxTimeAlwaysTimeOut"):
+        limited = cmd.get("maxTimeMS") or (name == "getMore" and conn.member.deployment.engine.cursor_max_time_ms(
+            cmd.get("getMore")))
+        if limited:
+            return error(50, "MaxTimeMSExpired", "operation exceeded time limit")
+    return None
 
 
 def _finish(conn: "Connection", cmd: Mapping[str, Any], reply: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
@@ -243,9 +273,12 @@ def hello_reply(conn: "Connection", name: str, cmd: Mapping[str, Any]) -> dict[s
         reply["me"] = member.address
         if member.state == "PRIMARY":
             reply["electionId"] = deployment.election_id()
-        optime = {"ts": deployment.optime, "t": Int64(deployment.term)}
-        reply["lastWrite"] = {"opTime": optime, "lastWriteDate": deployment.last_write_date,
-                              "majorityOpTime": optime, "majorityWriteDate": deployment.last_write_date}
+        # lastWrite: what this member applied (it trails the primary under replication lag).
+        ts, wall = deployment.replication.applied(member)
+        majority_ts, majority_wall = deployment.replication.majority_applied()
+        reply["lastWrite"] = {"opTime": {"ts": ts, "t": Int64(deployment.term)}, "lastWriteDate": wall,
+                              "majorityOpTime": {"ts": majority_ts, "t": Int64(deployment.term)},
+                              "majorityWriteDate": majority_wall}
     reply.update(
         maxBsonObjectSize=MAX_BSON_OBJECT_SIZE, maxMessageSizeBytes=MAX_MESSAGE_SIZE_BYTES,
         maxWriteBatchSize=MAX_WRITE_BATCH_SIZE, localTime=_now(), logicalSessionTimeoutMinutes=30,
@@ -482,10 +515,14 @@ async def _current_op(conn: "Connection", db: str, cmd: dict) -> dict:
 
 @command("configureFailPoint")
 async def _configure_fail_point(conn: "Connection", db: str, cmd: dict) -> dict:
+    member = conn.member
     try:
-        return conn.member.failpoints.configure(cmd)
+        reply = member.failpoints.configure(cmd)
     except FailPointError as exc:
         return error(2, "BadValue", str(exc))
+    if cmd.get("configureFailPoint") == STOP_REPL_PRODUCER and not member.failpoints.is_on(STOP_REPL_PRODUCER):
+        member.deployment.replication.resume(member)  # its fetcher runs again: catch up
+    return reply
 
 
 # ----- replica set ------------------------------------------------------------------------------
@@ -507,9 +544,9 @@ def _member_status(conn: "Connection", m: "Member") -> dict[str, Any]:
                              "state": STATE_CODES[m.state], "stateStr": m.state if up else "(not reachable/healthy)",
                              "uptime": int(time.monotonic() - m.started_at) if up else 0}
     if not m.arbiter:
-        optime = {"ts": deployment.optime, "t": Int64(deployment.term)} if up else {"ts": Timestamp(0, 0), "t": Int64(-1)}
-        entry["optime"] = optime
-        entry["optimeDate"] = deployment.last_write_date if up else datetime.datetime.fromtimestamp(0, datetime.timezone.utc)
+        ts, wall = deployment.replication.applied(m)
+        entry["optime"] = {"ts": ts, "t": Int64(deployment.term)} if up else {"ts": Timestamp(0, 0), "t": Int64(-1)}
+        entry["optimeDate"] = wall if up else datetime.datetime.fromtimestamp(0, datetime.timezone.utc)
     if m.state == "PRIMARY":
         entry["electionId"] = deployment.election_id()
     entry["configVersion"] = deployment.config_version

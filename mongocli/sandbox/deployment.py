@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from bson import ObjectId, Timestamp
 
 from mongocli.sandbox.failpoints import FailPoints
+from mongocli.sandbox.replication import Replication
 from mongocli.sandbox.scram import UserStore
 from mongocli.sandbox.sessions import SessionStore
 
@@ -100,6 +101,7 @@ class Deployment:
         arbiter: bool = False,
         replset_name: str = "rs0",
         engine: Any = None,
+        replication_lag_ms: int = 0,
     ) -> None:
         if topology not in TOPOLOGIES:
             raise SandboxError(f"unknown topology {topology!r}: choose one of {', '.join(TOPOLOGIES)}")
@@ -130,6 +132,8 @@ class Deployment:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._election: asyncio.TimerHandle | None = None
         self._listeners: list[Callable[[str], None]] = []
+        self.replication = Replication(self, replication_lag_ms)
+        self.replication.reset()
 
     # ----- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -209,11 +213,12 @@ class Deployment:
         self._listeners.append(listener)
 
     def note_write(self) -> None:
-        """Advance the optime after a write (replicated to all members instantly)."""
+        """Advance the optime after a write; secondaries follow as `replication` decides."""
         now = int(time.time())
         inc = self.optime.inc + 1 if self.optime.time == now else 1
         self.optime = Timestamp(now, inc)
         self.last_write_date = datetime.datetime.now(datetime.timezone.utc)
+        self.replication.on_write(self.primary)
 
     def election_id(self) -> ObjectId:
         """electionId as a real server forms it: 0x7fffffff then the term (SDAM spec compares it)."""
@@ -249,6 +254,7 @@ class Deployment:
         if member.arbiter:
             member.state = "ARBITER"
         self.log(f"member {member.address} restarted as {member.state}")
+        self.replication.resume(member)
         if self.topology == "replset" and self.primary is None:
             self._schedule_election(self.election_delay)
         self._notify()

@@ -84,6 +84,16 @@ class DataEngine:
         """Whether ``run`` answers this command (name as the first key of the command doc)."""
         return command_name in self._handlers
 
+    def cursor_max_time_ms(self, cursor_id: object) -> int:
+        """The maxTimeMS an open cursor's getMores inherit from its find/aggregate (0: none)."""
+        with self._lock:
+            return self.cursors.max_time_ms(cursor_id)
+
+    def cursor_awaits_data(self, cursor_id: object) -> bool:
+        """Whether getMore on this cursor waits for new data (a tailable awaitData cursor)."""
+        with self._lock:
+            return self.cursors.awaits_data(cursor_id)
+
     def run(self, db_name: str, command: dict, *, max_bson_size: int = DEFAULT_MAX_BSON_SIZE,
             local_sessions: Callable[[], list[dict]] | None = None) -> dict:
         """Execute one command document against ``db_name``; always returns a reply document.

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import bson
 from bson import Int64
 
 from mongocli.sandbox.engine_filter import validate_filter
+from mongocli.sandbox.engine_plan import hinted_scan
 from mongocli.sandbox.engine_pipeline import SOURCE_STAGES, run_stages, source_documents
+from mongocli.sandbox.engine_collation import filter_applies
 from mongocli.sandbox.engine_store import Catalog, bson_size
 from mongocli.sandbox.engine_values import (
     CommandError, clone, error, hkey, id_first, order_key, path_values, sort_docs,
@@ -19,22 +22,67 @@ from mongocli.sandbox.engine_write import project, translate
 DEFAULT_FIRST_BATCH = 101
 
 
+@dataclass
+class OpenCursor:
+    """A server-side cursor: what is left to return and how it goes on.
+
+    ``limit_left``: documents the cursor may still return (None: no limit). A tailable cursor
+    (capped collections only) also reads documents inserted after its last one: ``source`` is
+    the collection, ``last_record`` the RecordId of the newest document it has read."""
+
+    ns: str
+    docs: list
+    limit_left: int | None = None
+    max_time_ms: int = 0
+    tailable: bool = False
+    await_data: bool = False
+    source: Any = None
+    filter: dict = field(default_factory=dict)
+    projection: Any = None
+    last_record: int = 0
+
+
 class Cursors:
-    """Open cursors: id -> [namespace, remaining documents]."""
+    """Open cursors by id."""
 
     def __init__(self) -> None:
-        self.open: dict[int, list] = {}
+        self.open: dict[int, OpenCursor] = {}
 
     def reply(self, ns: str, docs: list[dict], batch_size: int | None, single: bool,
-              max_bson_size: int, first: bool = True) -> dict:
-        """Cut a batch off ``docs``; keep the rest under a new cursor id unless exhausted."""
+              max_bson_size: int, *, cursor: OpenCursor | None = None) -> dict:
+        """The first batch off ``docs``; the rest stays under a new cursor id unless done.
+
+        Like a server's plan executor, a batch that fills ``batchSize`` exactly leaves the
+        cursor open even when nothing follows (the next getMore answers an empty final batch);
+        a tailable cursor stays open at the end of its collection."""
         batch, rest = take_batch(docs, batch_size, max_bson_size)
+        cursor = cursor or OpenCursor(ns, [])
+        if cursor.limit_left is not None:
+            cursor.limit_left -= len(batch)
+        cursor.docs = rest
         cursor_id = 0
-        if rest and not single:
+        if not single and self._stays_open(cursor, batch, batch_size):
             cursor_id = random.randint(1, 2**62)
-            self.open[cursor_id] = [ns, rest]
-        key = "firstBatch" if first else "nextBatch"
-        return {"cursor": {key: batch, "id": Int64(cursor_id), "ns": ns}, "ok": 1.0}
+            self.open[cursor_id] = cursor
+        return {"cursor": {"firstBatch": batch, "id": Int64(cursor_id), "ns": ns}, "ok": 1.0}
+
+    @staticmethod
+    def _stays_open(cursor: OpenCursor, batch: list, batch_size: int | None) -> bool:
+        if cursor.limit_left is not None and cursor.limit_left <= 0:
+            return False
+        if cursor.docs or cursor.tailable:
+            return True
+        return bool(batch_size) and len(batch) == batch_size
+
+    def max_time_ms(self, cursor_id: Any) -> int:
+        """The maxTimeMS an open cursor's getMores inherit (0: none)."""
+        cursor = self.open.get(cursor_id) if isinstance(cursor_id, int) else None
+        return cursor.max_time_ms if cursor is not None and not cursor.await_data else 0
+
+    def awaits_data(self, cursor_id: Any) -> bool:
+        """Whether a getMore on this cursor waits for new documents (tailable + awaitData)."""
+        cursor = self.open.get(cursor_id) if isinstance(cursor_id, int) else None
+        return cursor is not None and cursor.await_data
 
     def get_more(self, db: str, cmd: dict, max_bson_size: int) -> dict:
         """getMore: the next batch; CursorNotFound (43) for ids this engine does not hold."""
@@ -44,24 +92,49 @@ class Cursors:
         coll = cmd.get("collection")
         if not isinstance(coll, str):
             raise error(14, "BSON field 'getMore.collection' is the wrong type, expected 'string'")
-        entry = self.open.get(int(cursor_id))
-        if entry is None:
+        cursor = self.open.get(int(cursor_id))
+        if cursor is None:
             raise error(43, f"cursor id {cursor_id} not found")
-        ns, docs = entry
+        ns = cursor.ns
         if ns != f"{db}.{coll}":
             raise error(13, f"Requested getMore on namespace '{db}.{coll}', but cursor "
                             f"{cursor_id} belongs to a different namespace {ns}")
         batch_size = cmd.get("batchSize")
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 0):
             raise error(2, "batchSize must be non-negative")
-        batch, rest = take_batch(docs, batch_size or None, max_bson_size)
-        if rest:
-            entry[1] = rest
+        if cursor.tailable and not cursor.docs:
+            try:
+                cursor.docs = self._tail(cursor)
+            except CommandError:
+                del self.open[int(cursor_id)]
+                raise
+        if cursor.limit_left is not None and batch_size:
+            batch_size = min(batch_size, cursor.limit_left)
+        batch, cursor.docs = take_batch(cursor.docs, batch_size or cursor.limit_left or None, max_bson_size)
+        if cursor.limit_left is not None:
+            cursor.limit_left -= len(batch)
+        if self._stays_open(cursor, batch, batch_size):
             out_id = int(cursor_id)
         else:
             del self.open[int(cursor_id)]
             out_id = 0
         return {"cursor": {"nextBatch": batch, "id": Int64(out_id), "ns": ns}, "ok": 1.0}
+
+    @staticmethod
+    def _tail(cursor: OpenCursor) -> list[dict]:
+        """Documents a tailable cursor has not read yet (RecordId order). Its position is the
+        newest document it read; once the capped collection deletes that one, the scan dies
+        (the server's CappedPositionLost, 136)."""
+        source = cursor.source
+        live = source.record_ids
+        if cursor.last_record and cursor.last_record not in live.values():
+            raise error(136, "CollectionScan died due to position in capped collection being "
+                             f"deleted. Last seen record id: RecordId({cursor.last_record})")
+        fresh = [doc for key, doc in source.docs.items() if live.get(key, 0) > cursor.last_record]
+        if fresh:
+            cursor.last_record = live[hkey(fresh[-1]["_id"])]
+        return [project(d, cursor.projection) for d in fresh
+                if not cursor.filter or filter_applies(cursor.filter, d)]
 
     def kill(self, db: str, cmd: dict) -> dict:
         """killCursors: cursorsKilled / cursorsNotFound / cursorsAlive / cursorsUnknown."""
@@ -71,7 +144,7 @@ class Cursors:
         killed, not_found = [], []
         for cid in ids:
             entry = self.open.get(int(cid))
-            if entry is not None and entry[0] == f"{db}.{cmd['killCursors']}":
+            if entry is not None and entry.ns == f"{db}.{cmd['killCursors']}":
                 del self.open[int(cid)]
                 killed.append(Int64(cid))
             else:
@@ -81,8 +154,8 @@ class Cursors:
 
     def drop_namespace(self, ns_prefix: str) -> None:
         """Close cursors over a dropped collection (prefix ``db.`` closes a whole database)."""
-        for cid in [c for c, (ns, _) in self.open.items()
-                    if ns == ns_prefix or (ns_prefix.endswith(".") and ns.startswith(ns_prefix))]:
+        for cid in [c for c, cursor in self.open.items()
+                    if cursor.ns == ns_prefix or (ns_prefix.endswith(".") and cursor.ns.startswith(ns_prefix))]:
             del self.open[cid]
 
 
@@ -133,27 +206,38 @@ def run_find(catalog: Catalog, cursors: Cursors, db: str, cmd: dict, max_bson_si
     single = bool(cmd.get("singleBatch", False))
     if limit < 0:  # legacy negative limit: one batch of |limit| documents
         limit, single = -limit, True
+    sort = cmd.get("sort")
+    if sort is not None and not isinstance(sort, dict):
+        raise error(14, f"BSON field 'find.sort' is the wrong type '{_bson_type(sort)}', "
+                        "expected type 'object'")
     validate_filter(filt)  # even with no collection, a bad filter is an error
     coll = catalog.get(db, name)
     ns = f"{db}.{name}"
+    tailable = bool(cmd.get("tailable"))
+    if cmd.get("awaitData") and not tailable:
+        raise error(9, "Cannot set 'awaitData' without also setting 'tailable'")
+    if tailable and coll is not None and not coll.options.get("capped"):
+        raise error(2, f"error processing query: ns={ns} tree: tailable cursor requested on "
+                       "non capped collection")
     if coll is None:
         return cursors.reply(ns, [], batch_size, True, max_bson_size)
-    if cmd.get("hint"):
-        coll.usable_index(filt, cmd["hint"])  # BadValue for an unknown hint
     try:
-        # Without a sort, only skip+limit matches are needed: stop the scan there.
-        docs = _view_or_collection_match(catalog, coll, filt,
-                                         0 if cmd.get("sort") or not limit else skip + limit)
-        if cmd.get("sort"):
-            docs = sort_docs(docs, cmd["sort"])
+        # Without a sort or hint, only skip+limit matches are needed: stop the scan there.
+        whole = sort or cmd.get("hint") or cmd.get("min") or cmd.get("max") or not limit
+        docs = _view_or_collection_match(catalog, coll, filt, 0 if whole else skip + limit)
+        docs = hinted_scan(coll, docs, filt, cmd)
+        if sort:
+            docs = sort_docs(docs, sort)
     except CommandError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
+    last_record = coll.record_id(docs[-1]) if tailable and docs else 0
     if skip:
         docs = docs[skip:]
     if limit:
         docs = docs[:limit]
+    projection = cmd.get("projection")
     if cmd.get("returnKey"):
         # returnKey: only the keys of the index the plan used, {} for a collection scan (the
         # server's ReturnKeyStage); it replaces the projection and showRecordId.
@@ -161,7 +245,6 @@ def run_find(catalog: Catalog, cursors: Cursors, db: str, cmd: dict, max_bson_si
                                            or coll.sort_index(cmd.get("sort")))
         docs = [index_key(d, index) for d in docs]
     else:
-        projection = cmd.get("projection")
         stored = not coll.is_view
         docs = [_with_record_id(project(d, projection), coll.record_id(d))
                 if cmd.get("showRecordId") and stored else project(d, projection) for d in docs]
@@ -169,14 +252,22 @@ def run_find(catalog: Catalog, cursors: Cursors, db: str, cmd: dict, max_bson_si
         batch_size = limit or None
     elif batch_size is None:
         batch_size = DEFAULT_FIRST_BATCH
+    cursor = OpenCursor(ns, [], limit_left=limit or None, max_time_ms=_int_field(cmd, "maxTimeMS", "find", 0),
+                        tailable=tailable, await_data=bool(cmd.get("awaitData")), source=coll,
+                        filter=filt, projection=projection, last_record=last_record)
     if batch_size == 0:
         # batchSize 0: an empty first batch and an open cursor (if anything matched)
-        if docs and not single:
+        cursor.docs = docs
+        if (docs or tailable) and not single:
             cid = random.randint(1, 2**62)
-            cursors.open[cid] = [ns, docs]
+            cursors.open[cid] = cursor
             return {"cursor": {"firstBatch": [], "id": Int64(cid), "ns": ns}, "ok": 1.0}
         return {"cursor": {"firstBatch": [], "id": Int64(0), "ns": ns}, "ok": 1.0}
-    return cursors.reply(ns, docs, batch_size, single, max_bson_size)
+    return cursors.reply(ns, docs, batch_size, single, max_bson_size, cursor=cursor)
+
+
+def _bson_type(value: Any) -> str:
+    return {bool: "bool", int: "int", float: "double", str: "string", list: "array"}.get(type(value), "object")
 
 
 def index_key(doc: dict, index: Any) -> dict:
@@ -312,9 +403,10 @@ def run_aggregate(catalog: Catalog, cursors: Cursors, db: str, cmd: dict,
     if batch_size == 0:
         cid = random.randint(1, 2**62) if docs else 0
         if docs:
-            cursors.open[cid] = [ns, docs]
+            cursors.open[cid] = OpenCursor(ns, docs)
         return {"cursor": {"firstBatch": [], "id": Int64(cid), "ns": ns}, "ok": 1.0}
-    return cursors.reply(ns, docs, batch_size, False, max_bson_size)
+    return cursors.reply(ns, docs, batch_size, False, max_bson_size,
+                         cursor=OpenCursor(ns, [], max_time_ms=_int_field(cmd, "maxTimeMS", "aggregate", 0)))
 
 
 def run_count(catalog: Catalog, db: str, cmd: dict) -> dict:

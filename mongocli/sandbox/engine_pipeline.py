@@ -17,6 +17,17 @@ _UNSUPPORTED_STAGES = {"$indexStats", "$currentOp", "$listSessions", "$planCache
                        "$geoNear", "$search", "$changeStream", "$densify", "$fill",
                        "$setWindowFields"}
 
+# Every stage name a server's parser knows; any other name is "Unrecognized pipeline stage
+# name" (40324), checked before the sandbox says what it does not implement (238).
+KNOWN_STAGES = {"$addFields", "$bucket", "$bucketAuto", "$changeStream", "$changeStreamSplitLargeEvent",
+                "$collStats", "$count", "$currentOp", "$densify", "$documents", "$facet", "$fill",
+                "$geoNear", "$graphLookup", "$group", "$indexStats", "$limit", "$listLocalSessions",
+                "$listSampledQueries", "$listSearchIndexes", "$listSessions", "$lookup", "$match",
+                "$merge", "$out", "$planCacheStats", "$project", "$querySettings", "$redact",
+                "$replaceRoot", "$replaceWith", "$sample", "$search", "$searchMeta", "$set",
+                "$setWindowFields", "$shardedDataDistribution", "$skip", "$sort", "$sortByCount",
+                "$unionWith", "$unset", "$unwind", "$vectorSearch"}
+
 # Stages that produce documents instead of reading the collection: they must come first.
 SOURCE_STAGES = {"$listLocalSessions", "$collStats", "$documents"}
 
@@ -32,6 +43,8 @@ def rewrite_pipeline(pipeline: list) -> list:
             raise error(40323, "A pipeline stage specification object must contain exactly "
                                "one field.")
         (name, spec), = stage.items()
+        if name not in KNOWN_STAGES:
+            raise error(40324, f"Unrecognized pipeline stage name: '{name}'")
         if name in _UNSUPPORTED_STAGES:
             raise error(238, f"{name} is not supported by the sandbox engine")
         if name in SOURCE_STAGES:

@@ -7,11 +7,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-# Names accepted by configureFailPoint; only failCommand changes behaviour, the others are
-# accepted (ok: 1) so that test suites written for real servers can switch them on and off.
+# Names accepted by configureFailPoint. failCommand, onPrimaryTransactionalWrite,
+# maxTimeAlwaysTimeOut and stopReplProducer change behaviour; the others are accepted (ok: 1) so
+# that test suites written for real servers can switch them on and off.
 KNOWN_FAILPOINTS = frozenset(
     {"failCommand", "onPrimaryTransactionalWrite", "failGetMoreAfterCursorCheckout", "maxTimeAlwaysTimeOut",
-     "hangBeforeCommit"}
+     "hangBeforeCommit", "stopReplProducer"}
 )
 
 
@@ -84,6 +85,17 @@ class FailPoints:
             else:
                 self._points[name] = point
         return {"count": 0, "ok": 1.0}
+
+    def is_on(self, name: str) -> bool:
+        """Whether a fail point is on, without consuming an activation (a state, not an event)."""
+        with self._lock:
+            return name in self._points
+
+    def fires(self, name: str) -> bool:
+        """Evaluate a fail point once (consuming an activation when it fires)."""
+        with self._lock:
+            point = self._points.get(name)
+            return point is not None and self._consume(name, point)
 
     def clear(self) -> None:
         """Turn every fail point off (a restarted process starts with none)."""

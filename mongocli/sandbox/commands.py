@@ -38,7 +38,7 @@ NO_AUTH_COMMANDS = HELLO_NAMES | {"ping", "buildInfo", "buildinfo", "saslStart",
                                   "authenticate", "logout", "getnonce"}
 ADMIN_ONLY = frozenset({"shutdown", "replSetStepDown", "replSetFreeze", "replSetGetStatus", "replSetGetConfig",
                         "configureFailPoint", "getLog", "getCmdLineOpts", "getParameter", "currentOp",
-                        "killOp", "hostInfo"})
+                        "killOp", "hostInfo", "fsync"})
 # Data commands that write (refused on a secondary with NotWritablePrimary).
 WRITE_COMMANDS = frozenset({"insert", "update", "delete", "findAndModify", "create", "drop", "dropDatabase",
                             "createIndexes", "dropIndexes", "renameCollection", "collMod"})
@@ -135,6 +135,8 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
                 # failBeforeCommitExceptionCode: the write is never committed.
                 return None if fired[0] else error(fired[1], "", "Failing write for test before commit")
             reply = _data_command(conn, db, name, cmd)
+            if name == "getMore":
+                reply = await _await_data(conn, db, cmd, reply)
             if fired is not None and fired[0]:
                 return None  # committed (and recorded for retries), but the reply is lost
         else:
@@ -155,6 +157,25 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
         return _finish(conn, cmd, reply, action.error_labels if action is not None else None)
     finally:
         conn.current = None
+
+
+async def _await_data(conn: "Connection", db: str, cmd: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+    """A getMore on a tailable awaitData cursor that found nothing waits up to its maxTimeMS
+    (server default 1 s) for a write before answering the empty batch (find command docs,
+    "awaitData")."""
+    deployment = conn.member.deployment
+    cursor = reply.get("cursor") or {}
+    if not reply.get("ok") or cursor.get("nextBatch") or not deployment.engine.cursor_awaits_data(cmd.get("getMore")):
+        return reply
+    wait_ms = cmd.get("maxTimeMS")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (wait_ms if isinstance(wait_ms, (int, float)) and wait_ms > 0 else 1000) / 1000
+    while (left := deadline - loop.time()) > 0 and not conn.hung_up:
+        await deployment.replication.wait_progress(min(left, 0.25))
+        reply = _data_command(conn, db, "getMore", cmd)
+        if not reply.get("ok") or reply["cursor"]["nextBatch"] or not reply["cursor"]["id"]:
+            break
+    return reply
 
 
 def _refused_before_running(conn: "Connection", name: str, cmd: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -448,6 +469,15 @@ async def _get_parameter(conn: "Connection", db: str, cmd: dict) -> dict:
     if not found:
         return error(72, "InvalidOptions", "no option found to get")
     return {**found, "ok": 1.0}
+
+
+@command("fsync")
+async def _fsync(conn: "Connection", db: str, cmd: dict) -> dict:
+    # Data lives in memory: there is nothing to flush; fsync with lock is refused as a server
+    # with an in-memory engine refuses it (inferred: the inMemory engine has no fsyncLock).
+    if cmd.get("lock"):
+        return error(115, "CommandNotSupported", "fsync lock is not supported by the sandbox's in-memory storage")
+    return {"numFiles": 1, "ok": 1.0}
 
 
 @command("whatsmyuri")

@@ -28,12 +28,15 @@ still names one).
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 from mongocli.sandbox import engine_admin as admin
 from mongocli.sandbox import engine_collation, engine_expr, mongomock_patches
 from mongocli.sandbox import engine_cursors as reads
+from mongocli.sandbox import engine_validation as validation
 from mongocli.sandbox import engine_write as writes
+from mongocli.sandbox.engine_profile import Profiler
 from mongocli.sandbox.engine_store import Catalog
 from mongocli.sandbox.engine_values import CommandError, error
 
@@ -48,6 +51,7 @@ class DataEngine:
         self._lock = threading.RLock()
         self.catalog = Catalog()
         self.cursors = reads.Cursors()
+        self.profiler = Profiler(self.catalog)
         # Where $listLocalSessions reads the server's session cache (run() may supply one).
         self._local_sessions: Callable[[], list[dict]] = list
         c, k = self.catalog, self.cursors
@@ -75,6 +79,9 @@ class DataEngine:
             "deleteIndexes": lambda db, cmd, m: admin.drop_indexes(c, db, cmd),
             "renameCollection": lambda db, cmd, m: admin.rename_collection(c, k, db, cmd),
             "dbStats": lambda db, cmd, m: admin.db_stats(c, db, cmd),
+            "profile": lambda db, cmd, m: self.profiler.command(db, cmd),
+            "collMod": lambda db, cmd, m: validation.coll_mod(c, db, cmd),
+            "validate": lambda db, cmd, m: validation.validate(c, db, cmd),
             "collStats": lambda db, cmd, m: admin.coll_stats(c, db, cmd),
             "explain": lambda db, cmd, m: admin.explain(
                 c, db, cmd, lambda d, inner: self._dispatch(d, inner, m)),
@@ -103,10 +110,14 @@ class DataEngine:
         """
         with self._lock:
             self._local_sessions = local_sessions or list
+            started = time.monotonic()
             try:
-                return self._dispatch(db_name, command, max_bson_size)
+                reply = self._dispatch(db_name, command, max_bson_size)
             except CommandError as exc:
-                return exc.reply()
+                reply = exc.reply()
+            if command and next(iter(command)) != "profile":
+                self.profiler.record(db_name, command, reply, int((time.monotonic() - started) * 1000))
+            return reply
 
     def _dispatch(self, db_name: str, command: dict, max_bson_size: int) -> dict:
         if not command:
@@ -115,7 +126,7 @@ class DataEngine:
         handler = self._handlers.get(name)
         if handler is None:
             raise error(59, f"no such command: '{name}'")
-        if name not in ("getMore", "killCursors", "listDatabases", "listCollections",
+        if name not in ("getMore", "killCursors", "profile", "listDatabases", "listCollections",
                         "dbStats", "dropDatabase", "explain", "renameCollection") \
                 and not isinstance(command[name], str) \
                 and not (name == "aggregate" and command[name] == 1):

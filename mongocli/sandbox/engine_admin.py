@@ -9,6 +9,7 @@ from mongomock.filtering import filter_applies
 
 from mongocli.sandbox.engine_cursors import Cursors
 from mongocli.sandbox.engine_store import ID_INDEX, Catalog, index_name, validate_ns
+from mongocli.sandbox.engine_validation import check_options
 from mongocli.sandbox.engine_values import error
 
 # Databases a real deployment always lists, with the sizes a fresh server reports.
@@ -22,6 +23,9 @@ def create(catalog: Catalog, db: str, cmd: dict) -> dict:
     validate_ns(db, name)
     if catalog.get(db, name) is not None:
         raise error(48, f"Collection {db}.{name} already exists.")
+    check_options(cmd)
+    if cmd.get("capped") and not cmd.get("size"):
+        raise error(72, "the 'size' field is required when 'capped' is true")
     coll = catalog.ensure(db, name)
     coll.options = {k: v for k, v in cmd.items()
                     if k not in ("create", "$db", "lsid", "$clusterTime", "txnNumber",
@@ -230,7 +234,8 @@ def coll_stats(catalog: Catalog, db: str, cmd: dict) -> dict:
     index_sizes = {name: 4096 + 16 * count for name in coll.indexes}
     return {"ns": coll.ns, "size": _scaled(size, scale), "count": count,
             "avgObjSize": size // count if count else 0,
-            "storageSize": _scaled(size + 4096, scale), "freeStorageSize": 0, "capped": False,
+            "storageSize": _scaled(size + 4096, scale), "freeStorageSize": 0,
+            "capped": bool(coll.options.get("capped")),
             "nindexes": len(coll.indexes),
             "indexBuilds": [], "totalIndexSize": _scaled(sum(index_sizes.values()), scale),
             "totalSize": _scaled(size + 4096 + sum(index_sizes.values()), scale),

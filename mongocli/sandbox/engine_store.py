@@ -121,6 +121,20 @@ class Collection:
         self.record_ids[key] = self._last_record_id
         for index, entries in planned:
             index.add(doc, key, entries)
+        if self.options.get("capped"):
+            self._trim_capped(key)
+
+    def _trim_capped(self, newest: Any) -> None:
+        # A capped collection deletes its oldest documents (insertion order) once it holds more
+        # than `max` documents or `size` bytes; the newest document always stays.
+        max_docs = self.options.get("max") or 0
+        max_size = self.options.get("size") or 0
+        while len(self.docs) > 1 and ((max_docs and len(self.docs) > max_docs)
+                                      or (max_size and self.data_size() > max_size)):
+            oldest = next(iter(self.docs))
+            if oldest == newest:
+                break
+            self.delete(self.docs[oldest])
 
     def replace(self, old: dict, new: dict, size: int) -> None:
         """Swap ``old`` for ``new`` (same ``_id``), keeping indexes in step."""

@@ -13,6 +13,7 @@ from mongocli.sandbox.engine_collation import collation
 from mongocli.sandbox.engine_filter import validate_filter
 from mongocli.sandbox.engine_pipeline import apply_update_pipeline
 from mongocli.sandbox.engine_store import Catalog, Collection, bson_size
+from mongocli.sandbox.engine_validation import check_document
 from mongocli.sandbox.engine_values import (
     CommandError, clone, error, get_path, id_first, sort_docs,
 )
@@ -198,7 +199,7 @@ def upsert_seed(query: dict, update: Any) -> dict:
 
 def _write_error(index: int, exc: CommandError) -> dict:
     doc = {"index": index, "code": exc.code}
-    for key in ("keyPattern", "keyValue"):
+    for key in ("keyPattern", "keyValue", "errInfo"):
         if key in exc.extra:
             doc[key] = exc.extra[key]
     doc["errmsg"] = exc.errmsg
@@ -223,6 +224,7 @@ def insert(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
         raise error(9, "BSON field 'insert.documents' is missing but a required field")
     coll = catalog.ensure(db, cmd["insert"])
     ordered = cmd.get("ordered", True)
+    bypass = bool(cmd.get("bypassDocumentValidation"))
     n = 0
     errors = []
     for i, doc in enumerate(docs):
@@ -235,6 +237,7 @@ def insert(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
             else:
                 stored = {"_id": ObjectId()}
                 stored.update(clone(doc))
+            check_document(coll, stored, None, bypass)
             coll.insert(stored, bson_size(stored, max_bson_size))
             n += 1
         except CommandError as exc:
@@ -248,7 +251,7 @@ def insert(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
     return reply
 
 
-def _update_one_statement(coll: Collection, stmt: dict, max_bson_size: int) -> tuple:
+def _update_one_statement(coll: Collection, stmt: dict, max_bson_size: int, bypass: bool = False) -> tuple:
     query = stmt.get("q", {}) or {}
     update = stmt.get("u")
     validate_update(update)
@@ -269,6 +272,7 @@ def _update_one_statement(coll: Collection, stmt: dict, max_bson_size: int) -> t
         new = apply_update(doc, query, update, inserting=False, array_filters=array_filters)
         n += 1
         if bson.encode(new) != bson.encode(doc):
+            check_document(coll, new, doc, bypass)
             coll.replace(doc, new, bson_size(new, max_bson_size))
             modified += 1
     if n == 0 and stmt.get("upsert"):
@@ -276,6 +280,7 @@ def _update_one_statement(coll: Collection, stmt: dict, max_bson_size: int) -> t
         new = apply_update(seed, query, update, inserting=True, array_filters=array_filters)
         if "_id" not in new:
             new = id_first({"_id": seed["_id"], **new})
+        check_document(coll, new, None, bypass)
         coll.insert(new, bson_size(new, max_bson_size))
         return 1, 0, new["_id"]
     return n, modified, None
@@ -293,7 +298,8 @@ def update(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
     for i, stmt in enumerate(stmts):
         try:
             with collation(stmt.get("collation") if isinstance(stmt, dict) else None):
-                sn, sm, sid = _update_one_statement(coll, stmt, max_bson_size)
+                sn, sm, sid = _update_one_statement(coll, stmt, max_bson_size,
+                                                    bool(cmd.get("bypassDocumentValidation")))
         except CommandError as exc:
             errors.append(_write_error(i, exc))
             if ordered:
@@ -393,6 +399,7 @@ def find_and_modify(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) ->
         new = apply_update(target, query, upd, inserting=False,
                            array_filters=cmd.get("arrayFilters"))
         if bson.encode(new) != bson.encode(target):
+            check_document(coll, new, target, bool(cmd.get("bypassDocumentValidation")))
             coll.replace(target, new, bson_size(new, max_bson_size))
         value = new if cmd.get("new") else target
         return {"lastErrorObject": {"n": 1, "updatedExisting": True},
@@ -403,6 +410,7 @@ def find_and_modify(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) ->
     new = apply_update(seed, query, upd, inserting=True, array_filters=cmd.get("arrayFilters"))
     if "_id" not in new:
         new = id_first({"_id": seed["_id"], **new})
+    check_document(coll, new, None, bool(cmd.get("bypassDocumentValidation")))
     coll.insert(new, bson_size(new, max_bson_size))
     return {"lastErrorObject": {"n": 1, "updatedExisting": False, "upserted": new["_id"]},
             "value": project(new, fields) if cmd.get("new") else None, "ok": 1.0}

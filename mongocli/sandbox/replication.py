@@ -95,7 +95,8 @@ class Replication:
             self._progress.set()
             self._progress = None
 
-    async def _changed(self, timeout: float | None) -> None:
+    async def wait_progress(self, timeout: float | None) -> None:
+        """Wait until the next write or member progress (or the timeout)."""
         if self._progress is None:
             self._progress = asyncio.Event()
         try:
@@ -140,7 +141,7 @@ class Replication:
                         "errInfo": {"wtimeout": True, "writeConcern": {
                             "w": w, "wtimeout": int(wtimeout), "provenance": "clientSupplied"}}}
             # Poll the client's connection now and then: a server abandons a wait whose client left.
-            await self._changed(min(left, 0.25) if left is not None else 0.25)
+            await self.wait_progress(min(left, 0.25) if left is not None else 0.25)
             if not still_connected():
                 return {"closed": True}
         return None

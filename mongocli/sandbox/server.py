@@ -175,6 +175,8 @@ class MemberServer:
         if message.more_to_come:
             # moreToCome from a client (w:0): the server sends nothing back (OP_MSG spec).
             return True
+        if message.exhaust_allowed and next(iter(command), "") == "getMore":
+            return await self._stream_get_more(conn, header.request_id, message.compressor, command, reply)
         if not (message.exhaust_allowed and commands.is_awaitable_hello(command) and reply.get("ok")):
             data = wire.encode_op_msg(wire.next_request_id(), reply, response_to=header.request_id)
             await self._send(conn, _compressed(data, message.compressor, command))
@@ -212,6 +214,24 @@ class MemberServer:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _stream_get_more(self, conn: Connection, response_to: int, compressor: Any,
+                               command: dict, reply: dict) -> bool:
+        """An exhaust cursor (OP_MSG spec, exhaustAllowed): while the cursor stays open each
+        batch goes out with moreToCome, answering the previous reply, and the next getMore runs
+        with no request; the batch that closes the cursor (or an error) ends the stream."""
+        while True:
+            more = bool(reply.get("ok")) and bool((reply.get("cursor") or {}).get("id"))
+            request_id = wire.next_request_id()
+            data = wire.encode_op_msg(request_id, reply, response_to=response_to, more_to_come=more)
+            await self._send(conn, _compressed(data, compressor, command))
+            if not more:
+                return True
+            response_to = request_id
+            next_reply = await commands.run_command(conn, command)
+            if next_reply is None:
+                return False
+            reply = next_reply
 
     async def _on_op_query(self, conn: Connection, header: Any, query: Any) -> bool:
         """Legacy OP_QUERY: only the handshake (isMaster/hello on admin.$cmd) is accepted."""

@@ -1,0 +1,220 @@
+"""PyMongo (a test-only peer) meets the sandbox where a real server's behaviour is exact: write
+concern, validators, collMod/validate/profile, fail points, cursors, hint/min/max, stage names."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from pymongo import ASCENDING, DESCENDING, CursorType, monitoring
+from pymongo.errors import (
+    BulkWriteError, ExecutionTimeout, OperationFailure, WriteConcernError, WriteError, WTimeoutError,
+)
+from pymongo.write_concern import WriteConcern
+
+
+class GetMoreLog(monitoring.CommandListener):
+    """Names of the commands PyMongo starts (exhaust replies count as getMores)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._lock = threading.Lock()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        with self._lock:
+            self.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+def client(replset, mongo_client):
+    return mongo_client(replset.uri)
+
+
+def _secondary(replset, mongo_client):
+    address = next(a for a in replset.addresses if a != replset.primary)
+    return mongo_client(address, directConnection=True)
+
+
+# ----- write concern ------------------------------------------------------------------------
+def test_w_above_data_bearing_members_is_unsatisfiable_after_the_write(client) -> None:
+    coll = client.wc.get_collection("c", write_concern=WriteConcern(w=4))
+    with pytest.raises(WriteConcernError) as caught:
+        coll.insert_one({"_id": 1})
+    assert caught.value.details["code"] == 100
+    assert caught.value.details["codeName"] == "UnsatisfiableWriteConcern"
+    assert client.wc.c.find_one({"_id": 1}) == {"_id": 1}  # the write itself happened
+    with pytest.raises(WriteConcernError):
+        client.wc.get_collection("c", write_concern=WriteConcern(w=4)).drop()
+    with pytest.raises(WriteConcernError) as unknown:
+        client.wc.get_collection("c", write_concern=WriteConcern(w="nyc")).insert_one({})
+    assert unknown.value.details["code"] == 79
+
+
+def test_stopped_replication_times_out_with_wtimeout_then_catches_up(replset, client, mongo_client) -> None:
+    secondary = _secondary(replset, mongo_client)
+    secondary.admin.command("configureFailPoint", "stopReplProducer", mode="alwaysOn")
+    try:
+        with pytest.raises(WTimeoutError) as caught:
+            client.wc.get_collection("c", write_concern=WriteConcern(w=3, wtimeout=50)).insert_one({"a": 1})
+        assert caught.value.details["code"] == 64
+        assert caught.value.details["errInfo"]["wtimeout"] is True
+        # majority (2 of 3) is still reachable.
+        client.wc.get_collection("c", write_concern=WriteConcern(w="majority", wtimeout=2000)).insert_one({})
+    finally:
+        secondary.admin.command("configureFailPoint", "stopReplProducer", mode="off")
+    client.wc.get_collection("c", write_concern=WriteConcern(w=3, wtimeout=5000)).insert_one({"a": 2})
+
+
+def test_bulk_write_concern_timeout_is_a_soft_error(replset, client, mongo_client) -> None:
+    secondary = _secondary(replset, mongo_client)
+    secondary.admin.command("configureFailPoint", "stopReplProducer", mode="alwaysOn")
+    try:
+        coll = client.wc.get_collection("b", write_concern=WriteConcern(w=3, wtimeout=1))
+        with pytest.raises(BulkWriteError) as caught:
+            coll.insert_many([{"a": 1}, {"a": 2}])
+    finally:
+        secondary.admin.command("configureFailPoint", "stopReplProducer", mode="off")
+    assert caught.value.details["nInserted"] == 2
+    assert caught.value.details["writeConcernErrors"][0]["code"] == 64
+
+
+# ----- validators ---------------------------------------------------------------------------
+def test_validator_levels_actions_and_bypass(client) -> None:
+    db = client.val
+    db.create_collection("c", validator={"a": {"$exists": True}})
+    with pytest.raises(WriteError) as caught:
+        db.c.insert_one({"b": 1})
+    assert caught.value.code == 121
+    assert caught.value.details["errInfo"]["details"]["clausesNotSatisfied"][0]["details"]["operatorName"] == "$exists"
+    with pytest.raises(BulkWriteError):
+        db.c.insert_many([{"a": 1}, {"b": 2}])
+    db.c.insert_one({"b": 3}, bypass_document_validation=True)
+    with pytest.raises(WriteError):
+        db.c.update_one({"a": 1}, {"$unset": {"a": ""}})
+    with pytest.raises(OperationFailure) as fam:
+        db.c.find_one_and_replace({"a": 1}, {"x": 1})
+    assert fam.value.code == 121
+    db.command("collMod", "c", validationLevel="moderate")
+    assert db.c.update_one({"b": 3}, {"$set": {"c": 1}}).modified_count == 1  # was already invalid
+    db.command("collMod", "c", validationAction="warn")
+    db.c.insert_one({"z": 1})
+    assert db.validate_collection("c")["nNonCompliantDocuments"] == 2
+    db.command("collMod", "c", validationLevel="off", validationAction="error")
+    db.c.insert_one({"y": 1})
+    with pytest.raises(OperationFailure) as bad:
+        db.command("collMod", "c", validationLevel="sometimes")
+    assert bad.value.code == 2
+    with pytest.raises(OperationFailure) as missing:
+        db.command("collMod", "nope", validator={})
+    assert missing.value.code == 26
+
+
+def test_validate_and_profile(client) -> None:
+    db = client.adm
+    db.c.insert_one({"x": 1})
+    result = db.validate_collection("c", full=True)
+    assert result["valid"] is True and result["nrecords"] == 1 and result["keysPerIndex"] == {"_id_": 1}
+    with pytest.raises(OperationFailure):
+        db.validate_collection("missing")
+    with pytest.raises(OperationFailure):
+        db.validate_collection("c", full=True, background=True)
+    assert db.command("profile", 2)["was"] == 0
+    db.c.find().comment("traced").to_list()
+    db.c.distinct("x", comment="traced")
+    entries = list(db.system.profile.find({"command.comment": "traced"}))
+    assert sorted(e["op"] for e in entries) == ["command", "query"]
+    assert db.command("profile", 0)["was"] == 2
+    db.c.find().comment("after").to_list()
+    assert db.system.profile.count_documents({"command.comment": "after"}) == 0
+
+
+# ----- fail points --------------------------------------------------------------------------
+def test_max_time_always_times_out_only_with_a_time_limit(client) -> None:
+    coll = client.fp.c
+    coll.insert_many([{} for _ in range(5)])
+    cursor = coll.find().batch_size(2).max_time_ms(1000)
+    next(cursor)
+    client.admin.command("configureFailPoint", "maxTimeAlwaysTimeOut", mode="alwaysOn")
+    try:
+        with pytest.raises(ExecutionTimeout):
+            coll.create_index("foo", maxTimeMS=1)
+        with pytest.raises(ExecutionTimeout):
+            cursor.to_list()  # the getMore inherits the find's maxTimeMS
+        assert coll.count_documents({}) == 5  # no limit: runs
+    finally:
+        client.admin.command("configureFailPoint", "maxTimeAlwaysTimeOut", mode="off")
+
+
+# ----- cursors ------------------------------------------------------------------------------
+def test_tailable_cursor_follows_a_capped_collection_until_rollover(client) -> None:
+    db = client.cur
+    db.create_collection("cap", capped=True, size=1000, max=3)
+    cursor = db.cap.find(cursor_type=CursorType.TAILABLE)
+    db.cap.insert_one({"x": 1})
+    assert [d["x"] for d in cursor] == [1] and cursor.alive
+    db.cap.insert_one({"x": 2})
+    assert [d["x"] for d in cursor] == [2] and cursor.alive
+    db.cap.insert_many([{"x": i} for i in range(3, 7)])
+    assert cursor.to_list() == [] and not cursor.alive  # its position rolled out
+    assert [d["x"] for d in db.cap.find()] == [4, 5, 6]
+    with pytest.raises(OperationFailure):
+        db.plain.insert_one({})
+        next(db.plain.find(cursor_type=CursorType.TAILABLE))
+
+
+def test_await_data_cursor_wakes_on_insert(client) -> None:
+    db = client.cur
+    db.create_collection("log", capped=True, size=4096)
+    db.log.insert_one({"n": 0})
+    cursor = db.log.find(cursor_type=CursorType.TAILABLE_AWAIT).max_await_time_ms(5000)
+    assert next(cursor)["n"] == 0
+    threading.Timer(0.05, lambda: db.log.insert_one({"n": 1})).start()
+    assert next(cursor)["n"] == 1  # answered by the insert, not by the 5 s wait
+
+
+def test_exhaust_cursor_streams_batches_and_a_final_empty_one(replset, mongo_client) -> None:
+    log = GetMoreLog()
+    client = mongo_client(replset.uri, event_listeners=[log])
+    coll = client.cur.ex
+    coll.insert_many([{"_id": i} for i in range(3)])
+    log.names.clear()
+    assert [d["_id"] for d in coll.find(cursor_type=CursorType.EXHAUST, batch_size=1)] == [0, 1, 2]
+    assert log.names == ["find", "getMore", "getMore", "getMore"]
+    log.names.clear()
+    assert len(coll.find(batch_size=3).to_list()) == 3  # full first batch: one empty getMore follows
+    assert log.names == ["find", "getMore"]
+
+
+# ----- query behaviour ----------------------------------------------------------------------
+def test_hint_orders_by_index_and_min_max_bound_it(client) -> None:
+    coll = client.q.c
+    coll.insert_many([{"num": i, "k": i % 3} for i in range(10)])
+    coll.create_index([("num", DESCENDING)])
+    assert next(coll.find())["num"] == 0
+    assert next(coll.find().hint([("num", DESCENDING)]))["num"] == 9
+    coll.create_index([("num", ASCENDING)])
+    assert len(coll.find().min([("num", 3)]).hint([("num", ASCENDING)]).to_list()) == 7
+    assert len(coll.find().max([("num", 3)]).hint([("num", ASCENDING)]).to_list()) == 3
+    with pytest.raises(OperationFailure):
+        coll.find().min([("k", 3)]).hint([("num", ASCENDING)]).to_list()
+    with pytest.raises(OperationFailure):
+        coll.find().hint([("nope", ASCENDING)]).to_list()
+
+
+def test_sort_must_be_a_document_and_unknown_stage_is_40324(client) -> None:
+    db = client.q
+    for name in ("missing", "present"):
+        if name == "present":
+            db.present.insert_one({})
+        with pytest.raises(OperationFailure) as caught:
+            db.command("find", name, sort=True)
+        assert caught.value.code == 14
+    with pytest.raises(OperationFailure) as stage:
+        db.present.aggregate([{"$frobnicate": {}}])
+    assert stage.value.code == 40324

@@ -13,6 +13,7 @@ _mongocli() {
         --topology) COMPREPLY=($(compgen -W "standalone replset sharded" -- "$cur")); return;;
         --tls-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --tls-key) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --json) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
     esac
     local words
     case "$cmd" in
@@ -25,7 +26,7 @@ _mongocli() {
         ping) words="--format --ejson --debug --help";;
         run) words="--format --ejson --debug --help";;
         sandbox) words="--topology --members --port --host --auth --tls-cert --tls-key --election-delay-ms --arbiter --replset-name --quiet --help";;
-        shell) words="--eval --file --db --debug --help";;
+        shell) words="--eval --file -f --json --db --debug --help";;
         topology) words="--watch --duration --format --ejson --debug --help";;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))

@@ -8,7 +8,7 @@ complete -c mongocli -n '__fish_use_subcommand' -a monitor -d 'Live heartbeat an
 complete -c mongocli -n '__fish_use_subcommand' -a ping -d 'Select the primary and run ping on it.'
 complete -c mongocli -n '__fish_use_subcommand' -a run -d 'Run a database command, e.g. mongocli run admin {"buildInfo" - 1}.'
 complete -c mongocli -n '__fish_use_subcommand' -a sandbox -d 'Run a simulated MongoDB deployment on this machine until Ctrl-C.'
-complete -c mongocli -n '__fish_use_subcommand' -a shell -d 'An interactive MongoDB shell with mongosh-style syntax.'
+complete -c mongocli -n '__fish_use_subcommand' -a shell -d 'A MongoDB shell that runs JavaScript and speaks mongoshs API.'
 complete -c mongocli -n '__fish_use_subcommand' -a topology -d 'Show the clients view after discovery - topology type, set name, every server.'
 complete -c mongocli -n '__fish_use_subcommand' -l version -d 'Show the version and exit.'
 complete -c mongocli -n '__fish_use_subcommand' -l uri -d 'Connection string (mongodb -// or mongodb+srv -//). Default - the config files, else mongodb -//127.0.0.1 -27017.' -x
@@ -84,8 +84,9 @@ complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l arbiter -d 'Mak
 complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l replset-name -d 'Replica set name.' -x
 complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l quiet -d 'Print only the URI (no event log on stderr).'
 complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l help -d 'Show this message and exit.'
-complete -c mongocli -n '__fish_seen_subcommand_from shell' -l eval -d 'Run EXPR (a statement or meta-command), print the result, exit. Repeatable.' -x
-complete -c mongocli -n '__fish_seen_subcommand_from shell' -l file -d 'Run a script file line by line, stop at its first error. Repeatable.' -rF
+complete -c mongocli -n '__fish_seen_subcommand_from shell' -l eval -d 'Run CODE and print the value of its last expression. Repeatable - all run as one program.' -x
+complete -c mongocli -n '__fish_seen_subcommand_from shell' -l file -s f -d 'Run a JavaScript file (like a script argument). Repeatable.' -rF
+complete -c mongocli -n '__fish_seen_subcommand_from shell' -l json -d 'With --eval - print the result as Extended JSON (relaxed unless =canonical).' -xa 'relaxed canonical'
 complete -c mongocli -n '__fish_seen_subcommand_from shell' -l db -d 'Start in this database (default - the URIs, else test).' -x
 complete -c mongocli -n '__fish_seen_subcommand_from shell' -l debug -d 'Show tracebacks for unexpected errors.'
 complete -c mongocli -n '__fish_seen_subcommand_from shell' -l help -d 'Show this message and exit.'

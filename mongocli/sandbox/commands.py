@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 from bson import Binary, Int64, Timestamp
 
-from mongocli.sandbox import scram
+from mongocli.sandbox import change_streams, cluster_time, scram, snapshot_reads, transactions
+from mongocli.sandbox.engine_values import CODE_NAMES
 from mongocli.sandbox.failpoints import FailPointError
 from mongocli.sandbox.replication import STOP_REPL_PRODUCER, check_write_concern_syntax
 from mongocli.sandbox.sessions import add_retryable_label, is_retryable_write
@@ -41,10 +42,11 @@ ADMIN_ONLY = frozenset({"shutdown", "replSetStepDown", "replSetFreeze", "replSet
                         "killOp", "hostInfo", "fsync"})
 # Data commands that write (refused on a secondary with NotWritablePrimary).
 WRITE_COMMANDS = frozenset({"insert", "update", "delete", "findAndModify", "create", "drop", "dropDatabase",
-                            "createIndexes", "dropIndexes", "renameCollection", "collMod"})
+                            "createIndexes", "dropIndexes", "renameCollection", "collMod", "bulkWrite"})
 # Commands that take a writeConcern besides the data writes (server: supportsWriteConcern()).
 WRITE_CONCERN_COMMANDS = frozenset({"createUser", "updateUser", "dropUser", "grantRolesToUser",
-                                    "revokeRolesFromUser", "dropAllUsersFromDatabase"})
+                                    "revokeRolesFromUser", "dropAllUsersFromDatabase",
+                                    "commitTransaction", "abortTransaction"})
 # Data commands a secondary serves without secondaryOk (the cursor already exists, or no data).
 NO_SECONDARY_OK_NEEDED = frozenset({"getMore", "killCursors"})
 # Generic arguments the sandbox handles itself and does not pass to the engine.
@@ -96,6 +98,7 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
         return error(13, "Unauthorized", f"Command {name} requires authentication")
     if name in ADMIN_ONLY and db != "admin":
         return error(13, "Unauthorized", f"{name} may only be run against the admin database.")
+    cluster_time.receive(member.deployment, cmd)
     if name in HELLO_NAMES and isinstance(cmd.get("client"), Mapping):
         # The handshake hello's own appName counts for failCommand's appName filter (a real
         # server reads the client metadata before the failpoint fires; SDAM tests fail it).
@@ -108,16 +111,21 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
             if action.block_ms:
                 await asyncio.sleep(action.block_ms / 1000)
             if action.close_connection:
+                member.deployment.transactions.connection_dropped(cmd)
                 return None
             if action.error_code is not None:
-                reply = error(action.error_code, "", action.error_message or f"Failing command {name} via 'failCommand' failpoint")
-                reply.pop("codeName")
+                reply = error(action.error_code, CODE_NAMES.get(action.error_code, ""),
+                              action.error_message or f"Failing command {name} via 'failCommand' failpoint")
+                if not reply["codeName"]:
+                    reply.pop("codeName")
                 return _finish(conn, cmd, reply, action.error_labels)
         refused = _refused_before_running(conn, name, cmd)
         if refused is not None:
             return _finish(conn, cmd, refused, None)
         handler = _HANDLERS.get(name)
-        if handler is not None:
+        if member.deployment.change_streams.claims(name, cmd):
+            reply = await member.deployment.change_streams.run(conn, db, name, cmd)
+        elif handler is not None:
             reply = await handler(conn, db, cmd)
         elif member.deployment.engine.handles(name):
             cmd, delay_ms = extract_sleeps(name, cmd)
@@ -153,7 +161,9 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
                 reply["writeConcernError"] = wce
         if action is not None and action.write_concern_error is not None and reply.get("ok"):
             # failCommand's writeConcernError: the command ran, then reports the wce (fail_point docs).
-            reply["writeConcernError"] = action.write_concern_error
+            reply["writeConcernError"] = wce = dict(action.write_concern_error)
+            if wce.get("code") in CODE_NAMES:  # the server re-serialises it with its codeName
+                wce.setdefault("codeName", CODE_NAMES[wce["code"]])
         return _finish(conn, cmd, reply, action.error_labels if action is not None else None)
     finally:
         conn.current = None
@@ -194,8 +204,11 @@ def _refused_before_running(conn: "Connection", name: str, cmd: Mapping[str, Any
 
 
 def _finish(conn: "Connection", cmd: Mapping[str, Any], reply: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
-    """Error labels and, for not-primary errors on a replica-set member, its topologyVersion."""
+    """Error labels, $clusterTime/operationTime and, for not-primary errors on a replica-set
+    member, its topologyVersion."""
     _label(cmd, reply, labels)
+    name = next(iter(cmd), "")
+    cluster_time.stamp(conn.member.deployment, name, reply, hello=name in HELLO_NAMES)
     wce_code = (reply.get("writeConcernError") or {}).get("code")
     if conn.member.deployment.topology == "replset" and (
         (not reply.get("ok") and reply.get("code") in NOT_PRIMARY_CODES) or wce_code in NOT_PRIMARY_CODES
@@ -207,6 +220,8 @@ def _finish(conn: "Connection", cmd: Mapping[str, Any], reply: dict[str, Any], l
 def _label(cmd: Mapping[str, Any], reply: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
     if labels is not None and (not reply.get("ok") or "writeConcernError" in reply):
         reply["errorLabels"] = labels
+    elif transactions.in_transaction(cmd):
+        transactions.add_labels(cmd, reply)
     else:
         add_retryable_label(cmd, reply)
     return reply
@@ -242,20 +257,28 @@ def _data_command(conn: "Connection", db: str, name: str, cmd: dict[str, Any]) -
         # data, so running it here is that write.
         if name not in NO_SECONDARY_OK_NEEDED and not _secondary_ok(cmd):
             return error(13435, "NotPrimaryNoSecondaryOk", "not primary and secondaryOk=false")
-    if cmd.get("startTransaction") or name in ("commitTransaction", "abortTransaction"):
-        return error(20, "IllegalOperation", "the mongocli sandbox does not support multi-document transactions")
-    if deployment.topology == "standalone" and "txnNumber" in cmd:
+    if deployment.topology == "standalone" and ("txnNumber" in cmd or "autocommit" in cmd):
         return error(20, "IllegalOperation",
                      "Transaction numbers are only allowed on a replica set member or mongos")
+    engine_cmd = {k: v for k, v in cmd.items() if k not in _STRIPPED}
+    if transactions.in_transaction(cmd):
+        deployment.sessions.touch(cmd.get("lsid"))
+        return deployment.transactions.run_statement(db, name, cmd, engine_cmd)
+    if (bad := cluster_time.check_after_cluster_time(deployment, cmd)) is not None:
+        return bad
+    if snapshot_reads.wants_snapshot(cmd):
+        return snapshot_reads.run(deployment, db, name, cmd, engine_cmd)
     deployment.sessions.touch(cmd.get("lsid"))
     stored = deployment.sessions.before(cmd)
     if stored is not None:
         return stored
+    recorded = change_streams.catalog_change(deployment, db, name, cmd) if write else None
     try:
-        reply = deployment.engine.run(db, {k: v for k, v in cmd.items() if k not in _STRIPPED},
-                                      local_sessions=deployment.sessions.local_sessions)
+        reply = deployment.engine.run(db, engine_cmd, local_sessions=deployment.sessions.local_sessions)
     except Exception as exc:  # an engine bug must not kill the connection; report it like a server
         reply = error(1, "InternalError", f"sandbox engine failed on {name}: {type(exc).__name__}: {exc}")
+    if recorded is not None and reply.get("ok"):
+        recorded(reply)  # drop/rename/create/... as change stream events
     deployment.sessions.after(cmd, reply)
     if name == "explain" and isinstance(reply.get("serverInfo"), dict):
         # The engine does not know which member ran it: name this one, as a server does.
@@ -502,11 +525,18 @@ async def _get_log(conn: "Connection", db: str, cmd: dict) -> dict:
 @command("endSessions", "killSessions")
 async def _end_sessions(conn: "Connection", db: str, cmd: dict) -> dict:
     conn.member.deployment.sessions.end(cmd.get(next(iter(cmd))))
+    conn.member.deployment.transactions.end_sessions(cmd.get(next(iter(cmd))))
     return {"ok": 1.0}
 
 
-@command("refreshSessions", "killAllSessions")
+@command("refreshSessions")
 async def _refresh_sessions(conn: "Connection", db: str, cmd: dict) -> dict:
+    return {"ok": 1.0}
+
+
+@command("killAllSessions")
+async def _kill_all_sessions(conn: "Connection", db: str, cmd: dict) -> dict:
+    conn.member.deployment.transactions.abort_all()
     return {"ok": 1.0}
 
 
@@ -644,5 +674,13 @@ async def _shutdown(conn: "Connection", db: str, cmd: dict) -> dict | None:
 
 
 @command("commitTransaction", "abortTransaction")
-async def _transactions(conn: "Connection", db: str, cmd: dict) -> dict:
-    return error(251, "NoSuchTransaction", "the mongocli sandbox does not support multi-document transactions")
+async def _end_transaction(conn: "Connection", db: str, cmd: dict) -> dict:
+    deployment = conn.member.deployment
+    if deployment.topology == "standalone":
+        return error(20, "IllegalOperation", "Transaction numbers are only allowed on a replica set member or mongos")
+    if db != "admin":
+        return error(13, "Unauthorized", f"{next(iter(cmd))} may only be run against the admin database.")
+    if conn.member.state not in ("PRIMARY", "MONGOS"):
+        return error(10107, "NotWritablePrimary", "not primary")
+    deployment.sessions.touch(cmd.get("lsid"))
+    return deployment.transactions.end(next(iter(cmd)), cmd)

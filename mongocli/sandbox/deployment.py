@@ -8,12 +8,16 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from bson import ObjectId, Timestamp
+from bson import ObjectId
 
+from mongocli.sandbox.change_journal import ChangeJournal
+from mongocli.sandbox.change_streams import ChangeStreams
+from mongocli.sandbox.cluster_time import ClusterClock
 from mongocli.sandbox.failpoints import FailPoints
 from mongocli.sandbox.replication import Replication
 from mongocli.sandbox.scram import UserStore
 from mongocli.sandbox.sessions import SessionStore
+from mongocli.sandbox.transactions import TransactionStore
 
 if TYPE_CHECKING:  # pragma: no cover
     import ssl
@@ -124,7 +128,12 @@ class Deployment:
         ]
         self.term = 0
         self.config_version = 1
-        self.optime = Timestamp(int(time.time()), 1)
+        self.clock = ClusterClock()
+        self.optime = self.clock.time
+        self.journal = ChangeJournal(self.clock)
+        self.transactions = TransactionStore(self)
+        self.change_streams = ChangeStreams(self)
+        self.engine.observer = self._on_write
         self.last_write_date = datetime.datetime.now(datetime.timezone.utc)
         self.log_lines: list[str] = []
         self.state_changed = threading.Condition()
@@ -214,11 +223,20 @@ class Deployment:
 
     def note_write(self) -> None:
         """Advance the optime after a write; secondaries follow as `replication` decides."""
-        now = int(time.time())
-        inc = self.optime.inc + 1 if self.optime.time == now else 1
-        self.optime = Timestamp(now, inc)
+        # The write's journal entries ticked the clock already (their last tick is its optime);
+        # a write that changed no document (create, an update matching nothing) ticks once.
+        self.optime = self.clock.time if self.clock.time > self.optime else self.clock.tick()
         self.last_write_date = datetime.datetime.now(datetime.timezone.utc)
         self.replication.on_write(self.primary)
+
+    def _on_write(self, coll: Any, old: dict | None, new: dict | None, replacement: bool) -> None:
+        """Every document write to the shared store outside a transaction: it must not touch
+        a document an open transaction wrote; then the change journal records it (replica sets
+        and mongos only: a standalone has neither)."""
+        if self.topology == "standalone" or coll.name.startswith("system."):
+            return  # no transactions or change streams there: nothing to check or record
+        self.transactions.check_outside_write(coll, new if new is not None else old)
+        self.journal.record_write(coll.db, coll.name, old, new, replacement, uuid=coll.uuid)
 
     def election_id(self) -> ObjectId:
         """electionId as a real server forms it: 0x7fffffff then the term (SDAM spec compares it)."""

@@ -31,13 +31,14 @@ import threading
 import time
 from typing import Callable
 
+from mongocli.sandbox import bulk_write
 from mongocli.sandbox import engine_admin as admin
 from mongocli.sandbox import engine_collation, engine_expr, mongomock_patches
 from mongocli.sandbox import engine_cursors as reads
 from mongocli.sandbox import engine_validation as validation
 from mongocli.sandbox import engine_write as writes
 from mongocli.sandbox.engine_profile import Profiler
-from mongocli.sandbox.engine_store import Catalog
+from mongocli.sandbox.engine_store import Catalog, WriteObserver, observing
 from mongocli.sandbox.engine_values import CommandError, error
 
 DEFAULT_MAX_BSON_SIZE = 16 * 1024 * 1024
@@ -46,12 +47,12 @@ DEFAULT_MAX_BSON_SIZE = 16 * 1024 * 1024
 class DataEngine:
     """One in-memory data store shared by every member of a simulated deployment (thread-safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, catalog: Catalog | None = None, cursors: reads.Cursors | None = None) -> None:
+        """A fresh store, or (a transaction's view) one over ``catalog`` sharing ``cursors``."""
         mongomock_patches.install()  # the pinned mongomock's gaps, process-wide: see that module
         self._lock = threading.RLock()
-        self.catalog = Catalog()
-        self.cursors = reads.Cursors()
-        self.profiler = Profiler(self.catalog)
+from mongocli.sandbox.engine_profile import Profiler
+from mongocli.sandbox.engine_store import Catalog, WriteObserver, observing
         # Where $listLocalSessions reads the server's session cache (run() may supply one).
         self._local_sessions: Callable[[], list[dict]] = list
         c, k = self.catalog, self.cursors
@@ -83,6 +84,9 @@ class DataEngine:
             "collMod": lambda db, cmd, m: validation.coll_mod(c, db, cmd),
             "validate": lambda db, cmd, m: validation.validate(c, db, cmd),
             "collStats": lambda db, cmd, m: admin.coll_stats(c, db, cmd),
+            "bulkWrite": lambda db, cmd, m: bulk_write.run(
+                db, cmd, lambda d, inner: self._dispatch(d, inner, m),
+                lambda ns, docs, size: k.reply(ns, docs, size, False, m)),
             "explain": lambda db, cmd, m: admin.explain(
                 c, db, cmd, lambda d, inner: self._dispatch(d, inner, m)),
         }
@@ -108,7 +112,7 @@ class DataEngine:
         ``local_sessions`` lists the server's logical sessions (``{id, lastUse}`` each) for
         $listLocalSessions; without it that stage sees none.
         """
-        with self._lock:
+        with self._lock, observing(self.observer):
             self._local_sessions = local_sessions or list
             started = time.monotonic()
             try:
@@ -127,7 +131,7 @@ class DataEngine:
         if handler is None:
             raise error(59, f"no such command: '{name}'")
         if name not in ("getMore", "killCursors", "profile", "listDatabases", "listCollections",
-                        "dbStats", "dropDatabase", "explain", "renameCollection") \
+                        "dbStats", "dropDatabase", "explain", "renameCollection", "bulkWrite") \
                 and not isinstance(command[name], str) \
                 and not (name == "aggregate" and command[name] == 1):
             raise error(73, f"collection name has invalid type {type(command[name]).__name__}")

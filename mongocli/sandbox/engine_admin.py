@@ -29,7 +29,7 @@ def create(catalog: Catalog, db: str, cmd: dict) -> dict:
     coll = catalog.ensure(db, name)
     coll.options = {k: v for k, v in cmd.items()
                     if k not in ("create", "$db", "lsid", "$clusterTime", "txnNumber",
-                                 "writeConcern", "comment", "$readPreference")}
+                                 "writeConcern", "comment", "$readPreference", "readConcern")}
     return {"ok": 1.0}
 
 

@@ -73,6 +73,13 @@ def _fold_value(value: Any, fold: Callable[[str], str]) -> Any:
     return value
 
 
+def comparison_form(value: Any) -> Any:
+    """``value`` as the active collation compares it: strings (also inside documents and
+    arrays) folded, so equal-under-collation values share one form (distinct's dedup)."""
+    fold = _FOLD.get()
+    return value if fold is None else _fold_value(value, fold)
+
+
 def filter_applies(search_filter: Any, document: Any) -> bool:
     """mongomock's filter_applies, comparing strings under the active collation."""
     fold = _FOLD.get()

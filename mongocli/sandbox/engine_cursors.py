@@ -9,6 +9,7 @@ from typing import Any, Callable
 import bson
 from bson import Int64
 
+from mongocli.sandbox.engine_collation import comparison_form
 from mongocli.sandbox.engine_filter import validate_filter
 from mongocli.sandbox.engine_plan import hinted_scan
 from mongocli.sandbox.engine_pipeline import SOURCE_STAGES, run_stages, source_documents
@@ -445,6 +446,7 @@ def run_distinct(catalog: Catalog, db: str, cmd: dict) -> dict:
         for doc in docs:
             for value in path_values(doc, key):
                 for v in (value if isinstance(value, list) else [value]):
-                    seen.setdefault(hkey(v), v)
+                    # Under a collation, values equal by it count once (the first seen).
+                    seen.setdefault(hkey(comparison_form(v)), v)
     values = sorted(seen.values(), key=order_key)
     return {"values": [clone(v) for v in values], "ok": 1.0}

@@ -158,6 +158,18 @@ EXTRA_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+# Variables every expression may name (aggregation "Variables"); others must be defined by
+# `let`, $let, $map, $filter... or the server fails with 17276.
+_SYSTEM_VARIABLES = frozenset({"ROOT", "CURRENT", "NOW", "REMOVE", "DESCEND", "PRUNE", "KEEP",
+                               "CLUSTER_TIME", "SEARCH_META", "USER_ROLES"})
+
+
+def check_variable(name: str, defined: Any) -> None:
+    """Location17276 for `$$name` when neither the system nor the expression defines it."""
+    if name not in defined and name not in _SYSTEM_VARIABLES:
+        raise error(17276, f"Use of undefined variable: {name}")
+
+
 def let_variables() -> dict:
     """The $let / let variables of the current command (see mongomock_patches: the parser reads them)."""
     return dict(_LET.get())

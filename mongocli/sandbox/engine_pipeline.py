@@ -61,10 +61,33 @@ def rewrite_pipeline(pipeline: list) -> list:
         elif name == "$sortByCount":
             out.append({"$group": {"_id": spec, "count": {"$sum": 1}}})
             out.append({"$sort": {"count": -1}})
+        elif name in ("$project", "$addFields", "$set") and isinstance(spec, dict) \
+                and any("." in k and not _is_flag(v) for k, v in spec.items()):
+            out.append({name: _nest_dotted(spec)})
         elif name == "$facet":
             out.append({"$facet": {k: rewrite_pipeline(v) for k, v in spec.items()}})
         else:
             out.append(stage)
+    return out
+
+
+def _is_flag(value: Any) -> bool:
+    return isinstance(value, (bool, int, float))  # Int64 is an int
+
+
+def _nest_dotted(spec: dict) -> dict:
+    """{"a.b": expr} as {"a": {"b": expr}} (what the server means by it; mongomock would make
+    a field literally named "a.b"). Inclusion/exclusion flags stay dotted: mongomock handles them."""
+    out: dict = {}
+    for key, value in spec.items():
+        if "." not in key or _is_flag(value):
+            out[key] = value
+            continue
+        head, _, rest = key.partition(".")
+        inner = out.setdefault(head, {})
+        if not isinstance(inner, dict):
+            raise error(31250, f"Invalid $project :: caused by :: Path collision at {key}")
+        inner.update(_nest_dotted({rest: value}))
     return out
 
 

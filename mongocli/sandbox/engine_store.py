@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import copy
 import uuid
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import bson
 from bson import Binary
@@ -16,6 +19,30 @@ from mongocli.sandbox.engine_values import (
 )
 
 ID_INDEX = {"v": 2, "key": {"_id": 1}, "name": "_id_"}
+
+# Who hears of each document write, just before it is applied: observer(collection, old, new,
+# replacement) with old None for an insert and new None for a delete. The server layer uses it
+# for the change-stream/snapshot journal and for transactions' write-conflict checks (which
+# may raise a CommandError to refuse the write). None: nobody listens.
+WriteObserver = Callable[["Collection", "dict | None", "dict | None", bool], None]
+_OBSERVER: contextvars.ContextVar[WriteObserver | None] = contextvars.ContextVar(
+    "sandbox_write_observer", default=None)
+
+
+@contextlib.contextmanager
+def observing(observer: WriteObserver | None) -> Iterator[None]:
+    """Report every document write inside the block to ``observer``."""
+    token = _OBSERVER.set(observer)
+    try:
+        yield
+    finally:
+        _OBSERVER.reset(token)
+
+
+def _notify(coll: "Collection", old: dict | None, new: dict | None, replacement: bool = False) -> None:
+    observer = _OBSERVER.get()
+    if observer is not None:
+        observer(coll, old, new, replacement)
 
 
 def index_name(keys: dict) -> str:
@@ -115,6 +142,7 @@ class Collection:
             raw = index.conflict(doc, None, entries)  # a new document owns no entry yet
             if raw is not None:
                 raise self.dup_error(index, raw)
+        _notify(self, None, doc)
         self.docs[key] = doc
         self.sizes[key] = size
         self._last_record_id += 1
@@ -136,10 +164,12 @@ class Collection:
                 break
             self.delete(self.docs[oldest])
 
-    def replace(self, old: dict, new: dict, size: int) -> None:
-        """Swap ``old`` for ``new`` (same ``_id``), keeping indexes in step."""
+    def replace(self, old: dict, new: dict, size: int, *, replacement: bool = False) -> None:
+        """Swap ``old`` for ``new`` (same ``_id``), keeping indexes in step; ``replacement``
+        says a whole-document replacement asked for it (not update operators)."""
         key = hkey(old["_id"])
         self.check_unique(new, key)
+        _notify(self, old, new, replacement)
         for index in self.indexes.values():
             index.remove(old, key)
             index.add(new, key)
@@ -149,11 +179,25 @@ class Collection:
     def delete(self, doc: dict) -> None:
         """Remove a stored document."""
         key = hkey(doc["_id"])
+        _notify(self, doc, None)
         for index in self.indexes.values():
             index.remove(doc, key)
         self.docs.pop(key, None)
         self.sizes.pop(key, None)
         self.record_ids.pop(key, None)
+
+    def snapshot(self) -> "Collection":
+        """A copy to read and write apart from this one (a transaction's view). Documents are
+        shared: the engine never changes a stored document in place, it replaces it."""
+        twin = copy.copy(self)
+        twin.options = dict(self.options)
+        twin.docs, twin.sizes, twin.record_ids = dict(self.docs), dict(self.sizes), dict(self.record_ids)
+        twin.indexes = {}
+        for name, index in self.indexes.items():
+            twin_index = copy.copy(index)
+            twin_index.entries = {k: dict(v) for k, v in index.entries.items()}
+            twin.indexes[name] = twin_index
+        return twin
 
     def record_id(self, doc: dict) -> int:
         """The RecordId of a stored document (0 for one not stored here)."""

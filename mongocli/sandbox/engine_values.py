@@ -41,6 +41,23 @@ CODE_NAMES = {
     238: "NotImplemented", 50: "MaxTimeMSExpired", 51173: "Location51173", 51174: "Location51174",
     10334: "BSONObjectTooLarge", 11000: "DuplicateKey", 31254: "Location31254",
     40415: "Location40415", 40324: "Location40324", 51183: "Location51183",
+    # Codes fail points, sessions, transactions and change streams answer with (the server
+    # names them in every error reply, failCommand's included).
+    1: "InternalError", 6: "HostUnreachable", 7: "HostNotFound", 8: "UnknownError",
+    11: "UserNotFound", 18: "AuthenticationFailed", 20: "IllegalOperation", 24: "LockTimeout",
+    46: "LockBusy", 47: "NoMatchingDocument", 50: "MaxTimeMSExpired", 63: "StaleShardVersion",
+    64: "WriteConcernFailed", 79: "UnknownReplWriteConcern", 89: "NetworkTimeout",
+    91: "ShutdownInProgress", 96: "OperationFailed", 100: "UnsatisfiableWriteConcern",
+    112: "WriteConflict", 117: "ConflictingOperationInProgress", 121: "DocumentValidationFailure",
+    133: "FailedToSatisfyReadPreference", 150: "StaleEpoch", 189: "PrimarySteppedDown",
+    225: "TransactionTooOld", 234: "RetryChangeStream", 239: "SnapshotTooOld",
+    244: "TransactionAborted", 246: "SnapshotUnavailable", 251: "NoSuchTransaction",
+    256: "TransactionCommitted", 260: "InvalidResumeToken", 262: "ExceededTimeLimit",
+    263: "OperationNotSupportedInTransaction", 267: "PreparedTransactionInProgress",
+    280: "ChangeStreamFatalError", 286: "ChangeStreamHistoryLost", 9001: "SocketException",
+    10107: "NotWritablePrimary", 11600: "InterruptedAtShutdown", 11601: "Interrupted",
+    11602: "InterruptedDueToReplStateChange", 13388: "StaleConfig", 13435: "NotPrimaryNoSecondaryOk",
+    13436: "NotPrimaryOrSecondary", 40573: "Location40573",
 }
 
 

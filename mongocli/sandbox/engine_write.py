@@ -129,6 +129,11 @@ def _resolve_array_filters(doc: dict, update: dict, array_filters: list[dict]) -
     return out
 
 
+def is_replacement(update: Any) -> bool:
+    """Whether an update is a whole replacement document (no operators, not a pipeline)."""
+    return isinstance(update, dict) and not any(k.startswith("$") for k in update)
+
+
 def validate_update(update: Any) -> None:
     """FailedToParse (9) for unknown modifiers; BadValue for non-documents."""
     if isinstance(update, list):
@@ -273,7 +278,7 @@ def _update_one_statement(coll: Collection, stmt: dict, max_bson_size: int, bypa
         n += 1
         if bson.encode(new) != bson.encode(doc):
             check_document(coll, new, doc, bypass)
-            coll.replace(doc, new, bson_size(new, max_bson_size))
+            coll.replace(doc, new, bson_size(new, max_bson_size), replacement=is_replacement(update))
             modified += 1
     if n == 0 and stmt.get("upsert"):
         seed = upsert_seed(query, update)
@@ -400,7 +405,7 @@ def find_and_modify(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) ->
                            array_filters=cmd.get("arrayFilters"))
         if bson.encode(new) != bson.encode(target):
             check_document(coll, new, target, bool(cmd.get("bypassDocumentValidation")))
-            coll.replace(target, new, bson_size(new, max_bson_size))
+            coll.replace(target, new, bson_size(new, max_bson_size), replacement=is_replacement(upd))
         value = new if cmd.get("new") else target
         return {"lastErrorObject": {"n": 1, "updatedExisting": True},
                 "value": project(value, fields), "ok": 1.0}

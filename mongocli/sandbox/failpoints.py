@@ -112,6 +112,16 @@ class FailPoints:
             data = point.data
         return bool(data.get("closeConnection", True)), data.get("failBeforeCommitExceptionCode")
 
+    def fail_get_more_after_cursor_checkout(self) -> tuple[int, bool] | None:
+        """If failGetMoreAfterCursorCheckout fires for a getMore, consume one activation and
+        return (data.errorCode, data.closeConnection)."""
+        with self._lock:
+            point = self._points.get("failGetMoreAfterCursorCheckout")
+            if point is None or not self._consume("failGetMoreAfterCursorCheckout", point):
+                return None
+            data = point.data
+        return int(data.get("errorCode", 1)), bool(data.get("closeConnection", False))
+
     def _consume(self, name: str, point: _FailPoint) -> bool:
         """One evaluation of a fail point under the lock: does it fire now? (mode semantics)."""
         if point.mode == "skip":

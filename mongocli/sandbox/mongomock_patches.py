@@ -104,6 +104,8 @@ def _patch_expression_parser() -> None:
         original_init(self, doc_dict, merged, ignore_missing_keys)
 
     def parse(self: Any, expression: Any) -> Any:
+        if isinstance(expression, str) and expression.startswith("$$"):
+            engine_expr.check_variable(expression[2:].split(".", 1)[0], self._user_vars)
         if isinstance(expression, dict) and len(expression) == 1:
             (name, spec), = expression.items()
             handler = engine_expr.EXTRA_OPERATORS.get(name)

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 # Commands that are retryable writes when they carry a txnNumber (retryable-writes spec,
 # "Supported Write Operations").
-RETRYABLE_WRITE_COMMANDS = frozenset({"insert", "update", "delete", "findAndModify"})
+RETRYABLE_WRITE_COMMANDS = frozenset({"insert", "update", "delete", "findAndModify", "bulkWrite"})
 
 # Error codes the server labels RetryableWriteError on a retryable write (retryable-writes spec,
 # "Determining Retryable Errors"); a 4.4+ server adds the label itself and drivers rely on it.

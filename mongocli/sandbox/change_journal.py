@@ -1,0 +1,101 @@
+"""The deployment's change journal: every committed write in order, each at its own cluster
+time, as the oplog would hold it; change streams read it and waiters are woken by it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from bson import Timestamp
+
+from mongocli.sandbox.cluster_time import ClusterClock
+
+# Entries kept for resuming and startAtOperationTime (older ones are forgotten, as a capped
+# oplog forgets: a resume from before them fails with ChangeStreamHistoryLost).
+MAX_ENTRIES = 100_000
+
+
+@dataclass(slots=True)
+class Entry:
+    """One change: a document write (op insert/update/replace/delete) or a catalog event
+    (drop, rename, dropDatabase, create, createIndexes, dropIndexes, modify)."""
+
+    seq: int
+    ts: Timestamp
+    wall: datetime.datetime
+    op: str
+    db: str
+    coll: str | None
+    old: dict | None = None
+    new: dict | None = None
+    lsid: Any = None
+    txn_number: int | None = None
+    uuid: Any = None  # the collection's UUID (collectionUUID in expanded events)
+    extra: dict | None = None  # catalog events: {to: {db, coll}}, {indexes: [...]}, ...
+
+
+class ChangeJournal:
+    """Append-only log of changes; `wait` lets an awaitData getMore sleep until the next one."""
+
+    def __init__(self, clock: ClusterClock) -> None:
+        self.clock = clock
+        self.entries: list[Entry] = []
+        self._next_seq = 1
+        self._waiters: list[asyncio.Future[None]] = []
+        self._created: set[Any] = set()  # UUIDs of collections whose creation is recorded
+
+    def record_write(self, db: str, coll: str, old: dict | None, new: dict | None, replacement: bool,
+                     *, uuid: Any = None, lsid: Any = None, txn_number: int | None = None) -> Entry:
+        """Record one document write (old None: insert; new None: delete); the first write to
+        a collection nobody created explicitly records its implicit creation first."""
+        if uuid is not None and uuid not in self._created:
+            self.record_event("create", db, coll, uuid=uuid, nsType="collection",
+                              operationDescription={"idIndex": {"v": 2, "key": {"_id": 1}, "name": "_id_"}})
+        if old is None:
+            op = "insert"
+        elif new is None:
+            op = "delete"
+        else:
+            op = "replace" if replacement else "update"
+        return self._append(op, db, coll, old=old, new=new, uuid=uuid, lsid=lsid, txn_number=txn_number)
+
+    def record_event(self, op: str, db: str, coll: str | None, *, uuid: Any = None, **extra: Any) -> Entry:
+        """Record a catalog change (drop, rename, dropDatabase, create, createIndexes, ...)."""
+        if op == "create" and uuid is not None:
+            self._created.add(uuid)
+        return self._append(op, db, coll, uuid=uuid, extra=extra or None)
+
+    def _append(self, op: str, db: str, coll: str | None, **fields: Any) -> Entry:
+        entry = Entry(self._next_seq, self.clock.tick(), datetime.datetime.now(datetime.timezone.utc),
+                      op, db, coll, **fields)
+        self._next_seq += 1
+        self.entries.append(entry)
+        if len(self.entries) > MAX_ENTRIES:
+            del self.entries[: len(self.entries) - MAX_ENTRIES]
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+        return entry
+
+    def since(self, seq: int) -> list[Entry]:
+        """Entries after sequence number ``seq`` (0: all kept)."""
+        if not self.entries or seq >= self.entries[-1].seq:
+            return []
+        first = self.entries[0].seq
+        return self.entries[max(0, seq + 1 - first):]
+
+    @property
+    def last_seq(self) -> int:
+        return self._next_seq - 1
+
+    async def wait(self, timeout: float) -> None:
+        """Return when the next entry is appended or after ``timeout`` seconds (event loop only)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except asyncio.TimeoutError:
+            pass

@@ -51,8 +51,11 @@ class DataEngine:
         """A fresh store, or (a transaction's view) one over ``catalog`` sharing ``cursors``."""
         mongomock_patches.install()  # the pinned mongomock's gaps, process-wide: see that module
         self._lock = threading.RLock()
-from mongocli.sandbox.engine_profile import Profiler
-from mongocli.sandbox.engine_store import Catalog, WriteObserver, observing
+        self.catalog = catalog if catalog is not None else Catalog()
+        self.cursors = cursors if cursors is not None else reads.Cursors()
+        self.profiler = Profiler(self.catalog)
+        # Told of every document write run() makes (engine_store.observing); None: nobody.
+        self.observer: WriteObserver | None = None
         # Where $listLocalSessions reads the server's session cache (run() may supply one).
         self._local_sessions: Callable[[], list[dict]] = list
         c, k = self.catalog, self.cursors

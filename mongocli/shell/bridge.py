@@ -40,8 +40,8 @@ _WRITE_OPTIONS = {"upsert": "upsert", "arrayFilters": "array_filters", "hint": "
 def _kwargs(options: Mapping[str, Any] | None, table: Mapping[str, str], what: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in (options or {}).items():
-        if key in ("writeConcern", "readConcern", "readPreference", "session"):
-            continue  # per-operation concerns: not supported by this bridge yet; the URI's apply
+        if key in ("writeConcern", "readConcern", "readPreference"):
+            continue  # applied to the collection handle (Bridge._coll)
         if key not in table:
             raise _InvalidInput(f"{what}: unknown option {key!r} (known: {', '.join(sorted(table))})")
         out[table[key]] = value
@@ -50,6 +50,10 @@ def _kwargs(options: Mapping[str, Any] | None, table: Mapping[str, str], what: s
 
 class _InvalidInput(Exception):
     """A request the bridge cannot run as given (reported as MongoshInvalidInputError)."""
+
+
+class _Unsupported(Exception):
+    """A mongosh feature this shell does not offer yet (reported as MongoshUnimplementedError)."""
 
 
 class Bridge:
@@ -74,12 +78,14 @@ class Bridge:
             op = request.pop("op")
             handler = getattr(self, f"op_{op}", None)
             if handler is None:
-                raise _InvalidInput(f"{op} is not supported by this shell yet")
+                raise _Unsupported(f"{op} is not supported by this shell yet")
             reply: dict[str, Any] = {"ok": self.call_driver(lambda: handler(request))}
         except KeyboardInterrupt:
             reply = {"error": {"name": "MongoshInterruptedError", "message": "execution was interrupted"}}
         except _InvalidInput as exc:
             reply = {"error": {"name": "MongoshInvalidInputError", "message": str(exc)}}
+        except _Unsupported as exc:
+            reply = {"error": {"name": "MongoshUnimplementedError", "message": str(exc)}}
         except BulkWriteError as exc:
             reply = {"error": _bulk_error(exc)}
         except OperationFailure as exc:
@@ -102,7 +108,11 @@ class Bridge:
         return self.sessions[sid]
 
     def _coll(self, request: Mapping[str, Any]) -> Any:
-        return self.client.get_database(request["db"]).get_collection(request["coll"])
+        """The collection, with the operation's writeConcern/readConcern/readPreference options applied."""
+        options = request.get("options") or request.get("spec") or {}
+        return self.client.get_database(request["db"]).get_collection(
+            request["coll"], write_concern=options.get("writeConcern"), read_concern=options.get("readConcern"),
+            read_preference=options.get("readPreference"))
 
     def _db(self, request: Mapping[str, Any]) -> Any:
         return self.client.get_database(request["db"])
@@ -161,7 +171,7 @@ class Bridge:
         target = self.client if r.get("cluster") else (self._coll(r) if r.get("coll") else self._db(r))
         watch = getattr(target, "watch", None)
         if watch is None:
-            raise _InvalidInput("watch() is not supported yet: the driver has no change streams")
+            raise _Unsupported("watch() is not supported yet: the driver has no change streams")
         return watch(list(r.get("pipeline") or []), session=session, **_kwargs(spec, {
             "fullDocument": "full_document", "resumeAfter": "resume_after", "startAfter": "start_after",
             "batchSize": "batch_size", "maxAwaitTimeMS": "max_await_time_ms", "comment": "comment",
@@ -363,7 +373,7 @@ class Bridge:
         session = self._session(r)
         fn = getattr(session, method, None)
         if fn is None:
-            raise _InvalidInput(f"session.{shell_name}() is not supported yet: the driver has no transactions")
+            raise _Unsupported(f"session.{shell_name}() is not supported yet: the driver has no transactions")
         fn(*args)
         return None
 
@@ -377,7 +387,7 @@ class Bridge:
         return self._transaction(r, "abort_transaction", "abortTransaction")
 
     def op_clientBulkWrite(self, r: dict[str, Any]) -> Any:
-        raise _InvalidInput("Mongo.bulkWrite() is not supported yet: the driver has no client bulk write")
+        raise _Unsupported("Mongo.bulkWrite() is not supported yet: the driver has no client bulk write")
 
     def close(self) -> None:
         """Close open cursors and end sessions (the shell is leaving)."""

@@ -81,7 +81,7 @@ class Engine:
         self._read_file = read_file or _read_text
         self._interrupt = _Interrupt()
         self._exit_code: int | None = None
-        self._loading: list[str] = []
+        self._base_dir = ""  # load() resolves relative paths against the running script's folder
         ctx = quickjs.Context()
         ctx.set_memory_limit(MEMORY_LIMIT)
         ctx.set_max_stack_size(4 << 20)
@@ -143,6 +143,7 @@ class Engine:
         self._exit_code = int(code) if code == code else 0
 
     def _load_source(self, path: str) -> str:
+        path = os.path.join(self._base_dir, os.path.expanduser(path)) if self._base_dir else path
         try:
             text = self._read_file(path)
         except OSError as exc:
@@ -154,6 +155,7 @@ class Engine:
         """Evaluate one input; `output` is "shell" (mongosh text), "canonical", "relaxed" or "jsonl"."""
         self._interrupt.flag = False
         self._exit_code = None
+        self._base_dir = os.path.dirname(os.path.abspath(filename)) if os.path.isfile(filename) else ""
         program = instrument(metacommands.translate(source))
         previous = _install_sigint(self._interrupt.fire)
         try:
@@ -170,7 +172,6 @@ class Engine:
                 return Outcome(error=_error_text(str(exc), program, filename))
         finally:
             _restore_sigint(previous)
-            self._ctx.gc()
 
     def completion_data(self) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
         """(methods by object kind, the user's globals with their property names) for completion.

@@ -46,9 +46,11 @@ function __mc_size(bytes) {
   return `${v.toFixed(2)} ${units[u]}`;
 }
 
+// mongosh's `show dbs` layout: names padded to the longest, sizes right-aligned.
 function __mc_table(rows) {
   const width = Math.max(0, ...rows.map((r) => r[0].length));
-  return rows.map((r) => `${r[0].padEnd(width)}  ${r[1]}`).join("\n");
+  const sizeWidth = Math.max(0, ...rows.map((r) => r[1].length));
+  return rows.map((r) => `${r[0].padEnd(width)}  ${r[1].padStart(sizeWidth)}`).join("\n");
 }
 
 const __mc_meta = {

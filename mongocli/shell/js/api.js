@@ -12,7 +12,7 @@ class MongoServerError extends Error {
     this.name = info.name || "MongoServerError";
     for (const k of Object.keys(info)) if (!["name", "message"].includes(k)) this[k] = __mc_fromEJ(info[k]);
   }
-  toString() { return `${this.name}${this.codeName ? `[${this.codeName}]` : ""}: ${this.message}`; }
+  toString() { return `${this.name}: ${this.message}`; }  // as mongosh 2.12 prints it (codeName is a property)
 }
 
 function __mc_makeError(info) {

@@ -125,7 +125,12 @@ class LongType {
   __ejson() { return { $numberLong: this.__text }; }
   __inspect() { return `Long('${this.__text}')`; }
 }
-function NumberLong(value) { return new LongType(value); }
+function NumberLong(value) {
+  if (typeof value === "number") {
+    __mc_warn("Warning: NumberLong: specifying a number as argument is deprecated and may lead to loss of precision, pass a string instead");
+  }
+  return new LongType(value);
+}
 const Long = NumberLong;
 Long.fromNumber = (n) => new LongType(n);
 Long.fromString = (s) => new LongType(s);
@@ -338,7 +343,10 @@ function __mc_relax(ej) {
     if (k === "$numberLong") return Number(ej[k]);
     if (k === "$date" && typeof ej[k] === "object") {
       const ms = Number(ej[k].$numberLong);
-      if (ms >= 0 && ms <= 253402300799999) return { $date: new Date(ms).toISOString() };
+      if (ms >= 0 && ms <= 253402300799999) {
+        const iso = new Date(ms).toISOString();  // bson-js leaves out ".000" for whole seconds
+        return { $date: ms % 1000 === 0 ? iso.slice(0, -5) + "Z" : iso };
+      }
       return ej;
     }
   }

@@ -4,7 +4,8 @@
 
 function __mc_text(args) { return args.map((a) => __mc_display(a)).join(" "); }
 function print(...args) { __mc_write(__mc_text(args) + "\n", "stdout"); }
-function printjson(...args) { __mc_write(args.map((a) => __mc_inspect(a)).join(" ") + "\n", "stdout"); }
+// mongosh's printjson: every field on its own line (util.inspect with compact: false).
+function printjson(...args) { __mc_write(args.map((a) => __mc_inspect(a, { compact: false })).join(" ") + "\n", "stdout"); }
 const console = {
   log: print, info: print, debug: print,
   warn(...args) { __mc_write(__mc_text(args) + "\n", "stderr"); },

@@ -96,8 +96,8 @@ function __mc_groupArrayElements(ctx, output, value) {
 
 function __mc_reduceToSingleString(ctx, output, base, braces, isArray, recurseTimes, value) {
   const entries = output.length;
-  if (isArray && entries > 6) output = __mc_groupArrayElements(ctx, output, value);
-  if (ctx.currentDepth - recurseTimes < ctx.compact && entries === output.length) {
+  if (typeof ctx.compact === "number" && isArray && entries > 6) output = __mc_groupArrayElements(ctx, output, value);
+  if (typeof ctx.compact === "number" && ctx.currentDepth - recurseTimes < ctx.compact && entries === output.length) {
     const start = output.length + ctx.indentationLvl + braces[0].length + base.length + 10;
     if (__mc_isBelowBreakLength(ctx, output, start, base)) {
       const joined = output.join(", ");
@@ -123,12 +123,13 @@ function __mc_formatPrimitive(v) {
 function __mc_formatValue(ctx, v, recurseTimes) {
   if (v === null) return "null";
   if (typeof v !== "object" && typeof v !== "function") return __mc_formatPrimitive(v);
+  // Before the function check: a collection is a callable Proxy that inspects as its namespace.
+  if (typeof v.__inspect === "function") return v.__inspect((x) => __mc_formatValue(ctx, x, recurseTimes));
   if (typeof v === "function") {
     const src = Function.prototype.toString.call(v);
     if (src.startsWith("class")) return `[class ${v.name || "(anonymous)"}]`;
     return v.name ? `[Function: ${v.name}]` : "[Function (anonymous)]";
   }
-  if (typeof v.__inspect === "function") return v.__inspect((x) => __mc_formatValue(ctx, x, recurseTimes));
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? "Invalid Date" : `ISODate('${v.toISOString()}')`;
   if (v instanceof RegExp) return String(v);
   if (v instanceof Error) {

@@ -3,8 +3,8 @@
 Each request names an operation (`op`) and carries its arguments as canonical Extended JSON,
 so BSON types survive exactly; the reply is {"ok": value} or {"error": {name, message, code,
 codeName, ...}} (a Python exception cannot cross into QuickJS, so errors travel as data and the
-prelude throws them). Only the driver's public API is used: Client, Database, Collection,
-Cursor, ClientSession. Results are shaped as mongosh prints them (acknowledged, insertedId, ...).
+prelude throws them). Only the driver's public API (`driver.__all__`) is used: Client, Database,
+Collection, Cursor, ClientSession, the bulk request types and the errors. Results are shaped as mongosh prints them (acknowledged, insertedId, ...).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 from bson import json_util
 from bson.json_util import CANONICAL_JSON_OPTIONS, DatetimeConversion, JSONOptions
 
-from driver.errors import BulkWriteError, DriverError, OperationFailure, ServerSelectionTimeout
+from driver import BulkWriteError, DriverError, OperationFailure, ServerSelectionTimeout
 
 __all__ = ["Bridge"]
 
@@ -292,7 +292,7 @@ class Bridge:
         return self._find_and_modify(r, "find_one_and_delete")
 
     def op_bulkWrite(self, r: dict[str, Any]) -> Any:
-        from driver.bulk import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
+        from driver import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
         requests = []
         for i, model in enumerate(r["operations"]):
             if not isinstance(model, Mapping) or len(model) != 1:

@@ -17,7 +17,7 @@ from typing import Iterator
 import pytest
 from click.testing import CliRunner
 
-from driver.client import Client
+from driver import Client
 from mongocli.sandbox import Sandbox
 from mongocli.shell.app import Shell
 from mongocli.shell.command import shell_command

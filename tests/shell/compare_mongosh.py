@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from driver.client import Client
+from driver import Client
 from mongocli.shell.app import Shell
 from tests.shell.corpus import Case, collapse, load_cases
 

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from driver.client import Client
+from driver import Client
 from mongocli.sandbox import Sandbox
 from mongocli.shell.app import Shell
 from tests.shell.corpus import Case, load_cases

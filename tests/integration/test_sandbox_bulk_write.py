@@ -85,42 +85,24 @@ def test_results_beyond_the_first_batch_come_by_get_more(client) -> None:
     assert [r["idx"] for r in more["cursor"]["nextBatch"]] == [2, 3, 4]
 
 
-def test_retry_is_answered_from_history_and_fail_points_apply(replset, client) -> None:
-    from pymongo import monitoring
+def test_retry_is_answered_from_history_and_fail_points_apply(replset, client, mongo_client) -> None:
+    from tests.support.pymongo_commands import StartedCommands
 
-    class Count(monitoring.CommandListener):
-        def __init__(self) -> None:
-            self.bulk_writes: list = []
-
-        def started(self, event) -> None:
-            if event.command_name == "bulkWrite":
-                self.bulk_writes.append(event.command.get("txnNumber"))
-
-        def succeeded(self, event) -> None:
-            pass
-
-        def failed(self, event) -> None:
-            pass
-
-    counter = Count()
-    from pymongo import MongoClient
-
-    watched = MongoClient(replset.uri, event_listeners=[counter], serverSelectionTimeoutMS=5000)
-    try:
-        client.admin.command({"configureFailPoint": "onPrimaryTransactionalWrite", "mode": {"times": 1},
-                              "data": {"closeConnection": True}})
-        result = watched.bulk_write([InsertOne({"_id": 1, "n": 1}, namespace="db.g"),
-                                     UpdateOne({"_id": 1}, {"$inc": {"n": 1}}, namespace="db.g")])
-        # The first attempt committed but lost its reply; the retry (same txnNumber) is answered
-        # from the session's history: the increment is applied once.
-        assert len(counter.bulk_writes) == 2 and counter.bulk_writes[0] == counter.bulk_writes[1] is not None
-        assert result.inserted_count == 1 and client.db.g.find_one() == {"_id": 1, "n": 2}
-        client.admin.command({"configureFailPoint": "failCommand", "mode": {"times": 1},
-                              "data": {"failCommands": ["bulkWrite"], "writeConcernError":
-                                       {"code": 64, "errmsg": "waiting for replication timed out"}}})
-        with pytest.raises(ClientBulkWriteException) as wce:
-            client.bulk_write([InsertOne({"_id": 2}, namespace="db.g")])
-        assert wce.value.write_concern_errors[0]["code"] == 64
-        assert client.db.g.count_documents({"_id": 2}) == 1  # the write itself ran
-    finally:
-        watched.close()
+    counter = StartedCommands()
+    watched = mongo_client(replset.uri, event_listeners=[counter])
+    client.admin.command({"configureFailPoint": "onPrimaryTransactionalWrite", "mode": {"times": 1},
+                          "data": {"closeConnection": True}})
+    result = watched.bulk_write([InsertOne({"_id": 1, "n": 1}, namespace="db.g"),
+                                 UpdateOne({"_id": 1}, {"$inc": {"n": 1}}, namespace="db.g")])
+    # The first attempt committed but lost its reply; the retry (same txnNumber) is answered
+    # from the session's history: the increment is applied once.
+    numbers = [body.get("txnNumber") for body in counter.of("bulkWrite")]
+    assert len(numbers) == 2 and numbers[0] == numbers[1] is not None
+    assert result.inserted_count == 1 and client.db.g.find_one() == {"_id": 1, "n": 2}
+    client.admin.command({"configureFailPoint": "failCommand", "mode": {"times": 1},
+                          "data": {"failCommands": ["bulkWrite"], "writeConcernError":
+                                   {"code": 64, "errmsg": "waiting for replication timed out"}}})
+    with pytest.raises(ClientBulkWriteException) as wce:
+        client.bulk_write([InsertOne({"_id": 2}, namespace="db.g")])
+    assert wce.value.write_concern_errors[0]["code"] == 64
+    assert client.db.g.count_documents({"_id": 2}) == 1  # the write itself ran

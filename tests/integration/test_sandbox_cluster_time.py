@@ -43,29 +43,15 @@ def test_gossip_advances_the_clock(gossiping, raw_connection) -> None:
 
 
 def test_causally_consistent_session_reads_its_writes(gossiping, mongo_client) -> None:
-    from pymongo import monitoring
+    from tests.support.pymongo_commands import StartedCommands
 
-    class Reads(monitoring.CommandListener):
-        def __init__(self) -> None:
-            self.find_concerns: list = []
-
-        def started(self, event) -> None:
-            if event.command_name == "find":
-                self.find_concerns.append(event.command.get("readConcern"))
-
-        def succeeded(self, event) -> None:
-            pass
-
-        def failed(self, event) -> None:
-            pass
-
-    reads = Reads()
+    reads = StartedCommands()
     client = mongo_client(gossiping.uri, event_listeners=[reads])
     with client.start_session(causal_consistency=True) as session:
         client.test.c.insert_one({"_id": 1}, session=session)
         written_at = session.operation_time
         assert client.test.c.find_one({"_id": 1}, session=session) == {"_id": 1}
-    assert reads.find_concerns == [{"afterClusterTime": written_at}]
+    assert [body.get("readConcern") for body in reads.of("find")] == [{"afterClusterTime": written_at}]
 
 
 def test_after_cluster_time_ahead_of_the_cluster_is_refused(gossiping, mongo_client) -> None:

@@ -187,3 +187,17 @@ def test_writing_stages_and_change_streams_are_refused_in_a_transaction(client) 
             assert refused.value.code == 263
             session.abort_transaction()
     assert "copy" not in client.db.list_collection_names()
+
+
+def test_commit_reports_an_unsatisfiable_write_concern_after_committing(start_sandbox, mongo_client) -> None:
+    from pymongo.errors import WriteConcernError
+    from pymongo.write_concern import WriteConcern
+
+    client = mongo_client(start_sandbox(topology="replset", members=3, election_delay_ms=100).uri)
+    with client.start_session() as session:
+        session.start_transaction(write_concern=WriteConcern(w=10))
+        client.db.t.insert_one({"_id": 1}, session=session)
+        with pytest.raises(WriteConcernError) as wce:
+            session.commit_transaction()
+    assert wce.value.code == 100 and wce.value.details["codeName"] == "UnsatisfiableWriteConcern"
+    assert list(client.db.t.find()) == [{"_id": 1}]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import bson
 from bson import Int64, Timestamp
@@ -27,6 +27,7 @@ from bson import Int64, Timestamp
 from mongocli.sandbox.change_journal import Entry
 from mongocli.sandbox.engine_pipeline import run_stages
 from mongocli.sandbox.engine_values import CommandError, clone, error
+from mongocli.sandbox.engine_write import translate
 from mongocli.sandbox.sessions import RETRYABLE_ERROR_CODES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -165,6 +166,8 @@ class ChangeStreams:
             return self._kill(cmd)
         except CommandError as exc:
             return exc.reply()
+        except Exception as exc:  # noqa: BLE001 - a sandbox bug must not drop the connection
+            return translate(exc).reply()
 
     # ----- aggregate ---------------------------------------------------------------------------
     def _open(self, db: str, cmd: dict) -> dict[str, Any]:
@@ -323,7 +326,10 @@ class ChangeStreams:
         """The event after the user's pipeline; the token (_id) must survive it."""
         if not stream.pipeline:
             return event
-        results = run_stages([event], stream.pipeline)
+        try:
+            results = run_stages([event], stream.pipeline)
+        except Exception as exc:  # noqa: BLE001 - mongomock failures become server errors
+            raise translate(exc) from exc
         if not results:
             return None
         shaped = results[0]
@@ -438,75 +444,3 @@ def _key(value: Any) -> Any:
 
 # The server rejects a stage not allowed after $changeStream with this code (IllegalOperation).
 ChangeStreamsStageCode = 20
-
-
-# ----- catalog events -------------------------------------------------------------------------
-def catalog_change(deployment: "Deployment", db: str, name: str, cmd: Mapping[str, Any]
-                   ) -> Callable[[Mapping[str, Any]], None] | None:
-    """For a catalog command, what to record in the journal once it succeeds (None: nothing).
-    Called before the command runs, to see what it is about to drop."""
-    catalog = deployment.engine.catalog
-    journal = deployment.journal
-    target = cmd.get(name)
-    def uuid_of(coll_name: Any) -> Any:
-        coll = catalog.get(db, coll_name) if isinstance(coll_name, str) else None
-        return coll.uuid if coll is not None else None
-
-    if name == "drop" and isinstance(target, str):
-        if catalog.get(db, target) is None:
-            return None
-        uuid = uuid_of(target)
-        return lambda reply: journal.record_event("drop", db, target, uuid=uuid)
-    if name == "dropDatabase":
-        names = {coll: uuid_of(coll) for coll in sorted(catalog.dbs.get(db, {}))}
-
-        def dropped(reply: Mapping[str, Any]) -> None:
-            for coll, uuid in names.items():
-                journal.record_event("drop", db, coll, uuid=uuid)
-            journal.record_event("dropDatabase", db, None)
-        return dropped
-    if name == "renameCollection" and isinstance(target, str) and isinstance(cmd.get("to"), str):
-        sdb, _, scoll = target.partition(".")
-        tdb, _, tcoll = cmd["to"].partition(".")
-        source = catalog.get(sdb, scoll)
-        return lambda reply: journal.record_event("rename", sdb, scoll, to={"db": tdb, "coll": tcoll},
-                                                  dropTarget=bool(cmd.get("dropTarget")),
-                                                  uuid=source.uuid if source is not None else None)
-    if name == "create" and isinstance(target, str):
-        view = cmd.get("viewOn") is not None
-        description = {k: clone(v) for k, v in cmd.items() if k in ("viewOn", "pipeline", "capped", "size",
-                                                                    "max", "collation", "validator")}
-        if not view:
-            description["idIndex"] = {"v": 2, "key": {"_id": 1}, "name": "_id_"}
-        return lambda reply: journal.record_event("create", db, target, operationDescription=description,
-                                                  nsType="view" if view else "collection", uuid=uuid_of(target))
-    if name == "createIndexes" and isinstance(target, str) and isinstance(cmd.get("indexes"), list):
-        before = set(catalog.get(db, target).indexes) if catalog.get(db, target) is not None else set()
-
-        def created(reply: Mapping[str, Any]) -> None:
-            coll = catalog.get(db, target)
-            if not before and coll is not None:  # created implicitly by createIndexes
-                journal.record_event("create", db, target, uuid=coll.uuid, nsType="collection",
-                                     operationDescription={"idIndex": {"v": 2, "key": {"_id": 1}, "name": "_id_"}})
-            new = [dict(ix.spec) for n, ix in (coll.indexes.items() if coll else ()) if n not in before]
-            if new:
-                journal.record_event("createIndexes", db, target, operationDescription={"indexes": new},
-                                     uuid=uuid_of(target))
-        return created
-    if name in ("dropIndexes", "deleteIndexes") and isinstance(target, str):
-        coll = catalog.get(db, target)
-        specs = {n: dict(ix.spec) for n, ix in coll.indexes.items()} if coll is not None else {}
-
-        def dropped_indexes(reply: Mapping[str, Any]) -> None:
-            after = catalog.get(db, target)
-            gone = [spec for n, spec in specs.items() if after is None or n not in after.indexes]
-            if gone:
-                journal.record_event("dropIndexes", db, target, operationDescription={"indexes": gone},
-                                     uuid=uuid_of(target))
-        return dropped_indexes
-    if name == "collMod" and isinstance(target, str):
-        description = {k: clone(v) for k, v in cmd.items() if k not in ("collMod", "$db", "lsid", "$clusterTime",
-                                                                        "writeConcern", "comment")}
-        return lambda reply: journal.record_event("modify", db, target, operationDescription=description,
-                                                  uuid=uuid_of(target))
-    return None

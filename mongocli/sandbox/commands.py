@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 from bson import Binary, Int64, Timestamp
 
-from mongocli.sandbox import change_streams, cluster_time, scram, snapshot_reads, transactions
+from mongocli.sandbox import change_journal, cluster_time, scram, snapshot_reads, transactions
 from mongocli.sandbox.engine_values import CODE_NAMES
 from mongocli.sandbox.failpoints import FailPointError
 from mongocli.sandbox.replication import STOP_REPL_PRODUCER, check_write_concern_syntax
@@ -272,7 +272,7 @@ def _data_command(conn: "Connection", db: str, name: str, cmd: dict[str, Any]) -
     stored = deployment.sessions.before(cmd)
     if stored is not None:
         return stored
-    recorded = change_streams.catalog_change(deployment, db, name, cmd) if write else None
+    recorded = change_journal.catalog_change(deployment, db, name, cmd) if write else None
     try:
         reply = deployment.engine.run(db, engine_cmd, local_sessions=deployment.sessions.local_sessions)
     except Exception as exc:  # an engine bug must not kill the connection; report it like a server

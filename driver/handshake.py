@@ -233,11 +233,11 @@ def monitoring_hello(hello_ok: bool) -> dict[str, Any]:
     return {"hello": 1} if hello_ok else {"isMaster": 1}
 
 
-def uses_op_msg(reply: Mapping[str, Any], *, legacy_request: bool) -> bool:
+def uses_op_msg(max_wire_version: int, *, legacy_request: bool) -> bool:
     """After the handshake, OP_MSG is used when the server's maxWireVersion >= 6 (MongoDB 3.6)."""
     if not legacy_request:
         return True
-    return int(reply.get("maxWireVersion", 0) or 0) >= 6
+    return max_wire_version >= 6
 
 
 __all__ = [

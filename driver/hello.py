@@ -5,11 +5,98 @@ from __future__ import annotations
 import datetime
 from typing import Any, Iterable, Mapping
 
+from dataclasses import dataclass
+
 from bson import ObjectId
 
+from driver.errors import ProtocolError
 from driver.sdam.description import ServerDescription, ServerType, TopologyVersion
 
 DEFAULT_PORT = 27017
+
+# Peer-driven sizes are bounded (issue 11): a hostile hello must not make the client allocate or
+# spawn without limit. Real servers announce exactly these limits (16 MiB documents, 48 MB
+# messages, 100,000 writes per batch); larger values are clamped to them, zero or negative
+# ones are a protocol error. A replica set has at most 50 members, so a hello listing more
+# than MAX_HOSTS addresses (hosts + passives + arbiters) is refused: each would get a monitor.
+MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024
+MAX_MESSAGE_SIZE_BYTES = 48_000_000
+MAX_WRITE_BATCH_SIZE = 100_000
+MAX_HOSTS = 100
+
+_INT_FIELDS = ("minWireVersion", "maxWireVersion", "maxBsonObjectSize", "maxMessageSizeBytes",
+               "maxWriteBatchSize", "setVersion", "logicalSessionTimeoutMinutes")
+_STR_FIELDS = ("setName", "me", "primary", "msg")
+_ADDRESS_LIST_FIELDS = ("hosts", "passives", "arbiters")
+_LIMITS = {"maxBsonObjectSize": MAX_BSON_OBJECT_SIZE, "maxMessageSizeBytes": MAX_MESSAGE_SIZE_BYTES,
+           "maxWriteBatchSize": MAX_WRITE_BATCH_SIZE}
+
+
+@dataclass(frozen=True)
+class HelloLimits:
+    """What a connection needs from its handshake reply, typed and bounded (see check_hello)."""
+
+    min_wire_version: int
+    max_wire_version: int
+    max_bson_object_size: int
+    max_message_size_bytes: int
+    max_write_batch_size: int
+    compression: tuple[str, ...]
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def check_hello(address: str, reply: Mapping[str, Any]) -> HelloLimits:
+    """Check the field types and sizes of a successful hello reply; return its limits.
+
+    Raises ProtocolError naming the field (and the server) when a field has the wrong type, a
+    size limit is zero or negative, or the reply lists more than MAX_HOSTS addresses. Limits
+    above what any server announces are clamped. Absent (or null) fields take the defaults.
+    """
+    where = f"hello reply from {address}"
+    ints: dict[str, int | None] = {}
+    for name in _INT_FIELDS:
+        value = reply.get(name)
+        if value is None:
+            ints[name] = None
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or (
+                isinstance(value, float) and not value.is_integer()):
+            raise ProtocolError(f"{where}: field {name!r} must be an integer, got {_type_name(value)} {value!r:.40}")
+        else:
+            ints[name] = int(value)
+    for name in _STR_FIELDS:
+        value = reply.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ProtocolError(f"{where}: field {name!r} must be a string, got {_type_name(value)} {value!r:.40}")
+    count = 0
+    for name in _ADDRESS_LIST_FIELDS + ("compression",):
+        value = reply.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ProtocolError(f"{where}: field {name!r} must be a list of strings, got {value!r:.60}")
+        if name in _ADDRESS_LIST_FIELDS:
+            count += len(value)
+    if count > MAX_HOSTS:
+        raise ProtocolError(f"{where} lists {count} hosts (hosts, passives, arbiters); a replica set has at "
+                            f"most 50 members and mongocli accepts at most {MAX_HOSTS}: the server is "
+                            "misconfigured or not a genuine MongoDB server")
+    limits = {}
+    for name, cap in _LIMITS.items():
+        value = ints[name]
+        if value is not None and value <= 0:
+            raise ProtocolError(f"{where}: field {name!r} must be positive, got {value}")
+        limits[name] = cap if value is None else min(value, cap)
+    return HelloLimits(
+        min_wire_version=ints["minWireVersion"] or 0,
+        max_wire_version=ints["maxWireVersion"] or 0,
+        max_bson_object_size=limits["maxBsonObjectSize"],
+        max_message_size_bytes=limits["maxMessageSizeBytes"],
+        max_write_batch_size=limits["maxWriteBatchSize"],
+        compression=tuple(reply.get("compression") or ()),
+    )
 
 
 def normalize_address(address: str) -> str:
@@ -114,6 +201,10 @@ def server_description_from_hello(address: str, reply: Mapping[str, Any] | None,
         return ServerDescription(address=address, error=message, last_update_time_ms=now_ms,
                                  raw_reply=reply)
 
+    try:
+        limits = check_hello(address, reply)
+    except ProtocolError as exc:
+        return ServerDescription(address=address, error=str(exc), last_update_time_ms=now_ms, raw_reply=reply)
     server_type = server_type_from_hello(reply)
     last_write = reply.get("lastWrite")
     last_write_ms = _datetime_ms(last_write.get("lastWriteDate")) if isinstance(last_write, Mapping) else None
@@ -123,7 +214,6 @@ def server_description_from_hello(address: str, reply: Mapping[str, Any] | None,
     election_id = reply.get("electionId")
     service_id = reply.get("serviceId")
     tags = reply.get("tags")
-    compression = reply.get("compression")
     return ServerDescription(
         address=address,
         type=server_type,
@@ -132,8 +222,8 @@ def server_description_from_hello(address: str, reply: Mapping[str, Any] | None,
         last_write_date_ms=last_write_ms,
         last_update_time_ms=now_ms,
         op_time=op_time if isinstance(op_time, Mapping) else None,
-        min_wire_version=_int_or_none(reply.get("minWireVersion")) or 0,
-        max_wire_version=_int_or_none(reply.get("maxWireVersion")) or 0,
+        min_wire_version=limits.min_wire_version,
+        max_wire_version=limits.max_wire_version,
         me=normalize_address(str(me)) if me else None,
         hosts=_addresses(reply.get("hosts", ())),
         passives=_addresses(reply.get("passives", ())),
@@ -147,9 +237,9 @@ def server_description_from_hello(address: str, reply: Mapping[str, Any] | None,
         topology_version=parse_topology_version(reply.get("topologyVersion")),
         hello_ok=bool(reply.get("helloOk", False)),
         service_id=service_id if isinstance(service_id, ObjectId) else None,
-        max_bson_object_size=_int_or_none(reply.get("maxBsonObjectSize")) or 16 * 1024 * 1024,
-        max_message_size_bytes=_int_or_none(reply.get("maxMessageSizeBytes")) or 48_000_000,
-        max_write_batch_size=_int_or_none(reply.get("maxWriteBatchSize")) or 100_000,
-        compression=tuple(str(c) for c in compression) if isinstance(compression, (list, tuple)) else (),
+        max_bson_object_size=limits.max_bson_object_size,
+        max_message_size_bytes=limits.max_message_size_bytes,
+        max_write_batch_size=limits.max_write_batch_size,
+        compression=limits.compression,
         raw_reply=reply,
     )

@@ -496,7 +496,9 @@ class Pool:
     def _perished_reason(self, pooled: PooledConnection, now: float) -> str | None:
         if self._is_stale(pooled):
             return "stale"
-        if pooled.errored:
+        if pooled.errored or (pooled.connection is not None and pooled.connection.closed):
+            # A connection that closed itself (a protocol error: unsolicited moreToCome, a reply to
+            # another request, bad framing) cannot be trusted with another request (issue 11).
             return "error"
         idle_ms = self.options.max_idle_time_ms
         if pooled.state == "available" and idle_ms and (now - pooled.last_used) * 1000 > idle_ms:

@@ -6,6 +6,7 @@ import functools
 import socket
 import ssl
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
@@ -45,6 +46,11 @@ def _seconds(ms: float | None) -> float | None:
     becomes seconds, at the socket.
     """
     return ms / 1000.0 if ms else None
+
+
+# Bodies are read into a buffer that grows with the bytes received (doubling from this size),
+# never allocated from the length a peer announces (issue 11: a 2 GB header cost 2 GB up front).
+FIRST_READ_BUFFER = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -205,6 +211,12 @@ class Connection:
         self.max_message_size = DEFAULT_MAX_MESSAGE_SIZE
         self.hello: Mapping[str, Any] | None = None
         self.more_to_come = False  # the last reply said another follows (exhaust/streaming hello)
+        # Read/write timeout in ms (None = none): socketTimeoutMS, or what set_timeout() says. It
+        # bounds a whole reply, not each recv, so a server trickling bytes cannot stretch it.
+        self._timeout_ms: float | None = self.options.socket_timeout_ms or None
+        # An absolute time.monotonic() no I/O may pass (bounded_by()), and what set it.
+        self._deadline: float | None = None
+        self._deadline_reason = ""
         self._last_reply_id = 0
         self._closed = threading.Event()
         # Guards _closed/_io_threads/_released: close() from another thread must not free the
@@ -224,8 +236,23 @@ class Connection:
         return self._closed.is_set()
 
     def set_timeout(self, timeout_ms: float | None) -> None:
-        """Change the read/write timeout (None or 0 = wait forever); monitors use it for awaitable hello."""
-        self.sock.settimeout(_seconds(timeout_ms))
+        """Change the read/write timeout (None or 0 = wait forever); monitors use it for awaitable hello.
+
+        It bounds each send and each whole reply (header and body together)."""
+        self._timeout_ms = timeout_ms or None
+
+    @contextmanager
+    def bounded_by(self, deadline: float | None, reason: str) -> Iterator[None]:
+        """Within the block no send or read goes past `deadline` (a time.monotonic() value; None
+        = no extra bound), whatever the per-reply timeout; `reason` names it in the timeout error
+        (e.g. "connectTimeoutMS=2000 for connecting, the handshake and authentication")."""
+        outer = self._deadline, self._deadline_reason
+        if deadline is not None and (self._deadline is None or deadline < self._deadline):
+            self._deadline, self._deadline_reason = deadline, reason
+        try:
+            yield
+        finally:
+            self._deadline, self._deadline_reason = outer
 
     def command(
         self,
@@ -263,7 +290,14 @@ class Connection:
         self._send(message, name)
         if unacknowledged:
             return None
-        return self._receive(request_id, name, check)
+        reply = self._receive(request_id, name, check)
+        if self.more_to_come and not exhaust_allowed:
+            # OP_MSG spec: moreToCome is only valid on replies to requests that set exhaustAllowed.
+            # Replies this connection never asked for would answer its next request: close it.
+            self.close()
+            raise ProtocolError(f"bad reply to {name!r} from {self.address}: the reply sets moreToCome "
+                                "but the request did not allow exhaust; the connection was closed")
+        return reply
 
     def legacy_command(self, db: str, body: Mapping[str, Any], *, check: bool = True) -> dict[str, Any]:
         """Run a command via OP_QUERY on `db.$cmd` (initial isMaster, servers < 3.6)."""
@@ -329,27 +363,49 @@ class Connection:
 
     # --- internals -----------------------------------------------------------------------
 
+    def _io_deadline(self) -> tuple[float | None, str]:
+        """The end of the next send or reply: the per-reply timeout or bounded_by()'s, the sooner."""
+        deadline, reason = self._deadline, self._deadline_reason
+        if self._timeout_ms:
+            own = time.monotonic() + self._timeout_ms / 1000.0
+            if deadline is None or own < deadline:
+                deadline, reason = own, f"socketTimeoutMS={self._timeout_ms:g} for the whole reply"
+        return deadline, reason
+
+    def _arm(self, deadline: float | None) -> None:
+        """Set the socket timeout to what is left until `deadline`; raise socket.timeout if none is."""
+        if deadline is None:
+            self.sock.settimeout(None)
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("deadline passed")
+        self.sock.settimeout(left)
+
     def _send(self, message: bytes, name: str) -> None:
+        deadline, reason = self._io_deadline()
         try:
             with self._io(f"send {name!r}"):
-                self.sock.sendall(message)
+                self._arm(deadline)
+                self.sock.sendall(message)  # one timeout for the whole sendall (Python >= 3.5)
         except socket.timeout:
             self.close()
-            raise NetworkTimeout(f"sending {name!r} to {self.address} timed out "
-                                 f"(socketTimeoutMS={self.options.socket_timeout_ms})") from None
+            raise NetworkTimeout(f"sending {name!r} to {self.address} timed out ({reason})") from None
         except OSError as exc:
             self.close()
             raise ConnectionFailure(f"sending {name!r} to {self.address} failed: {exc}") from exc
 
     def _receive(self, request_id: int, name: str, check: bool) -> dict[str, Any]:
+        deadline, reason = self._io_deadline()
         try:
             with self._io(f"read the reply to {name!r}"):
-                header, message = read_message(self._recv_exactly, max_message_size=self.max_message_size,
+                header, message = read_message(lambda size: self._recv_exactly(size, deadline),
+                                               max_message_size=self.max_message_size,
                                                expected_response_to=request_id, codec_options=self.codec_options)
         except socket.timeout:
             self.close()
             raise NetworkTimeout(f"reading the reply to {name!r} from {self.address} timed out "
-                                 f"(socketTimeoutMS={self.options.socket_timeout_ms})") from None
+                                 f"({reason})") from None
         except ProtocolError as exc:
             self.close()  # the byte stream can no longer be trusted
             raise ProtocolError(f"bad reply to {name!r} from {self.address}: {exc}") from exc
@@ -382,14 +438,18 @@ class Connection:
             check_reply(reply, name, self.address)
         return reply
 
-    def _recv_exactly(self, size: int) -> bytes:
-        buf = bytearray(size)
-        view = memoryview(buf)
+    def _recv_exactly(self, size: int, deadline: float | None) -> bytes:
+        """Exactly `size` bytes by `deadline`; the buffer grows with what arrives (see FIRST_READ_BUFFER)."""
+        buf = bytearray(min(size, FIRST_READ_BUFFER))
         got = 0
         while got < size:
             if self.closed:
                 raise ConnectionFailure(f"connection to {self.address} was closed while reading")
-            n = self.sock.recv_into(view[got:])
+            if got == len(buf):
+                buf.extend(bytes(min(len(buf), size - len(buf))))
+            self._arm(deadline)
+            with memoryview(buf) as view:
+                n = self.sock.recv_into(view[got:])
             if n == 0:
                 raise ConnectionFailure(f"connection closed by {self.address} "
                                         f"after {got} of {size} bytes")

@@ -119,10 +119,32 @@ def authenticate(
     return mechanism
 
 
+# SCRAM server messages are a nonce, a salt and a count, or a signature: well under 1 KiB.
+# The bound keeps a hostile payload from costing memory or hashing time (issue 11).
+MAX_SASL_PAYLOAD = 64 * 1024
+
+
 def _payload(reply: Mapping[str, Any]) -> bytes:
+    """The reply's SASL payload as bytes: BSON binary, or base64 text from some servers.
+
+    Anything else (a number would make bytes(n) allocate n bytes), or a payload over
+    MAX_SASL_PAYLOAD, raises AuthenticationFailed.
+    """
     value = reply.get("payload", b"")
     if isinstance(value, str):  # some servers answer base64 text
-        return base64.b64decode(value)
+        if len(value) > MAX_SASL_PAYLOAD * 4 // 3 + 4:
+            raise AuthenticationFailed(f"SCRAM: the server's payload is {len(value)} characters of text; "
+                                       f"at most {MAX_SASL_PAYLOAD} bytes are expected")
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            raise AuthenticationFailed("SCRAM: the server's payload is text but not valid base64") from None
+    if not isinstance(value, (bytes, bytearray)):  # bson.Binary is a bytes subclass
+        raise AuthenticationFailed(f"SCRAM: the server's payload is a {type(value).__name__} ({value!r:.40}), "
+                                   "not binary data")
+    if len(value) > MAX_SASL_PAYLOAD:
+        raise AuthenticationFailed(f"SCRAM: the server's payload is {len(value)} bytes; "
+                                   f"at most {MAX_SASL_PAYLOAD} are expected")
     return bytes(value)
 
 

@@ -17,6 +17,10 @@ from driver.errors import AuthenticationFailed
 
 # Auth spec, SCRAM-SHA-1 / SCRAM-SHA-256: "drivers MUST enforce a minimum iteration count of 4096".
 MIN_ITERATIONS = 4096
+# No spec maximum; servers default to 10,000 (SHA-1) / 15,000 (SHA-256). PBKDF2 costs about a
+# second per million iterations here, so a hostile count (2e9 = minutes of CPU, past every
+# timeout) is refused rather than computed (issue 11).
+MAX_ITERATIONS = 1_000_000
 
 _HASHES = {"SCRAM-SHA-1": "sha1", "SCRAM-SHA-256": "sha256"}
 
@@ -147,6 +151,12 @@ class ScramConversation:
         if iterations < MIN_ITERATIONS:
             raise AuthenticationFailed(
                 f"SCRAM: the server asked for {iterations} iterations; the minimum is {MIN_ITERATIONS}"
+            )
+        if iterations > MAX_ITERATIONS:
+            raise AuthenticationFailed(
+                f"SCRAM: the server asked for {iterations} iterations; mongocli refuses more than "
+                f"{MAX_ITERATIONS} (each attempt would cost minutes of CPU): the server is misconfigured "
+                "or not genuine"
             )
         try:
             salt = base64.b64decode(salt_b64, validate=True)

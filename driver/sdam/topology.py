@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any, Callable, Protocol, Sequence
 
-from driver.errors import ServerSelectionTimeout
+from driver.errors import ConfigurationError, ServerSelectionTimeout
 from driver.events.listeners import EventBus
 from driver.hello import load_balancer_server
 from driver.sdam import app_errors, selection, transitions
@@ -178,6 +178,10 @@ class Topology:
                 if self._closed:
                     raise ServerSelectionTimeout("the client is closed; no server can be selected")
                 snapshot = self._description
+                if not snapshot.compatible:
+                    # Server selection spec, "Server Selection Algorithm" step 2: an invalid
+                    # topology wire version fails selection at once, with SDAM's message.
+                    raise ConfigurationError(f"{snapshot.compatibility_error}; no server can be selected")
                 suitable = selection.select_servers(
                     snapshot, criteria, local_threshold_ms=self.settings.local_threshold_ms,
                     deprioritized=deprioritized)

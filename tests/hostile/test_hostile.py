@@ -116,14 +116,6 @@ class Probe:
 
 # Faults today's driver does not yet survive (issue 11); each mark goes with its fix.
 NOT_YET = {
-    "scram_huge_int": "SCRAM payload type/size not validated: bytes(n) of a peer integer",
-    "scram_iterations": "no upper bound on the SCRAM iteration count",
-    "hello_huge_limits": "hello limits trusted; the body buffer is allocated from the announced length",
-    "many_hosts": "no cap on hosts in a hello; one monitor per listed host",
-    "wire_999": "an incompatible server is still selected",
-    "wrong_types": "wrong-typed hello fields are not a protocol error naming the field",
-    "trickle": "socketTimeoutMS bounds each recv, not the whole reply",
-    "more_to_come": "a reply with an unsolicited moreToCome is accepted and its connection pooled",
 }
 
 

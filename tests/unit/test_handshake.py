@@ -137,7 +137,7 @@ def test_server_api_fields_accept_both_spellings():
 
 def test_after_handshake():
     assert monitoring_hello(True) == {"hello": 1} and monitoring_hello(False) == {"isMaster": 1}
-    assert uses_op_msg({"maxWireVersion": 6}, legacy_request=True)
-    assert not uses_op_msg({"maxWireVersion": 5}, legacy_request=True)
-    assert not uses_op_msg({}, legacy_request=True)
-    assert uses_op_msg({}, legacy_request=False)
+    assert uses_op_msg(6, legacy_request=True)  # maxWireVersion, typed by hello.check_hello
+    assert not uses_op_msg(5, legacy_request=True)
+    assert not uses_op_msg(0, legacy_request=True)  # absent
+    assert uses_op_msg(0, legacy_request=False)

@@ -29,13 +29,20 @@ ADDR = "127.0.0.1:27017"
 WAIT_S = 10.0
 
 
+class ClosedFlag(threading.Event):
+    """Set by close(); true when set, like socket_connection.Connection.closed (the pool reads it)."""
+
+    def __bool__(self) -> bool:
+        return self.is_set()
+
+
 class Raw:
     """A fake established connection that records close()."""
 
     def __init__(self, connection_id: int, service_id=None) -> None:
         self.id = connection_id
         self.service_id = service_id
-        self.closed = threading.Event()
+        self.closed = ClosedFlag()
 
     def close(self) -> None:
         self.closed.set()
@@ -179,6 +186,20 @@ def test_errored_connection_is_closed_at_checkin(events):
     assert pooled.errored
     assert of(events, ConnectionClosed) == [ConnectionClosed(ADDR, 1, "error")]
     assert factory.made[1].closed.is_set()
+    pool.close()
+
+
+def test_connection_that_closed_itself_is_not_pooled_again(events):
+    # A protocol error (e.g. an unsolicited moreToCome) closes the socket inside the connection
+    # and raises ProtocolError, not ConnectionFailure: the pool must still not hand it out again.
+    factory = Factory()
+    pool = make_pool(factory, events=events)
+    pool.ready()
+    with pool.connection() as pooled:
+        factory.made[1].close()
+    assert of(events, ConnectionClosed) == [ConnectionClosed(ADDR, 1, "error")]
+    with pool.connection() as again:
+        assert again.connection is factory.made[2]
     pool.close()
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import warnings
+import weakref
 from typing import Any, Callable, Iterable, Mapping
 
 from driver.context import ClientContext
@@ -53,6 +56,11 @@ class Client:
         self._executor = self._context.executor
         self._closed = False
         self.topology.open()
+        # Monitors and pools never refer to the Client (they hold the topology), so a client
+        # dropped without close() is collected; this finalizer then stops its threads and
+        # sockets and warns (issue 11; PyMongo's monitors likewise hold their client weakly).
+        self._finalizer = weakref.finalize(self, _close_unreferenced, self.topology, self._settings.seeds)
+        self._finalizer.atexit = False  # at interpreter exit daemon threads simply end
 
     @property
     def topology_description(self) -> Any:
@@ -120,6 +128,7 @@ class Client:
         if self._closed:
             return
         self._closed = True
+        self._finalizer.detach()
         try:
             self._executor.kill_pending_cursors()
             self._end_sessions()
@@ -151,3 +160,14 @@ class Client:
     def __repr__(self) -> str:
         return f"<Client {self._settings.seeds} {self.topology.description.type.value}>"
 
+
+def _close_unreferenced(topology: Any, seeds: Any) -> None:
+    """Finalizer of a Client collected without close(): warn, and close its topology.
+
+    The close runs on its own short thread: a finalizer may run inside any thread (even a
+    monitor's, holding whatever lock it holds when the collector starts).
+    """
+    warnings.warn(f"Client for {seeds} was garbage collected without close(); its monitors and "
+                  "connections are being closed now. Call close() or use 'with Client(...) as client:'",
+                  ResourceWarning, stacklevel=2)
+    threading.Thread(target=topology.close, name="close-unreferenced-client", daemon=True).start()

@@ -149,6 +149,24 @@ class HostileServer:
         for thread in list(self._threads):
             thread.join(10)
 
+    def open_connections(self) -> int:
+        """Client connections currently open to this server."""
+        with self._lock:
+            return len(self._sockets)
+
+    def wait_until_no_connections(self, timeout_s: float) -> bool:
+        """Wait (by joining their threads) until every client connection has ended; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                threads = [t for t in self._threads if t.is_alive()]
+            if not threads:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            threads[0].join(left)
+
     def __enter__(self) -> "HostileServer":
         return self
 

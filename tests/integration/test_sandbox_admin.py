@@ -39,24 +39,25 @@ def test_get_log_records_elections(replset, mongo_client) -> None:
     assert client.admin.command("getLog", "*")["names"] == ["global", "startupWarnings"]
 
 
-def test_current_op_shows_blocked_command(standalone, mongo_client) -> None:
-    import threading
+def test_current_op_shows_blocked_command(standalone, mongo_client, raw_connection) -> None:
+    import time
+
+    from driver import wire
 
     client = mongo_client(standalone.uri)
+    # Blocked far longer than a busy machine could need to see it: the test never races the
+    # block's end. Nobody waits for the count's reply; stopping the sandbox cancels it.
     client.admin.command({"configureFailPoint": "failCommand", "mode": {"times": 1},
-                          "data": {"failCommands": ["count"], "blockConnection": True, "blockTimeMS": 400}})
-    worker = threading.Thread(target=lambda: mongo_client(standalone.uri, appname="slowpoke").db.command("count", "c"))
-    worker.start()
-    try:
-        deadline_ops = []
-        for _ in range(200):  # poll the server (each call is a real round trip, no sleep)
-            deadline_ops = [op for op in client.admin.command("currentOp")["inprog"]
-                            if op.get("appName") == "slowpoke" and "count" in op["command"]]
-            if deadline_ops:
-                break
-        assert deadline_ops and deadline_ops[0]["ns"] == "db.$cmd"
-    finally:
-        worker.join(5)
+                          "data": {"failCommands": ["count"], "blockConnection": True, "blockTimeMS": 120_000}})
+    slow = raw_connection(standalone.addresses[0])
+    slow.command({"hello": 1, "client": {"application": {"name": "slowpoke"}}, "$db": "admin"})
+    slow.send(wire.encode_op_msg(wire.next_request_id(), {"count": "c", "$db": "db"}))
+    blocked: list[dict] = []
+    deadline = time.monotonic() + 60
+    while not blocked and time.monotonic() < deadline:  # each pass is a round trip to the server
+        blocked = [op for op in client.admin.command("currentOp")["inprog"]
+                   if op.get("appName") == "slowpoke" and "count" in op["command"]]
+    assert blocked and blocked[0]["ns"] == "db.$cmd" and blocked[0]["active"]
 
 
 def test_replset_command_errors(replset, mongo_client) -> None:

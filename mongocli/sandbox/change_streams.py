@@ -165,7 +165,10 @@ class ChangeStreams:
                 return await self._get_more(conn, db, cmd)
             return self._kill(cmd)
         except CommandError as exc:
-            return exc.reply()
+            reply = exc.reply()
+            if exc.code == 280:  # a 4.4+ server marks what no resume can get past
+                reply["errorLabels"] = ["NonResumableChangeStreamError"]
+            return reply
         except Exception as exc:  # noqa: BLE001 - a sandbox bug must not drop the connection
             return translate(exc).reply()
 

@@ -684,3 +684,6 @@ async def _end_transaction(conn: "Connection", db: str, cmd: dict) -> dict:
         return error(10107, "NotWritablePrimary", "not primary")
     deployment.sessions.touch(cmd.get("lsid"))
     return deployment.transactions.end(next(iter(cmd)), cmd)
+
+
+from mongocli.sandbox import sharding  # noqa: E402,F401  (registers mongos's sharding commands)

@@ -92,7 +92,8 @@ def coll_mod(catalog: Catalog, db: str, cmd: dict) -> dict:
     reply: dict[str, Any] = {}
     if "index" in cmd:
         reply.update(_mod_index(coll, cmd["index"]))
-    for key in ("validator", "validationLevel", "validationAction", "viewOn", "pipeline"):
+    for key in ("validator", "validationLevel", "validationAction", "viewOn", "pipeline",
+                "changeStreamPreAndPostImages"):  # the last one read by change streams
         if key in cmd:
             coll.options[key] = cmd[key]
     reply["ok"] = 1.0

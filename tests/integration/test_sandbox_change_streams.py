@@ -153,7 +153,7 @@ def test_pipeline_stages_and_a_modified_token(client) -> None:
         coll.insert_one({"_id": 2})
         with pytest.raises(OperationFailure) as fatal:
             _next(broken)
-    assert fatal.value.code == 280
+    assert fatal.value.code == 280 and fatal.value.has_error_label("NonResumableChangeStreamError")
 
 
 def test_await_data_get_more_wakes_on_a_write(client) -> None:
@@ -191,3 +191,25 @@ def test_get_more_fail_point_labels_resumable_errors(client) -> None:
     # The cursor survives: the next getMore answers with an empty batch and a resume token.
     reply = client.db.command({"getMore": cursor_id, "collection": "t", "maxTimeMS": 10})
     assert reply["cursor"]["nextBatch"] == [] and "postBatchResumeToken" in reply["cursor"]
+
+
+def test_shard_collection_is_an_expanded_event_on_mongos(start_sandbox, mongo_client) -> None:
+    client = mongo_client(start_sandbox(topology="sharded", members=1).uri)
+    client.sdb.create_collection("sc")
+    with client.sdb.sc.watch(show_expanded_events=True, max_await_time_ms=50) as stream:
+        assert client.admin.command({"shardCollection": "sdb.sc", "key": {"_id": 1}})["collectionsharded"] == "sdb.sc"
+        [event] = _next(stream)
+    assert event["operationType"] == "shardCollection"
+    assert event["operationDescription"]["shardKey"] == {"_id": 1}
+
+
+def test_pre_and_post_images_follow_coll_mod(client) -> None:
+    client.db.create_collection("later")
+    client.db.later.insert_one({"_id": 1, "v": 0})
+    client.db.command("collMod", "later", changeStreamPreAndPostImages={"enabled": True})
+    with client.db.later.watch(full_document="whenAvailable", full_document_before_change="required",
+                               max_await_time_ms=50) as stream:
+        client.db.later.update_one({"_id": 1}, {"$inc": {"v": 1}})
+        [event] = _next(stream)
+    assert event["fullDocument"] == {"_id": 1, "v": 1} and event["fullDocumentBeforeChange"] == {"_id": 1, "v": 0}
+

@@ -38,13 +38,18 @@ def loads_document(text: str) -> dict[str, Any]:
 
 
 def parse_json_option(text: str | None, option: str) -> dict[str, Any] | None:
-    """An option's JSON object value (None stays None); errors name the option."""
+    """An option's object value, as Extended JSON or mongosh-style relaxed syntax (`{age: {$gt: 30}}`,
+    what people paste); None stays None; errors name the option."""
     if text is None:
         return None
     try:
         return loads_document(text)
-    except ValueError as exc:
-        raise UserError(f"{option}: {exc}: {text!r}") from None
+    except ValueError as strict_error:
+        from mongocli.service.relaxed_json import to_json
+        try:
+            return loads_document(to_json(text))
+        except ValueError:
+            raise UserError(f"{option}: {strict_error}: {text!r}") from None
 
 
 # MongoDB's documented limits: a BSON document of at most 16 MiB, nested at most 100 levels.

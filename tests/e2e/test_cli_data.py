@@ -99,7 +99,7 @@ def test_run_command_and_its_failure(server: Sandbox) -> None:
 
 @pytest.mark.parametrize("args, message", [
     (["find", "nodot"], "must be DATABASE.COLLECTION"),
-    (["find", "a.b", "--filter", "{a: 1}"], "--filter: invalid JSON"),
+    (["find", "a.b", "--filter", "{a: }"], "--filter: invalid JSON"),
     (["find", "a.b", "--sort", "[1]"], "--sort: expected a JSON object"),
     (["run", "admin", "{}"], "COMMAND_JSON must name a command"),
 ])

@@ -9,40 +9,73 @@ from typing import Any, Callable
 import click
 
 from mongocli.commands._app import App, pass_app
+from mongocli.errors import UserError
 
 
 @click.command()
 @click.option("--legacy", is_flag=True, help="Send legacy isMaster as OP_QUERY instead of hello as OP_MSG.")
 @click.option("--address", metavar="HOST:PORT", default=None, help="Server to ask (default: the URI's first host).")
+@click.option("--all", "all_members", is_flag=True,
+              help="Ask every member the topology knows; show them side by side, differences marked.")
 @pass_app
-def hello(app: App, legacy: bool, address: str | None) -> None:
+def hello(app: App, legacy: bool, address: str | None, all_members: bool) -> None:
     """Show one server's raw hello (or isMaster) reply and the measured round trip."""
-    from mongocli.service.diagnostics import hello as ask_hello
-    app.preflight()
-    app.renderer().hello(ask_hello(app.options, address, legacy=legacy))
+    from mongocli.service import diagnostics
+    if all_members and address:
+        raise UserError("give --all or --address, not both")
+    if not all_members:
+        app.preflight()
+        app.renderer().hello(diagnostics.hello(app.options, address, legacy=legacy))
+        return
+    from mongocli.service.connect import discover
+    with app.topology() as live:
+        addresses = list(discover(live).servers)
+    app.renderer().hello_all(diagnostics.hello_all(app.options, addresses, legacy=legacy))
 
 
 @click.command()
 @click.option("--watch", is_flag=True, help="Redraw on every topology change until Ctrl-C.")
 @click.option("--duration", type=click.FloatRange(0), default=None, help="With --watch: stop after S seconds.")
+@click.option("--read-preference", "mode", default=None,
+              type=click.Choice(["primary", "primaryPreferred", "secondary", "secondaryPreferred", "nearest"]),
+              help="Show selection for this mode only (default: every mode).")
+@click.option("--tag-sets", metavar="JSON", default=None, help="Tag sets in order, e.g. '[{\"dc\": \"east\"}, {}]'.")
+@click.option("--max-staleness", "max_staleness", type=click.IntRange(-1), default=None,
+              help="maxStalenessSeconds for the selection shown.")
 @pass_app
-def topology(app: App, watch: bool, duration: float | None) -> None:
-    """Show the client's view after discovery: topology type, set name, every server."""
+def topology(app: App, watch: bool, duration: float | None, mode: str | None, tag_sets: str | None,
+             max_staleness: int | None) -> None:
+    """Show the client's view after discovery: topology type, set name, every server, and which
+    server each read preference would select now (and why not the others)."""
+    from mongocli.service import diagnostics
     from mongocli.service.connect import discover
-    from mongocli.service.diagnostics import topology_view
+    preferences = diagnostics.read_preferences(mode, _tag_sets(tag_sets), max_staleness)
     renderer = app.renderer()
     changed = threading.Event()
     with app.topology(lambda _event: changed.set()) as live:
         snapshot = discover(live)
         if not watch:
-            renderer.topology(topology_view(snapshot))
+            renderer.topology(diagnostics.topology_view(snapshot, preferences))
             return
-        _watch_topology(app, renderer, live, changed, duration)
+        _watch_topology(app, renderer, live, changed, duration, preferences)
+
+
+def _tag_sets(text: str | None) -> list[dict[str, str]] | None:
+    if text is None:
+        return None
+    from mongocli.service.inputs import parse_json_option
+    value = parse_json_option('{"t": %s}' % text, "--tag-sets")["t"]  # type: ignore[index]
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise UserError("--tag-sets must be a JSON array of objects, e.g. '[{\"dc\": \"east\"}, {}]'")
+    return value
 
 
 def _watch_topology(app: App, renderer: Any, live: Any, changed: threading.Event,
-                    duration: float | None) -> None:
-    from mongocli.service.diagnostics import topology_view
+                    duration: float | None, preferences: list[Any]) -> None:
+    from mongocli.service.diagnostics import topology_view as plain_view
+
+    def topology_view(td: Any) -> Any:
+        return plain_view(td, preferences)
     deadline = time.monotonic() + duration if duration is not None else None
     view = topology_view(live.description)
 

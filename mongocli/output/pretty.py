@@ -18,6 +18,9 @@ _EVENT_STYLE = {"heartbeat_failed": "bold red", "server_changed": "yellow", "top
                 "heartbeat_succeeded": "green", "heartbeat_started": "dim", "note": "bold"}
 
 
+_UNBROKEN_COLUMNS = {"address", "selects now", "field", "type"}
+
+
 class PrettyRenderer(TableRenderer):
     """rich output for people: tables with borders, highlighted JSON, coloured event lines."""
 
@@ -38,14 +41,21 @@ class PrettyRenderer(TableRenderer):
     def rich_table(columns: list[str], rows: list[list[str]], title: str | None = None) -> Table:
         table = Table(title=title, title_justify="left", header_style="bold")
         for column in columns:
-            table.add_column(column, overflow="fold")
+            # An address split over two lines cannot be copied: address columns never wrap and
+            # the others fold around them (issue 10 item 7, 80-column terminals).
+            keep_whole = column in _UNBROKEN_COLUMNS or ":" in column
+            table.add_column(column, overflow="fold", no_wrap=keep_whole, min_width=len(column) if keep_whole else None)
         for row in rows:
             table.add_row(*row)
         return table
 
-    def topology_renderable(self, view: TopologyView) -> Table:
-        """The topology table (also what `topology --watch` redraws in place)."""
-        return self.rich_table(*shapes.topology_table(view), title=shapes.topology_title(view))
+    def topology_renderable(self, view: TopologyView) -> Any:
+        """The topology table (also what `topology --watch` redraws in place), with selection if any."""
+        table = self.rich_table(*shapes.topology_table(view), title=shapes.topology_title(view))
+        if not view.selection:
+            return table
+        from rich.console import Group
+        return Group(table, self.rich_table(*shapes.selection_table(view), title="server selection now"))
 
     def topology(self, view: TopologyView) -> None:
         self.print(self.topology_renderable(view))

@@ -7,8 +7,8 @@ from typing import Any, Sequence
 from bson import json_util
 from mongocli.output import shapes
 from mongocli.output.environment import Environment
-from mongocli.service.results import (CommandResult, EventRecord, FindResult, HelloResult, InsertReport,
-                                      TopologyView)
+from mongocli.service.results import (CommandResult, EventRecord, FindResult, HelloAllResult, HelloResult,
+                                      InsertReport, TopologyView)
 
 from mongocli.output.environment import EJSON_MODES, FORMATS  # noqa: F401 - re-exported
 
@@ -34,6 +34,9 @@ class Renderer:
 
     def topology(self, view: TopologyView) -> None:
         self.document(shapes.topology_document(view))
+
+    def hello_all(self, result: HelloAllResult) -> None:
+        self.document(shapes.hello_all_document(result))
 
     def event(self, record: EventRecord) -> None:
         self.document(shapes.event_document(record))
@@ -75,6 +78,7 @@ class TableRenderer(Renderer):
     def table(self, columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
         if title:
             self.write(title)
+        rows = [[v.replace("\n", ", ") for v in row] for row in rows]
         widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
         self.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
         for row in rows:
@@ -86,6 +90,15 @@ class TableRenderer(Renderer):
 
     def topology(self, view: TopologyView) -> None:
         self.table(*shapes.topology_table(view), title=shapes.topology_title(view))
+        if view.selection:
+            self.table(*shapes.selection_table(view), title="server selection now")
+
+    def hello_all(self, result: HelloAllResult) -> None:
+        self.table(*shapes.hello_all_table(result), title="hello of every member"
+                   + (f"; views differ on: {', '.join(result.differences)}" if result.differences else
+                      "; all members agree"))
+        for address, error in sorted(result.errors.items()):
+            self.write(f"{address}: no answer: {error}")
 
     def event(self, record: EventRecord) -> None:
         self.write(f"{shapes.clock_time(record.time)}  {shapes.event_text(record)}")

@@ -7,8 +7,8 @@ from typing import Any, Mapping, Sequence
 
 from bson import json_util
 
-from mongocli.service.results import (CommandResult, EventRecord, FindResult, HelloResult, InsertReport,
-                                      TopologyView)
+from mongocli.service.results import (CommandResult, EventRecord, FindResult, HelloAllResult, HelloResult,
+                                      InsertReport, TopologyView)
 
 COMPACT = json_util.RELAXED_JSON_OPTIONS
 
@@ -26,7 +26,45 @@ def topology_document(view: TopologyView) -> dict[str, Any]:
         for s in view.servers]}
     if not view.compatible:
         doc["compatibility_error"] = view.compatibility_error
+    if view.selection:
+        doc["selection"] = [
+            {"read_preference": dict(row.read_preference), "selected": list(row.selected),
+             "latency_window_ms": [round(b, 3) for b in row.window_ms] if row.window_ms else None,
+             "servers": [{"address": s.address, "selected": s.address in row.selected,
+                          "reason": row.reasons.get(s.address)} for s in view.servers]}
+            for row in view.selection]
     return doc
+
+
+def selection_table(view: TopologyView) -> tuple[list[str], list[list[str]]]:
+    """One row per read preference: the servers it selects now, the window, why not the others."""
+    rows = []
+    for row in view.selection:
+        rp = row.read_preference
+        label = rp["mode"] + "".join(f" {k}={cell(v)}" for k, v in rp.items() if k != "mode")
+        window = f"{row.window_ms[0]:.1f}-{row.window_ms[1]:.1f} ms" if row.window_ms else "-"
+        why = "; ".join(f"{a}: {r}" for a, r in sorted(row.reasons.items()))
+        rows.append([label, "\n".join(row.selected) or "none", window, why])
+    return ["read preference", "selects now", "window", "not selected because"], rows
+
+
+def hello_all_document(result: HelloAllResult) -> dict[str, Any]:
+    return {"members": [hello_document(r) for r in result.results],
+            "unreachable": [{"address": a, "error": e} for a, e in sorted(result.errors.items())],
+            "differences": list(result.differences)}
+
+
+def hello_all_table(result: HelloAllResult) -> tuple[list[str], list[list[str]]]:
+    """Fields as rows, members as columns; a row whose values differ is marked with "!"."""
+    fields: list[str] = ["rtt"]
+    for r in result.results:
+        fields.extend(k for k in r.reply if k not in fields)
+    rows = []
+    for name in fields:
+        values = [f"{r.rtt_ms:.2f} ms" if name == "rtt" else (cell(r.reply[name]) if name in r.reply else "")
+                  for r in result.results]
+        rows.append([("! " if name in result.differences else "  ") + name, *values])
+    return ["field", *(r.address for r in result.results)], rows
 
 
 def topology_table(view: TopologyView) -> tuple[list[str], list[list[str]]]:

@@ -89,3 +89,51 @@ def insert(client: Client, db: str, collection: str, numbered: Sequence[tuple[in
                 failed.append((line, "no result from the server for this document"))
     return InsertReport(namespace=f"{db}.{collection}", inserted_lines=tuple(inserted_lines),
                         inserted_ids=tuple(inserted_ids), bad_lines=tuple(bad_lines), failed_lines=tuple(failed))
+
+
+def count(client: Client, db: str, collection: str, filter: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """countDocuments (an exact count through an aggregate, as the CRUD spec defines it)."""
+    n = client.get_database(db).get_collection(collection).count_documents(filter or {})
+    return {"namespace": f"{db}.{collection}", "count": n}
+
+
+def aggregate(client: Client, db: str, collection: str, pipeline: Sequence[Mapping[str, Any]]) -> FindResult:
+    """Every document the pipeline returns (getMore followed to the end)."""
+    with _last_reply(client) as seen:
+        documents = tuple(client.get_database(db).get_collection(collection).aggregate(list(pipeline)))
+    return FindResult(namespace=f"{db}.{collection}", documents=documents, address=seen.get("address") or "?")
+
+
+def update(client: Client, db: str, collection: str, filter: Mapping[str, Any], change: Any, *,
+           many: bool, upsert: bool) -> dict[str, Any]:
+    """updateOne / updateMany (operators or a pipeline); the counts the server reports."""
+    coll = client.get_database(db).get_collection(collection)
+    result = (coll.update_many if many else coll.update_one)(filter, change, upsert=upsert)
+    return {"namespace": f"{db}.{collection}", "matched": result.matched_count, "modified": result.modified_count,
+            "upserted_id": result.upserted_id}
+
+
+def delete(client: Client, db: str, collection: str, filter: Mapping[str, Any], *, many: bool) -> dict[str, Any]:
+    coll = client.get_database(db).get_collection(collection)
+    result = (coll.delete_many if many else coll.delete_one)(filter)
+    return {"namespace": f"{db}.{collection}", "deleted": result.deleted_count}
+
+
+def list_indexes(client: Client, db: str, collection: str) -> FindResult:
+    with _last_reply(client) as seen:
+        documents = tuple(client.get_database(db).get_collection(collection).list_indexes())
+    return FindResult(namespace=f"{db}.{collection}", documents=documents, address=seen.get("address") or "?")
+
+
+def create_index(client: Client, db: str, collection: str, keys: Mapping[str, Any], *, name: str | None,
+                 unique: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {"unique": True} if unique else {}
+    if name:
+        options["name"] = name
+    created = client.get_database(db).get_collection(collection).create_index(list(keys.items()), **options)
+    return {"namespace": f"{db}.{collection}", "created": created}
+
+
+def drop_index(client: Client, db: str, collection: str, name: str) -> dict[str, Any]:
+    client.get_database(db).get_collection(collection).drop_index(name)
+    return {"namespace": f"{db}.{collection}", "dropped": name}

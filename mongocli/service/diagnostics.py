@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from driver.socket_connection import Connection
 from driver.events import sdam as sdam_events
 from driver.handshake import client_metadata
 from driver.hello import normalize_address
+from driver.errors import ConfigurationError
+from driver.read_preference import ReadPreference
+from driver.sdam import selection
 from driver.sdam.description import ServerDescription, ServerType, TopologyDescription
-from mongocli.service.results import EventRecord, HelloResult, ServerRow, TopologyView
+from mongocli.service.results import EventRecord, HelloAllResult, HelloResult, SelectionRow, ServerRow, TopologyView
 from mongocli.service.options import ConnectOptions
 
 
@@ -41,6 +44,36 @@ def hello(options: ConnectOptions, address: str | None = None, *, legacy: bool =
                        opcode="OP_QUERY" if legacy else "OP_MSG", rtt_ms=rtt_ms, reply=reply)
 
 
+# Fields whose values every member should agree on (or, for the role fields, shows who thinks what).
+VIEW_FIELDS = ("setName", "setVersion", "electionId", "primary", "hosts", "passives", "arbiters")
+
+
+def hello_all(options: ConnectOptions, addresses: Sequence[str], *, legacy: bool = False) -> HelloAllResult:
+    """hello (or legacy isMaster) of every address, each on its own connection; the fields of
+    VIEW_FIELDS on which the members' views differ (hosts compared as sets)."""
+    from driver.errors import DriverError
+    results: list[HelloResult] = []
+    errors: dict[str, str] = {}
+    for address in sorted(addresses):
+        try:
+            results.append(hello(options, address, legacy=legacy))
+        except DriverError as exc:
+            errors[address] = str(exc)
+    differences = []
+    for name in VIEW_FIELDS:
+        # Only members that report the field (a secondary has no electionId): absent is not a difference.
+        values = {_comparable(r.reply[name]) for r in results if r.reply.get(name) is not None}
+        if len(values) > 1:
+            differences.append(name)
+    return HelloAllResult(results=tuple(results), errors=errors, differences=tuple(differences))
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(sorted(map(str, value)))
+    return str(value) if value is not None else None
+
+
 def server_row(sd: ServerDescription) -> ServerRow:
     """One server's facts for display (setVersion/electionId only for primaries, as SDAM uses them)."""
     is_primary = sd.type is ServerType.RSPrimary
@@ -51,11 +84,47 @@ def server_row(sd: ServerDescription) -> ServerRow:
         tags=dict(sd.tags), error=sd.error)
 
 
-def topology_view(td: TopologyDescription) -> TopologyView:
-    """The whole description as plain rows, servers sorted by address."""
+def topology_view(td: TopologyDescription, read_preferences: Sequence[ReadPreference] = ()) -> TopologyView:
+    """The whole description as plain rows, servers sorted by address; with `read_preferences`,
+    what each would select now (see selection_row)."""
     return TopologyView(type=td.type.value, set_name=td.set_name,
                         servers=tuple(server_row(sd) for _a, sd in sorted(td.servers.items())),
-                        compatible=td.compatible, compatibility_error=td.compatibility_error)
+                        compatible=td.compatible, compatibility_error=td.compatibility_error,
+                        selection=tuple(selection_row(td, rp) for rp in read_preferences))
+
+
+ALL_MODES = ("primary", "primaryPreferred", "secondary", "secondaryPreferred", "nearest")
+
+
+def read_preferences(mode: str | None, tag_sets: Sequence[Mapping[str, str]] | None,
+                     max_staleness_s: int | None) -> list[ReadPreference]:
+    """The read preferences to show: the one asked for, else every mode (ConfigurationError if invalid)."""
+    if mode is None and (tag_sets or max_staleness_s is not None):
+        mode = "nearest"
+    if mode is None:
+        return [ReadPreference(mode=m) for m in ALL_MODES]
+    return [ReadPreference(mode=mode, tag_sets=tuple(tag_sets) if tag_sets else ({},),
+                           max_staleness_seconds=max_staleness_s)]
+
+
+def selection_row(td: TopologyDescription, rp: ReadPreference) -> SelectionRow:
+    """What the driver's selection code (not a copy of it) would pick for `rp` now, and why not the rest."""
+    try:
+        window = selection.select_servers(td, rp)
+    except ConfigurationError as exc:
+        window = []
+        reasons = {address: f"invalid read preference: {exc}" for address in td.servers}
+    else:
+        reasons = dict(selection.explain_unsuitable(td, rp))
+    rtts = [selection.round_trip_ms(s) for s in window]
+    bounds = (min(rtts), min(rtts) + td.settings.local_threshold_ms) if rtts else None
+    described: dict[str, Any] = {"mode": rp.mode}
+    if any(rp.tag_sets):
+        described["tag_sets"] = [dict(t) for t in rp.tag_sets]
+    if rp.max_staleness_seconds is not None:
+        described["max_staleness_seconds"] = rp.max_staleness_seconds
+    return SelectionRow(read_preference=described, selected=tuple(sorted(s.address for s in window)),
+                        window_ms=bounds, reasons=reasons)
 
 
 def _why(previous: ServerDescription, new: ServerDescription) -> str:

@@ -31,6 +31,16 @@ class ServerRow:
 
 
 @dataclass(frozen=True)
+class SelectionRow:
+    """Which servers one read preference would select now (the latency window), and why not the others."""
+
+    read_preference: Mapping[str, Any]            # {"mode": ..., "tag_sets": [...], "max_staleness_seconds": ...}
+    selected: tuple[str, ...]                      # in the latency window: one is picked per operation
+    window_ms: tuple[float, float] | None          # (fastest RTT, fastest + localThresholdMS)
+    reasons: Mapping[str, str] = field(default_factory=dict)   # address -> why not selected
+
+
+@dataclass(frozen=True)
 class TopologyView:
     """The client's view of the deployment at one moment."""
 
@@ -39,10 +49,20 @@ class TopologyView:
     servers: tuple[ServerRow, ...]
     compatible: bool = True
     compatibility_error: str | None = None
+    selection: tuple[SelectionRow, ...] = ()
 
     @property
     def primary(self) -> str | None:
         return next((s.address for s in self.servers if s.type == "RSPrimary"), None)
+
+
+@dataclass(frozen=True)
+class HelloAllResult:
+    """Every known member's raw hello, side by side, and the fields on which their views differ."""
+
+    results: tuple[HelloResult, ...]
+    errors: Mapping[str, str]                 # address -> why it did not answer
+    differences: tuple[str, ...]              # compared fields whose values are not all equal
 
 
 @dataclass(frozen=True)

@@ -42,14 +42,25 @@ class _Printer:
         self._thread = threading.Thread(target=self._run, name="demo-printer", daemon=True)
         self._thread.start()
         self.quiet = False  # set while the client closes: its shutdown noise is not part of the tour
+        self.reader_gone = False  # stdout's reader went away (`mongocli demo | head -3`)
 
     def _run(self) -> None:
+        # Every job is marked done, printed or not: flush() joins the queue and must never hang.
         while (job := self._queue.get()) is not None:
-            job()
-            self._queue.task_done()
+            try:
+                if not self.reader_gone:
+                    job()
+            except (BrokenPipeError, SystemExit):
+                # rich answers a broken pipe with SystemExit (Console.on_broken_pipe): in this
+                # thread that would end the printer silently and leave flush() waiting forever.
+                self.reader_gone = True
+            finally:
+                self._queue.task_done()
         self._queue.task_done()
 
     def show(self, job: Callable[[], None]) -> None:
+        if self.reader_gone:
+            raise BrokenPipeError("stdout was closed by its reader")  # ends the tour: nobody watches it
         self._queue.put(job)
 
     def note(self, text: str, **facts: Any) -> None:
@@ -58,7 +69,7 @@ class _Printer:
 
     def driver_event(self, event: Any) -> None:
         record = event_record(event)
-        if record is None or self.quiet or record.kind not in SHOWN_EVENTS:
+        if record is None or self.quiet or self.reader_gone or record.kind not in SHOWN_EVENTS:
             return
         if record.kind == "topology_changed" and record.facts["from"] == record.facts["to"]:
             return  # the server line just before says what changed

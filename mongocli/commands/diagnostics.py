@@ -105,26 +105,42 @@ def _watch_topology(app: App, renderer: Any, live: Any, changed: threading.Event
 
 
 @click.command()
-@click.option("--heartbeat-ms", type=click.IntRange(500), default=None,
+@click.option("--heartbeat-frequency-ms", "--heartbeat-ms", "heartbeat_ms", type=click.IntRange(500), default=None,
               help="heartbeatFrequencyMS (default: the URI's, else 10000).")
+@click.option("--connect-timeout-ms", type=click.IntRange(0), default=None,
+              help="connectTimeoutMS for each monitoring connect and check (as the global option).")
 @click.option("--mode", type=click.Choice(["auto", "stream", "poll"]), default=None,
               help="serverMonitoringMode: streaming (awaitable hello) or polling.")
 @click.option("--duration", type=click.FloatRange(0), default=None, help="Stop after S seconds (default: Ctrl-C).")
+@click.pass_context
 @pass_app
-def monitor(app: App, heartbeat_ms: int | None, mode: str | None, duration: float | None) -> None:
-    """Live heartbeat and topology-change log, one timestamped line per event."""
+def monitor(app: App, ctx: click.Context, heartbeat_ms: int | None, connect_timeout_ms: int | None,
+            mode: str | None, duration: float | None) -> None:
+    """Live heartbeat and topology-change log, one timestamped line per event (--format jsonl: one
+    JSON object per event); when a primary returns, how long there was none (the failover stopwatch).
+
+    Ctrl-C exits 130, --duration 0; the monitor's own shutdown is not logged.
+    """
     import queue
+    from mongocli.errors import EXIT_INTERRUPTED
     renderer = app.renderer(streaming=True)
-    options = app.options.with_changes(heartbeat_frequency_ms=heartbeat_ms, monitoring_mode=mode)
+    changes: dict = {"heartbeat_frequency_ms": heartbeat_ms, "monitoring_mode": mode}
+    if connect_timeout_ms is not None:
+        changes["connect_timeout_ms"] = connect_timeout_ms
+    options = app.options.with_changes(**changes)
     inbox: queue.Queue = queue.Queue()
     deadline = time.monotonic() + duration if duration is not None else None
+    interrupted = False
+    stopwatch = _FailoverStopwatch()
     with app.topology(lambda event: inbox.put((time.time(), event)), options=options):
         try:
-            _drain(inbox, renderer.event, deadline)
+            _drain(inbox, lambda record: stopwatch.show(record, renderer.event), deadline)
         except KeyboardInterrupt:
-            pass  # Ctrl-C is how a monitor ends
-    # Events published while closing (server closed...) are shown too.
-    _drain(inbox, renderer.event, time.monotonic())
+            interrupted = True
+        # Leaving the block closes monitors and pools: those events describe our shutdown, not the
+        # deployment, so nothing queued from here on is shown.
+    if interrupted:
+        ctx.exit(EXIT_INTERRUPTED)
 
 
 def _drain(inbox: Any, show: Callable[[Any], None], deadline: float | None) -> None:
@@ -144,4 +160,52 @@ def _drain(inbox: Any, show: Callable[[Any], None], deadline: float | None) -> N
             show(record)
 
 
-COMMANDS = [hello, topology, monitor]
+class _FailoverStopwatch:
+    """Watches topology_changed records: when a primary appears after a time without one, adds a
+    note saying how long writes had no selectable primary (from the old primary to the new)."""
+
+    def __init__(self) -> None:
+        self.primary: str | None = None
+        self.lost_at: float | None = None
+
+    def show(self, record: Any, show: Callable[[Any], None]) -> None:
+        show(record)
+        if record.kind != "topology_changed":
+            return
+        primary = record.facts.get("primary")
+        if self.primary is not None and primary is None:
+            self.lost_at = record.time
+        elif primary is not None and self.lost_at is not None:
+            from mongocli.service.diagnostics import note
+            gap_ms = (record.time - self.lost_at) * 1000.0
+            show(note(f"failover: no selectable primary for {gap_ms:.0f} ms ({self.primary} -> {primary})",
+                      record.time, no_primary_ms=round(gap_ms, 1), old_primary=self.primary, new_primary=primary))
+            self.lost_at = None
+        if primary is not None:
+            self.primary = primary
+
+
+@click.command()
+@click.argument("uri", required=False)
+@pass_app
+def doctor(app: App, uri: str | None) -> None:
+    """Check the way to a deployment step by step (URI, SRV, DNS, TCP, TLS, hello, auth, member
+    names, selection), each with its timing and verdict; name the failing step and what to try.
+
+    Exit code 0 when every step passes (warnings allowed), 1 when one fails.
+    """
+    from mongocli.errors import EXIT_FAILURE
+    from mongocli.service.doctor import run_doctor
+    options = app.options.with_changes(uri=uri) if uri else app.options
+    streaming = app.fmt in ("auto", "pretty", "table")
+    renderer = app.renderer(streaming=True)
+    report = run_doctor(options, on_step=renderer.doctor_step if streaming else None)
+    if not streaming:
+        renderer.document(report.as_document())
+    failure = report.first_failure
+    if failure is not None:
+        raise UserError(f"doctor: step '{failure.name}' failed: {failure.detail}", exit_code=EXIT_FAILURE,
+                        details=(f"try: {failure.hint}",) if failure.hint else ())
+
+
+COMMANDS = [hello, topology, monitor, doctor]

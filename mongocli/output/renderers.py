@@ -93,6 +93,12 @@ class TableRenderer(Renderer):
         if view.selection:
             self.table(*shapes.selection_table(view), title="server selection now")
 
+    def doctor_step(self, step: Any) -> None:
+        """One doctor step as it completes: verdict, timing, name, detail, and the hint if not ok."""
+        self.write(f"[{step.verdict.upper():4}] {step.ms:8.1f} ms  {step.name}: {step.detail}")
+        if step.hint:
+            self.write(f"{'':23}try: {step.hint}")
+
     def hello_all(self, result: HelloAllResult) -> None:
         self.table(*shapes.hello_all_table(result), title="hello of every member"
                    + (f"; views differ on: {', '.join(result.differences)}" if result.differences else

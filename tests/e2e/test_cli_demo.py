@@ -49,3 +49,15 @@ def test_demo_tours_failover_and_exits_0() -> None:
     # Every log line carries a timestamp.
     assert all(re.match(r"\d\d:\d\d:\d\d\.\d{3}  ", line) for line in out.splitlines()
                if "heartbeat" in line or "server changed" in line)
+
+
+def test_demo_piped_into_head_returns() -> None:
+    """`mongocli demo | head -3`: the reader leaves after three lines; the demo must end, not hang."""
+    demo = subprocess.Popen([sys.executable, "-m", "mongocli", "demo", "--no-pause"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert demo.stdout is not None
+    head = [demo.stdout.readline() for _ in range(3)]
+    demo.stdout.close()  # what head does after its third line
+    _out, err = demo.communicate(timeout=60)
+    assert all(head) and demo.returncode == 0, err.decode()
+    assert b"Traceback" not in err

@@ -2,32 +2,43 @@
 _mongocli() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" cmd="" w
     for w in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
-        case "$w" in demo|find|hello|insert|monitor|ping|run|sandbox|shell|topology) cmd="$w"; break;; esac
+        case "$w" in aggregate|bulk|count|delete|demo|doctor|export|find|hello|import|indexes|insert|monitor|ping|run|sandbox|shell|topology|update) cmd="$w"; break;; esac
     done
     case "$prev" in
         --authenticationMechanism) COMPREPLY=($(compgen -W "SCRAM-SHA-1 SCRAM-SHA-256 PLAIN MONGODB-X509" -- "$cur")); return;;
         --format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
         --ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        --type) COMPREPLY=($(compgen -W "json jsonarray csv tsv" -- "$cur")); return;;
+        --mode) COMPREPLY=($(compgen -W "insert upsert merge" -- "$cur")); return;;
         --file) COMPREPLY=($(compgen -f -- "$cur")); return;;
-        --mode) COMPREPLY=($(compgen -W "auto stream poll" -- "$cur")); return;;
         --topology) COMPREPLY=($(compgen -W "standalone replset sharded" -- "$cur")); return;;
         --tls-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --tls-key) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --json) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        --read-preference) COMPREPLY=($(compgen -W "primary primaryPreferred secondary secondaryPreferred nearest" -- "$cur")); return;;
     esac
     local words
     case "$cmd" in
-        "") words="--version --uri --profile --host --port -u --username -p --password --authenticationDatabase --authenticationMechanism --tls --tlsCAFile --tlsCertificateKeyFile --tlsAllowInvalidCertificates --connect-timeout-ms --server-selection-timeout-ms --wait --format --ejson --trace --debug --help demo find hello insert monitor ping run sandbox shell topology";;
+        "") words="--version --uri --profile --host --port -u --username -p --password --authenticationDatabase --authenticationMechanism --tls --tlsCAFile --tlsCertificateKeyFile --tlsAllowInvalidCertificates --connect-timeout-ms --server-selection-timeout-ms --wait --format --ejson --trace --debug --help aggregate bulk count delete demo doctor export find hello import indexes insert monitor ping run sandbox shell topology update";;
+        aggregate) words="--format --ejson --debug --help";;
+        bulk) words="--ordered --unordered --format --ejson --debug --help";;
+        count) words="--filter --format --ejson --debug --help";;
+        delete) words="--filter --many --format --ejson --debug --help";;
         demo) words="--members --election-delay-ms --no-pause --format --ejson --debug --help";;
+        doctor) words="--format --ejson --debug --help";;
+        export) words="-o --out --type --fields --no-header-line --filter --projection --sort --limit --batch-size --format --ejson --debug --help";;
         find) words="--filter --sort --projection --limit --format --ejson --debug --help";;
-        hello) words="--legacy --address --format --ejson --debug --help";;
+        hello) words="--legacy --address --all --format --ejson --debug --help";;
+        import) words="--type --fields --header-line --mode --upsert-fields --ordered --unordered --batch-size --drop --skip-bad-lines --format --ejson --debug --help";;
+        indexes) words="--create --name --unique --drop --format --ejson --debug --help";;
         insert) words="--file --format --ejson --debug --help";;
-        monitor) words="--heartbeat-ms --mode --duration --format --ejson --debug --help";;
+        monitor) words="--heartbeat-frequency-ms --heartbeat-ms --connect-timeout-ms --mode --duration --format --ejson --debug --help";;
         ping) words="--format --ejson --debug --help";;
         run) words="--format --ejson --debug --help";;
         sandbox) words="--topology --members --port --host --auth --tls-cert --tls-key --election-delay-ms --arbiter --replset-name --quiet --help";;
         shell) words="--eval --file -f --json --db --debug --help";;
-        topology) words="--watch --duration --format --ejson --debug --help";;
+        topology) words="--watch --duration --read-preference --tag-sets --max-staleness --format --ejson --debug --help";;
+        update) words="--filter --update --many --upsert --format --ejson --debug --help";;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

@@ -41,11 +41,12 @@ def open_topology(options: ConnectOptions, listener: Callable[[Any], None] | Non
 
 @contextmanager
 def open_client(options: ConnectOptions, listener: Callable[[Any], None] | None = None,
-                warn: Callable[[str], None] | None = None) -> Iterator[Client]:
+                warn: Callable[[str], None] | None = None, *, verify: bool = False) -> Iterator[Client]:
     """A driver Client for the block (monitoring started), closed afterwards.
 
     The options are checked first (ConnectOptions.preflight); `warn` receives the URI's warnings.
-    Unless the user asked to wait (`options.fail_fast` is False), first waits for the first
+    `verify` runs ping before the block (the shell: a wrong password is exit 4 at connect, as
+    for every command, not an error inside the session). Unless the user asked to wait (`options.fail_fast` is False), first waits for the first
     check of every seed and raises Unreachable at once when none can ever answer now.
     """
     _check(options, warn)
@@ -55,6 +56,8 @@ def open_client(options: ConnectOptions, listener: Callable[[Any], None] | None 
     try:
         if options.fail_fast:
             first_checks.raise_if_hopeless(client.topology)
+        if verify:
+            client.get_database("admin").run_command({"ping": 1})
         yield client
     finally:
         client.close()

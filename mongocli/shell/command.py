@@ -76,7 +76,7 @@ def shell_command(ctx: click.Context, uri: str | None, scripts: tuple[str, ...],
     output = _output_mode(ctx.obj, json_mode)
     programs = scripts + files
     from mongocli.shell.app import Shell
-    with open_client(options) as client:
+    with open_client(options, verify=True) as client:
         interactive = not (evals or programs) and env.stdin_is_tty and env.is_tty
         shell = Shell(client, options.uri, env.stdout, env.stderr,
                       db_name=db_name or client.default_database_name or "test",

@@ -170,3 +170,16 @@ def test_version_and_help_import_nothing_heavy(argv: list[str]) -> None:
     assert result.returncode == 0, result.stderr
     loaded = result.stderr.strip().splitlines()[-1]
     assert loaded == "LOADED", loaded
+
+
+# -- the shell shares the connect layer and the exit-code table -----------------------------------
+def test_shell_wrong_password_exits_4_at_connect(auth_server: Sandbox) -> None:
+    result = mongocli("--uri", f"mongodb://{auth_server.addresses[0]}/", "-u", "admin", "-p", "nope",
+                      "shell", "--eval", "db.runCommand({ping: 1})")
+    assert result.returncode == EXIT_AUTH, result.stdout + result.stderr
+    assert "authentication failed" in result.stderr and "nope" not in result.stderr
+
+
+def test_shell_refused_port_fails_fast_with_exit_3(closed_port: int) -> None:
+    result = mongocli("--uri", f"mongodb://127.0.0.1:{closed_port}/", "shell", "--eval", "1")
+    assert result.returncode == EXIT_UNREACHABLE and "refused" in result.stderr.lower()

@@ -58,20 +58,23 @@ def commands_of(group: click.Group) -> dict[str, click.Command]:
 
 def bash(group: click.Group) -> str:
     commands = commands_of(group)
-    all_opts = options_of(group) + [o for c in commands.values() for o in options_of(c)]
     lines = [f"# bash completion for mongocli ({HEADER})", "_mongocli() {",
              '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" cmd="" w',
              '    for w in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do',
              f'        case "$w" in {"|".join(commands)}) cmd="$w"; break;; esac',
-             "    done", '    case "$prev" in']
-    seen: set[str] = set()
-    for opt in all_opts:
-        if not opt.takes_value or opt.names[0] in seen or not (opt.choices or opt.path):
+             "    done", '    case "$cmd:$prev" in']
+    # An option's values depend on the command (import --mode and monitor --mode differ):
+    # command options first as "cmd:--opt", then the global ones for any command as "*:--opt".
+    scoped = [(name, o) for name, c in commands.items() for o in options_of(c)] + \
+             [("*", o) for o in options_of(group)]
+    seen: set[tuple[str, str]] = set()
+    for scope, opt in scoped:
+        if not opt.takes_value or (scope, opt.names[0]) in seen or not (opt.choices or opt.path):
             continue
-        seen.add(opt.names[0])
+        seen.add((scope, opt.names[0]))
         action = (f'COMPREPLY=($(compgen -W "{" ".join(opt.choices)}" -- "$cur"))' if opt.choices
                   else 'COMPREPLY=($(compgen -f -- "$cur"))')
-        lines.append(f"        {'|'.join(opt.names)}) {action}; return;;")
+        lines.append(f"        {'|'.join(f'{scope}:{n}' for n in opt.names)}) {action}; return;;")
     lines += ["    esac", "    local words", '    case "$cmd" in']
     top = [n for o in options_of(group) for n in o.names] + list(commands)
     lines.append(f'        "") words="{" ".join(top)}";;')

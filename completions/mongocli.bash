@@ -4,18 +4,55 @@ _mongocli() {
     for w in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
         case "$w" in aggregate|bulk|count|delete|demo|doctor|export|find|hello|import|indexes|insert|monitor|ping|run|sandbox|shell|topology|update) cmd="$w"; break;; esac
     done
-    case "$prev" in
-        --authenticationMechanism) COMPREPLY=($(compgen -W "SCRAM-SHA-1 SCRAM-SHA-256 PLAIN MONGODB-X509" -- "$cur")); return;;
-        --format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
-        --ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
-        --type) COMPREPLY=($(compgen -W "json jsonarray csv tsv" -- "$cur")); return;;
-        --mode) COMPREPLY=($(compgen -W "insert upsert merge" -- "$cur")); return;;
-        --file) COMPREPLY=($(compgen -f -- "$cur")); return;;
-        --topology) COMPREPLY=($(compgen -W "standalone replset sharded" -- "$cur")); return;;
-        --tls-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
-        --tls-key) COMPREPLY=($(compgen -f -- "$cur")); return;;
-        --json) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
-        --read-preference) COMPREPLY=($(compgen -W "primary primaryPreferred secondary secondaryPreferred nearest" -- "$cur")); return;;
+    case "$cmd:$prev" in
+        aggregate:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        aggregate:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        bulk:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        bulk:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        count:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        count:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        delete:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        delete:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        demo:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        demo:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        doctor:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        doctor:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        export:--type) COMPREPLY=($(compgen -W "json jsonarray csv tsv" -- "$cur")); return;;
+        export:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        export:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        find:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        find:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        hello:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        hello:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        import:--type) COMPREPLY=($(compgen -W "json csv tsv" -- "$cur")); return;;
+        import:--mode) COMPREPLY=($(compgen -W "insert upsert merge" -- "$cur")); return;;
+        import:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        import:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        indexes:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        indexes:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        insert:--file) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        insert:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        insert:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        monitor:--mode) COMPREPLY=($(compgen -W "auto stream poll" -- "$cur")); return;;
+        monitor:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        monitor:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        ping:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        ping:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        run:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        run:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        sandbox:--topology) COMPREPLY=($(compgen -W "standalone replset sharded" -- "$cur")); return;;
+        sandbox:--tls-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        sandbox:--tls-key) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        shell:--file|shell:-f) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        shell:--json) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        topology:--read-preference) COMPREPLY=($(compgen -W "primary primaryPreferred secondary secondaryPreferred nearest" -- "$cur")); return;;
+        topology:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        topology:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        update:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        update:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        *:--authenticationMechanism) COMPREPLY=($(compgen -W "SCRAM-SHA-1 SCRAM-SHA-256 PLAIN MONGODB-X509" -- "$cur")); return;;
+        *:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        *:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
     esac
     local words
     case "$cmd" in

@@ -105,24 +105,29 @@ def memory(sizes: list[int]) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, \
             Sandbox(topology="standalone", host="127.0.0.1", port=0) as sandbox:
+        # The sandbox's query engine (mongomock) scans a million documents in its event loop for one
+        # find, past the default 10 s heartbeat connect timeout: generous timeouts keep the server
+        # "up" meanwhile, so what is measured is mongocli's memory, not the sandbox's pause.
+        uri = sandbox.uri.rstrip("/") + "/?connectTimeoutMS=300000&serverSelectionTimeoutMS=300000"
         for count in sizes:
             path = os.path.join(tmp, f"in-{count}.jsonl")
             write_file(path, count)
             ns = f"bench.mem{count}"
-            code_i, sec_i, rss_i, _ = measure("import", ns, path, "--drop", "--format", "json", uri=sandbox.uri)
+            code_i, sec_i, rss_i, err_i = measure("import", ns, path, "--drop", "--format", "json", uri=uri)
             out = os.path.join(tmp, f"out-{count}.jsonl")
-            code_e, sec_e, rss_e, _ = measure("export", ns, "-o", out, uri=sandbox.uri)
+            code_e, sec_e, rss_e, err_e = measure("export", ns, "-o", out, uri=uri)
             with open(out, "rb") as exported:
                 lines = sum(1 for _ in exported)
             os.remove(path)
             os.remove(out)
             from driver.client import Client  # drop: the sandbox's own memory stays bounded
-            with Client(sandbox.uri) as client:
+            with Client(uri) as client:
                 client.get_database("bench").get_collection(f"mem{count}").drop()
             rows.append({"documents": count, "import_exit": code_i, "import_s": round(sec_i, 1),
                          "import_peak_rss_mib": round(rss_i / 1024, 1), "export_exit": code_e,
                          "export_s": round(sec_e, 1), "export_peak_rss_mib": round(rss_e / 1024, 1),
-                         "exported_lines": lines})
+                         "exported_lines": lines,
+                         "errors": [e.strip().splitlines()[-1] for e in (err_i, err_e) if e.strip()]})
     return rows
 
 
@@ -151,6 +156,8 @@ def main() -> None:
         print(f"{row['documents']:>9,} docs: import {row['import_s']} s peak {row['import_peak_rss_mib']} MiB "
               f"(exit {row['import_exit']}); export {row['export_s']} s peak {row['export_peak_rss_mib']} MiB "
               f"(exit {row['export_exit']}, {row['exported_lines']:,} lines)")
+        for error in row["errors"]:
+            print(f"    {error}")
 
 
 if __name__ == "__main__":

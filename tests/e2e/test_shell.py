@@ -205,10 +205,13 @@ def test_ctrl_c_interrupts_a_runaway_loop_in_a_pty(sandbox: Sandbox, tmp_path) -
         os.write(fd, b"let before = 5; print('loop' + 'ing'); while (true) {}\r")
         _read_until(fd, r"looping")
         os.write(fd, b"\x03")
-        _read_until(fd, r"MongoshInterruptedError: execution was interrupted")
-        _read_until(fd, r"test>")
+        _read_until(fd, r"MongoshInterruptedError: execution was interrupted[\s\S]*test>")
         os.write(fd, b"before * 2 + 0.5\r")
-        _read_until(fd, r"10\.5")  # the session and its variables survived
+        _read_until(fd, r"10\.5[\s\S]*test>")  # the session and its variables survived; the prompt is back
+        os.write(fd, b"\x12before *")  # Ctrl-R: reverse search finds the line just run
+        _read_until(fd, r"before \*")
+        os.write(fd, b"\r\r")  # Enter accepts the found line (it used to empty it), Enter runs it
+        _read_until(fd, r"10\.5")
         os.write(fd, b"exit\r")
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0

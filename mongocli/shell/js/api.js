@@ -130,6 +130,8 @@ const __mc_pageSize = 20;
 function __mc_page(cursor) {
   const docs = [];
   while (docs.length < __mc_pageSize && cursor.hasNext()) docs.push(cursor.next());
+  // A new result replaces the one `it` pages through: close the old server cursor now.
+  if (__mc_lastCursor !== null && __mc_lastCursor !== cursor) __mc_lastCursor.close();
   __mc_lastCursor = cursor.hasNext() ? cursor : null;
   if (!docs.length) return "";
   return __mc_inspect(docs) + (__mc_lastCursor ? '\nType "it" for more' : "");

@@ -43,10 +43,13 @@ class _Printer:
         self._thread.start()
         self.quiet = False  # set while the client closes: its shutdown noise is not part of the tour
         self.reader_gone = False  # stdout's reader went away (`mongocli demo | head -3`)
+        self._printing = threading.Event()  # cleared while a prompt waits: lines are kept, not printed
+        self._printing.set()
 
     def _run(self) -> None:
         # Every job is marked done, printed or not: flush() joins the queue and must never hang.
         while (job := self._queue.get()) is not None:
+            self._printing.wait()
             try:
                 if not self.reader_gone:
                     job()
@@ -81,6 +84,14 @@ class _Printer:
 
     def flush(self) -> None:
         self._queue.join()
+
+    def hold(self) -> None:
+        """Keep lines back (a prompt is waiting: heartbeat lines must not scroll it away)."""
+        self.flush()
+        self._printing.clear()
+
+    def release(self) -> None:
+        self._printing.set()
 
     def close(self) -> None:
         self._queue.put(None)
@@ -194,7 +205,10 @@ def _primary(td: TopologyDescription) -> str:
 def _pause(out: _Printer, env: Environment, pause: bool, prompt: str) -> None:
     if not pause:
         return
-    out.flush()
-    env.stdout.write(f"{prompt} ")
-    env.stdout.flush()
-    env.stdin.readline()
+    out.hold()
+    try:
+        env.stdout.write(f"{prompt} ")
+        env.stdout.flush()
+        env.stdin.readline()
+    finally:
+        out.release()

@@ -61,3 +61,26 @@ def test_demo_piped_into_head_returns() -> None:
     _out, err = demo.communicate(timeout=60)
     assert all(head) and demo.returncode == 0, err.decode()
     assert b"Traceback" not in err
+
+
+def test_demo_holds_event_lines_while_its_prompt_waits() -> None:
+    """The interactive demo's prompt is not scrolled away: lines arriving meanwhile wait for Enter."""
+    import io
+    import threading
+    from mongocli.demo import _pause, _Printer
+    printed: list[str] = []
+    ran = threading.Event()
+    printer = _Printer(renderer=None)  # type: ignore[arg-type] - the jobs below print by themselves
+
+    class Stdin:
+        def readline(self) -> str:
+            printer.show(lambda: (printed.append("heartbeat line"), ran.set()))  # arrives meanwhile
+            # Without the hold the printer thread runs the job at once; give it that chance.
+            assert not ran.wait(1.0), "a line was printed under the prompt"
+            return "\n"
+
+    env = type("Env", (), {"stdout": io.StringIO(), "stdin": Stdin()})()
+    _pause(printer, env, True, "Press Enter")  # type: ignore[arg-type]
+    printer.flush()
+    printer.close()
+    assert printed == ["heartbeat line"] and env.stdout.getvalue() == "Press Enter "

@@ -262,7 +262,7 @@ class Writer:
 
     def write(self, doc: Mapping[str, Any]) -> None:
         if self._csv is not None:
-            self._csv.writerow([self._cell(_get_dotted(doc, f)) for f in self.fields])
+            self._csv.writerow([self._cell(get_dotted(doc, f)) for f in self.fields])
         elif self.kind == "jsonarray":
             self.out.write(("[\n" if self.count == 0 else ",\n") + json_util.dumps(doc, json_options=self.options))
         else:
@@ -284,10 +284,11 @@ class Writer:
         return json_util.dumps(value, json_options=self.options)
 
 
-def _get_dotted(doc: Mapping[str, Any], name: str) -> Any:
+def get_dotted(doc: Mapping[str, Any], name: str, missing: Any = None) -> Any:
+    """doc["a"]["b"] for "a.b"; `missing` when a part is absent (or not a document)."""
     value: Any = doc
     for part in name.split("."):
         if not isinstance(value, Mapping) or part not in value:
-            return None
+            return missing
         value = value[part]
     return value

@@ -18,6 +18,7 @@ from bson import ObjectId
 from driver import errors as driver_errors
 from driver.bulk import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from driver.retry import should_retry_write
+from mongocli.service.formats import get_dotted
 from mongocli.service.inputs import BadLine
 
 MODES = ("insert", "upsert", "merge")
@@ -127,12 +128,7 @@ _MISSING = object()
 
 
 def _get(doc: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = doc
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
+    return get_dotted(doc, dotted, _MISSING)
 
 
 def _send(collection: Any, batch: list[tuple[int, Any]], options: ImportOptions, report: ImportReport) -> bool:

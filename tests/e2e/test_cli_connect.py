@@ -46,21 +46,19 @@ def auth_server() -> Iterator[Sandbox]:
 
 # -- fail fast (issue 10 item 1) ---------------------------------------------------------------
 def test_refused_port_fails_in_under_two_seconds_naming_address_and_refusal(closed_port: int) -> None:
-    started = time.monotonic()
     result = mongocli("--uri", f"mongodb://127.0.0.1:{closed_port}/", "ping")
-    elapsed = time.monotonic() - started
     assert result.returncode == EXIT_UNREACHABLE, result.stderr
     assert f"127.0.0.1:{closed_port}" in result.stderr and "refused" in result.stderr.lower()
-    assert elapsed < 2.0 + _python_start_allowance(), elapsed
     assert "Traceback" not in result.stderr and result.stdout == ""
-
-
-def _python_start_allowance() -> float:
-    """The wall-clock budget is for mongocli; on a loaded machine the interpreter's own start
-    is measured and added, so the test checks our waiting, not the machine's load."""
+    # The time the command spends, without the interpreter's start-up (which a loaded machine
+    # stretches at will): in process, the same code path.
+    from click.testing import CliRunner
+    from mongocli.cli import cli
     started = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import click, bson"], check=True)
-    return time.monotonic() - started
+    in_process = CliRunner().invoke(cli, ["--uri", f"mongodb://127.0.0.1:{closed_port}/", "ping"])
+    elapsed = time.monotonic() - started
+    assert in_process.exit_code == EXIT_UNREACHABLE
+    assert elapsed < 2.0, elapsed
 
 
 def test_unresolvable_host_fails_fast() -> None:

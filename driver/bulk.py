@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Union
 
 import bson
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from driver import bulk as bulk_mod
 from driver.bulk import BatchLimits, BulkResultAccumulator, plan_bulk, plan_inserts

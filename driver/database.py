@@ -17,7 +17,7 @@ from driver.ops.admin import (
 )
 from driver.ops.aggregate import aggregate_command, has_write_stage
 from driver.read_concern import ReadConcern
-from driver.read_preference import ReadPreference, as_read_preference
+from driver.read_preference import PRIMARY_READ, ReadPreference, as_read_preference
 from driver.session import ClientSession
 from driver.write_concern import WriteConcern
 
@@ -81,7 +81,7 @@ class Database:
         if not body:
             raise ConfigurationError("run_command needs a command document with at least the command name")
         body.update(kwargs)
-        pref = as_read_preference(read_preference, ReadPreference())
+        pref = as_read_preference(read_preference, PRIMARY_READ)
         reply = self._context.executor.execute(Operation(self.name, body, read_preference=pref, session=session,
                                                         check=check))
         return reply.document or {}

@@ -103,7 +103,7 @@ class Pool:
         self.address = address
         self.options = options or PoolOptions()
         self._connect = connect
-        self._publish = _publisher(listeners)
+        self._publish, self._listening = _publisher(listeners)
         self._clock = clock
         self._on_populate_error = on_populate_error
 
@@ -165,9 +165,11 @@ class Pool:
         result: PooledConnection | None = None
         created: PooledConnection | None = None
         error: BaseException | None = None
+        listening = self._listening()
         try:
-            with self._locked():
-                self._emit(ConnectionCheckOutStarted(self.address))
+            with self._cond:
+                if listening:
+                    self._emit(ConnectionCheckOutStarted(self.address))
                 token, epoch = object(), self._clear_epoch
                 self._wait_queue.append(token)
                 try:
@@ -200,9 +202,13 @@ class Pool:
                         self._cond.wait(remaining)
                 finally:
                     self._wait_queue.remove(token)
-                    self._cond.notify_all()
+                    if self._wait_queue:  # the head changed: the next waiter may go
+                        self._cond.notify_all()
         finally:
-            self._close_raw(to_close)
+            if self._outbox:
+                self._deliver()
+            if to_close:
+                self._close_raw(to_close)
         if error is not None:
             raise error
         if result is not None:
@@ -231,24 +237,28 @@ class Pool:
             raise DriverError(
                 f"connection {pooled.id} belongs to the pool for {pooled.address}, not {self.address}; "
                 "check it in to the pool it came from")
-        to_close: list[PooledConnection] = []
-        with self._locked():
+        with self._cond:
             if pooled not in self._in_use:
                 raise DriverError(
                     f"connection {pooled.id} to {self.address} is not checked out (state {pooled.state}); "
                     "was it checked in twice?")
             self._in_use.discard(pooled)
-            self._emit(ConnectionCheckedIn(self.address, pooled.id))
-            reason = "poolClosed" if self._state == CLOSED else self._perished_reason(pooled, self._clock())
+            if self._listening():
+                self._emit(ConnectionCheckedIn(self.address, pooled.id))
+            now = self._clock()
+            reason = "poolClosed" if self._state == CLOSED else self._perished_reason(pooled, now)
             if reason:
                 self._discard(pooled, reason)
-                to_close.append(pooled)
             else:
                 pooled.state = "available"
-                pooled.last_used = self._clock()
+                pooled.last_used = now
                 self._available.append(pooled)
-                self._cond.notify_all()
-        self._close_raw(to_close)
+                if self._wait_queue:
+                    self._cond.notify_all()
+        if self._outbox:
+            self._deliver()
+        if reason:
+            self._close_raw([pooled])
 
     # ------------------------------------------------------ clear/ready/close
     def clear(self, interrupt_in_use_connections: bool = False, service_id: Any = None) -> None:
@@ -475,7 +485,8 @@ class Pool:
     def _to_in_use(self, pooled: PooledConnection, started: float) -> None:
         pooled.state = "in use"
         self._in_use.add(pooled)
-        self._emit(ConnectionCheckedOut(self.address, pooled.id, self._ms_since(started)))
+        if self._listening():
+            self._emit(ConnectionCheckedOut(self.address, pooled.id, self._ms_since(started)))
 
     def _take_available(self, to_close: list[PooledConnection]) -> PooledConnection | None:
         now = self._clock()
@@ -547,7 +558,10 @@ class Pool:
 
     # ------------------------------------------------------- events and I/O
     def _emit(self, event: Any) -> None:
-        self._outbox.append(event)  # lock held: queue order is state-change order
+        # Lock held: queue order is state-change order. With nobody listening nothing is queued
+        # (hot paths do not even build their events then: see checkout/checkin).
+        if self._listening():
+            self._outbox.append(event)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -583,9 +597,10 @@ def _close_quietly(conn: Any, address: str) -> None:
         _log.warning("closing a connection to %s failed", address, exc_info=True)
 
 
-def _publisher(listeners: Any) -> Callable[[Any], None]:
+def _publisher(listeners: Any) -> tuple[Callable[[Any], None], Callable[[], bool]]:
+    """(publish(event), listening()) for an EventBus or an iterable of callbacks."""
     if hasattr(listeners, "publish"):
-        return listeners.publish
+        return listeners.publish, lambda: bool(listeners)
     callbacks = tuple(listeners or ())
 
     def publish(event: Any) -> None:
@@ -595,4 +610,4 @@ def _publisher(listeners: Any) -> Callable[[Any], None]:
             except Exception:  # noqa: BLE001 - a broken listener is reported, never fatal
                 _log.exception("pool event listener %r failed on %r", callback, event)
 
-    return publish
+    return publish, lambda: bool(callbacks)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterable
 
 from driver.errors import ConfigurationError
 
@@ -100,12 +101,14 @@ class ReadPreference:
         object.__setattr__(self, "tag_sets", tag_sets)
         object.__setattr__(self, "max_staleness_seconds", max_staleness)
         object.__setattr__(self, "hedge", dict(hedge) if hedge is not None else None)
+        # Frozen: the identity is computed once (server selection hashes it on every operation).
+        object.__setattr__(self, "_identity", (
+            self.mode, tuple(tuple(sorted(t.items())) for t in self.tag_sets), self.max_staleness_seconds,
+            None if self.hedge is None else tuple(sorted(self.hedge.items()))))
 
     # -- identity ----------------------------------------------------------------------
     def _key(self) -> tuple:
-        return (self.mode, tuple(tuple(sorted(t.items())) for t in self.tag_sets),
-                self.max_staleness_seconds,
-                None if self.hedge is None else tuple(sorted(self.hedge.items())))
+        return self._identity  # type: ignore[attr-defined]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ReadPreference) and self._key() == other._key()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import functools
 import socket
-import ssl
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from driver.compression import may_compress
 from driver.errors import ConfigurationError, ConnectionFailure, NetworkTimeout, OperationFailure, ProtocolError
@@ -24,6 +23,9 @@ from driver.wire import (
     next_request_id,
     read_message,
 )
+
+if TYPE_CHECKING:
+    import ssl  # loaded at run time only by clients that use TLS (start-up cost)
 
 # URI option name -> ConnectionOptions field (canonical spellings from the uri-options spec).
 URI_NAMES: Mapping[str, str] = {
@@ -99,6 +101,8 @@ def parse_address(address: str | tuple[str, int]) -> tuple[str, int]:
 @functools.lru_cache(maxsize=8)
 def ssl_context(options: ConnectionOptions) -> ssl.SSLContext:
     """An SSLContext for `options` (cached: loading CA files is slow). Raises ConfigurationError."""
+    import ssl
+
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # TLS 1.2+, CERT_REQUIRED, check_hostname on
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
@@ -125,11 +129,16 @@ def connect_socket(address: str, options: ConnectionOptions) -> socket.socket:
     both name the address.
     """
     host, port = parse_address(address)
-    context = ssl_context(options) if options.tls else None
+    if not options.tls:
+        sock = _connect_tcp(address, host, port, options.connect_timeout_ms)
+        sock.settimeout(_seconds(options.socket_timeout_ms))
+        return sock
+    import ssl
+
+    context = ssl_context(options)
     sock = _connect_tcp(address, host, port, options.connect_timeout_ms)
     try:
-        if context is not None:
-            sock = context.wrap_socket(sock, server_hostname=host)  # handshake under the connect timeout
+        sock = context.wrap_socket(sock, server_hostname=host)  # handshake under the connect timeout
         sock.settimeout(_seconds(options.socket_timeout_ms))
         return sock
     except socket.timeout:
@@ -217,6 +226,9 @@ class Connection:
         # An absolute time.monotonic() no I/O may pass (bounded_by()), and what set it.
         self._deadline: float | None = None
         self._deadline_reason = ""
+        # The timeout the socket holds now (seconds or None): settimeout() is a system call, so
+        # an unchanged "no timeout" is not set again before every send and recv.
+        self._armed: float | None = sock.gettimeout()
         self._last_reply_id = 0
         self._closed = threading.Event()
         # Guards _closed/_io_threads/_released: close() from another thread must not free the
@@ -345,21 +357,23 @@ class Connection:
             self._released = True
         self.sock.close()
 
-    @contextmanager
-    def _io(self, what: str) -> Iterator[None]:
-        """Mark a send/receive in progress, so close() from another thread keeps the descriptor."""
+    def _begin_io(self, what: str, name: str) -> None:
+        """Mark a send/receive in progress, so close() from another thread keeps the descriptor.
+
+        Every _begin_io is paired with _end_io in a finally (plain calls, not a generator-based
+        context manager: this runs twice per command).
+        """
         with self._state_lock:
             if self._closed.is_set():
-                raise ConnectionFailure(f"connection to {self.address} is closed; cannot {what}")
+                raise ConnectionFailure(f"connection to {self.address} is closed; cannot {what} {name!r}")
             self._io_threads += 1
-        try:
-            yield
-        finally:
-            with self._state_lock:
-                self._io_threads -= 1
-                release = self._io_threads == 0 and self._closed.is_set()
-            if release:
-                self._release()
+
+    def _end_io(self) -> None:
+        with self._state_lock:
+            self._io_threads -= 1
+            release = self._io_threads == 0 and self._closed.is_set()
+        if release:
+            self._release()
 
     # --- internals -----------------------------------------------------------------------
 
@@ -375,19 +389,25 @@ class Connection:
     def _arm(self, deadline: float | None) -> None:
         """Set the socket timeout to what is left until `deadline`; raise socket.timeout if none is."""
         if deadline is None:
-            self.sock.settimeout(None)
+            if self._armed is not None:
+                self.sock.settimeout(None)
+                self._armed = None
             return
         left = deadline - time.monotonic()
         if left <= 0:
             raise socket.timeout("deadline passed")
         self.sock.settimeout(left)
+        self._armed = left
 
     def _send(self, message: bytes, name: str) -> None:
         deadline, reason = self._io_deadline()
         try:
-            with self._io(f"send {name!r}"):
+            self._begin_io("send", name)
+            try:
                 self._arm(deadline)
                 self.sock.sendall(message)  # one timeout for the whole sendall (Python >= 3.5)
+            finally:
+                self._end_io()
         except socket.timeout:
             self.close()
             raise NetworkTimeout(f"sending {name!r} to {self.address} timed out ({reason})") from None
@@ -398,10 +418,13 @@ class Connection:
     def _receive(self, request_id: int, name: str, check: bool) -> dict[str, Any]:
         deadline, reason = self._io_deadline()
         try:
-            with self._io(f"read the reply to {name!r}"):
+            self._begin_io("read the reply to", name)
+            try:
                 header, message = read_message(lambda size: self._recv_exactly(size, deadline),
                                                max_message_size=self.max_message_size,
                                                expected_response_to=request_id, codec_options=self.codec_options)
+            finally:
+                self._end_io()
         except socket.timeout:
             self.close()
             raise NetworkTimeout(f"reading the reply to {name!r} from {self.address} timed out "
@@ -422,7 +445,8 @@ class Connection:
         self._last_reply_id = header.request_id
         if isinstance(message, OpMsg):
             self.more_to_come = message.more_to_come
-            reply = dict(message.body)
+            body = message.body
+            reply = body if type(body) is dict else dict(body)  # a fresh dict from the decoder: no copy
         elif isinstance(message, OpReply):
             self.more_to_come = False
             if not message.documents:
@@ -438,20 +462,24 @@ class Connection:
             check_reply(reply, name, self.address)
         return reply
 
-    def _recv_exactly(self, size: int, deadline: float | None) -> bytes:
-        """Exactly `size` bytes by `deadline`; the buffer grows with what arrives (see FIRST_READ_BUFFER)."""
+    def _recv_exactly(self, size: int, deadline: float | None) -> bytearray:
+        """Exactly `size` bytes by `deadline`; the buffer grows with what arrives (see FIRST_READ_BUFFER).
+
+        The buffer itself is returned (the wire parser reads a bytearray in place: no copy)."""
         buf = bytearray(min(size, FIRST_READ_BUFFER))
         got = 0
+        recv_into = self.sock.recv_into
+        closed = self._closed.is_set
         while got < size:
-            if self.closed:
+            if closed():
                 raise ConnectionFailure(f"connection to {self.address} was closed while reading")
             if got == len(buf):
                 buf.extend(bytes(min(len(buf), size - len(buf))))
             self._arm(deadline)
             with memoryview(buf) as view:
-                n = self.sock.recv_into(view[got:])
+                n = recv_into(view[got:] if got else view)
             if n == 0:
                 raise ConnectionFailure(f"connection closed by {self.address} "
                                         f"after {got} of {size} bytes")
             got += n
-        return bytes(buf)
+        return buf

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import abc
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterable
 
 from driver.errors import ConfigurationError
 

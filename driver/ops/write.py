@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import struct
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bson import ObjectId
 

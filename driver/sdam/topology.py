@@ -48,6 +48,10 @@ class Topology:
         self._cond = threading.Condition()
         self._description = transitions.initial_topology(list(seeds), settings)
         self._servers: dict[str, ServerHandle] = {}
+        # Selection is a pure function of (snapshot, criteria, deprioritized): its results are
+        # kept until the snapshot changes, so an unchanged topology selects without re-filtering.
+        self._selected_for: TopologyDescription | None = None
+        self._selected: dict[Any, list[ServerDescription]] = {}
         self._opened = False
         self._closed = False
 
@@ -182,9 +186,16 @@ class Topology:
                     # Server selection spec, "Server Selection Algorithm" step 2: an invalid
                     # topology wire version fails selection at once, with SDAM's message.
                     raise ConfigurationError(f"{snapshot.compatibility_error}; no server can be selected")
-                suitable = selection.select_servers(
-                    snapshot, criteria, local_threshold_ms=self.settings.local_threshold_ms,
-                    deprioritized=deprioritized)
+                if self._selected_for is not snapshot:
+                    self._selected_for, self._selected = snapshot, {}
+                key = (criteria, tuple(deprioritized))
+                suitable = self._selected.get(key)
+                if suitable is None:
+                    suitable = self._selected[key] = selection.select_servers(
+                        snapshot, criteria, local_threshold_ms=self.settings.local_threshold_ms,
+                        deprioritized=deprioritized)
+                if len(suitable) == 1 and suitable[0].address in self._servers:
+                    return self._servers[suitable[0].address]  # one candidate: nothing to weigh
                 known = [s for s in suitable if s.address in self._servers]
                 if known:
                     counts = {s.address: self._servers[s.address].operation_count for s in known}

@@ -74,7 +74,8 @@ def parse_body(
     OP_COMPRESSED is decompressed and the original opcode parsed (the result's `compressor`
     names the compressor). Every malformation raises ProtocolError naming the field and offset.
     """
-    payload = bytes(payload)
+    if not isinstance(payload, (bytes, bytearray)):
+        payload = bytes(payload)  # a received bytearray is parsed in place: no copy of large replies
     if len(payload) != header.message_length - HEADER_SIZE:
         raise ProtocolError(
             f"payload is {len(payload)} bytes but messageLength {header.message_length} "

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import struct
-from typing import Any, Iterator, Mapping, Sequence, overload
+from collections.abc import Mapping, Sequence
+from typing import Any, Iterator, overload
 
 import bson
 from bson.raw_bson import RawBSONDocument

@@ -12,6 +12,7 @@ from driver.errors import BulkWriteError, ConfigurationError, DocumentTooLarge, 
 from driver.ops.write import (
     delete_command,
     delete_statement,
+    encode_insert,
     insert_command,
     update_command,
     new_object_ids,
@@ -231,32 +232,18 @@ class Batch:
 # A plain tuple: a frozen dataclass per statement cost more than encoding small documents.
 _Prepared = tuple
 
-_ENCODE_OPTIONS = bson.DEFAULT_CODEC_OPTIONS
 
 
 def _encode_insert(document: Any, ids: Iterator[Any], index: int) -> tuple[bytes, Any]:
     """BSON bytes of `document` with `_id` first, and that _id (the next of `ids` if it has none).
 
-    Plain dicts take a fast path (at most one copy, one encode); any other Mapping goes
-    through with_id. A non-mapping raises ConfigurationError naming requests[index].
+    One encode, no copy of the document (see encode_insert). A non-mapping raises
+    ConfigurationError naming requests[index].
     """
-    if type(document) is dict:
-        _id = document.get("_id", _MISSING)
-        if _id is _MISSING:
-            _id = next(ids)
-        elif next(iter(document)) == "_id":
-            return bson.encode(document, False, _ENCODE_OPTIONS), _id
-        return bson.encode({"_id": _id, **document}, False, _ENCODE_OPTIONS), _id
-    if _lacks_id(document):
-        document = {"_id": next(ids), **document}
     try:
-        statement, _id = with_id(document)
+        return encode_insert(document, ids.__next__)
     except ConfigurationError as exc:
         raise ConfigurationError(f"requests[{index}] (InsertOne): {exc}") from None
-    return bson.encode(statement), _id
-
-
-_MISSING = object()
 
 
 def _too_large(where: str, what: str, size: int, limits: BatchLimits) -> DocumentTooLarge:

@@ -27,6 +27,7 @@ from driver.ops import (
     drop_indexes_command,
     estimated_document_count_command,
     find_and_modify_command,
+    encode_insert,
     has_write_stage,
     index_document,
     insert_command,
@@ -38,7 +39,6 @@ from driver.ops import (
     rename_collection_command,
     update_command,
     update_statement,
-    with_id,
 )
 from driver.ops.admin import NAMESPACE_NOT_FOUND
 from driver.read_concern import ReadConcern
@@ -52,6 +52,7 @@ from driver.results import (
 )
 from driver.session import ClientSession
 from driver.write_concern import WriteConcern
+from driver.wire.encode import EncodedDocuments
 
 if TYPE_CHECKING:
     from driver.context import ClientContext
@@ -166,8 +167,8 @@ class Collection:
     # -- inserts -------------------------------------------------------------------------
     def insert_one(self, document: Mapping[str, Any], *, bypass_document_validation: bool | None = None,
                    session: ClientSession | None = None, comment: Any = None) -> InsertOneResult:
-        doc, _id = with_id(document)
-        body = insert_command(self.name, [doc], write_concern=self._wc, comment=comment,
+        encoded, _id = encode_insert(document)  # encoded once, sent as it is
+        body = insert_command(self.name, EncodedDocuments((encoded,)), write_concern=self._wc, comment=comment,
                               bypass_document_validation=bypass_document_validation)
         reply = self._write(body, session, sequence="documents")
         if reply is None:

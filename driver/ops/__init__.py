@@ -31,6 +31,7 @@ from driver.ops.indexes import (
 from driver.ops.write import (
     delete_command,
     delete_statement,
+    encode_insert,
     insert_command,
     update_command,
     update_statement,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Callable
 
+import bson
 from bson import ObjectId
 
 from driver.errors import ConfigurationError
@@ -75,6 +76,30 @@ def with_id(document: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
     return {"_id": _id, **document}, _id
 
 
+def encode_insert(document: Mapping[str, Any], new_id: Callable[[], Any] = ObjectId) -> tuple[bytes, Any]:
+    """BSON bytes of a document to insert, `_id` first, and that _id (`new_id()` when it has none).
+
+    The same bytes and id as `bson.encode(with_id(document)[0])`, without copying the mapping:
+    bson's encoder already writes a top-level `_id` first, and a generated ObjectId element is
+    spliced in front of the encoded bytes (one memcpy), where a {"_id": ..., **document} copy of
+    a document with 100k keys costs more than encoding it. The input is not mutated.
+    """
+    if type(document) is not dict:
+        require_mapping(document, "document")
+    _id = document.get("_id", _MISSING)
+    encoded = bson.encode(document, False, _ENCODE_OPTIONS)
+    if _id is not _MISSING:
+        return encoded, _id
+    _id = new_id()
+    # int32 total length, then the element 0x07 "_id\0" + 12 ObjectId bytes, then the old elements.
+    return b"".join((_INT32.pack(len(encoded) + _OID_ELEMENT_SIZE), _OID_ELEMENT_HEAD, _id.binary,
+                     memoryview(encoded)[4:])), _id
+
+
+_ENCODE_OPTIONS = bson.DEFAULT_CODEC_OPTIONS
+_INT32 = struct.Struct("<i")
+_OID_ELEMENT_HEAD = b"\x07_id\x00"  # BSON type 0x07 (ObjectId), key "_id"
+_OID_ELEMENT_SIZE = len(_OID_ELEMENT_HEAD) + 12
 _MISSING = object()
 _TIMESTAMP = struct.Struct(">I")
 _COUNTER_MASK = 0xFFFFFF

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterable, Mapping
 
-from driver import auth
 from driver.compression import negotiate
 from driver.socket_connection import Connection, ConnectionOptions
 from driver.errors import AuthenticationFailed, ConfigurationError, OperationFailure
@@ -60,11 +59,13 @@ def _handshake(conn: Connection, address: str, credential: Any, *, app_name: str
     """The handshake and authentication on a connected socket (see open_connection)."""
     if on_connection is not None:
         on_connection(conn)
-    speculative = auth.speculative_start(credential) if credential is not None else None
+    # The auth package (SCRAM, hashlib, hmac, SASLprep) is loaded only by clients that authenticate.
+    auth = _auth() if credential is not None else None
+    speculative = auth.speculative_start(credential) if auth is not None else None
     request = build_hello(
         metadata if metadata is not None else client_metadata(app_name),
         compressors=compressors,
-        sasl_supported_mechs=auth.sasl_supported_mechs_value(credential),
+        sasl_supported_mechs=auth.sasl_supported_mechs_value(credential) if auth is not None else None,
         speculative_authenticate=speculative.document if speculative else None,
         load_balanced=load_balanced,
         server_api=server_api,
@@ -93,5 +94,12 @@ def _handshake(conn: Connection, address: str, credential: Any, *, app_name: str
             f"loadBalanced=true but {address} did not answer with a serviceId; "
             "is it really behind a load balancer? Remove loadBalanced to connect directly."
         )
-    auth.authenticate(conn.command, credential, hello_reply=reply, speculative=speculative, address=address)
+    if auth is not None:
+        auth.authenticate(conn.command, credential, hello_reply=reply, speculative=speculative, address=address)
     return conn, reply, rtt_ms
+
+
+def _auth() -> Any:
+    from driver import auth
+
+    return auth

@@ -8,7 +8,6 @@ one deliverer at a time, so listeners see a single consistent order and never ru
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import deque
@@ -29,9 +28,10 @@ from driver.events.pool import (
     PoolCreated,
     PoolReady,
 )
+from driver.lazy_log import LazyLogger
 from driver.pool_options import PoolOptions
 
-_log = logging.getLogger("driver.pool")
+_log = LazyLogger("driver.pool")
 
 PAUSED, READY, CLOSED = "paused", "ready", "closed"
 Connect = Callable[[str, int], Any]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any, Callable
 
+from driver.lazy_log import LazyLogger
+
 Listener = Callable[[Any], None]
-_log = logging.getLogger("driver.events")
+_log = LazyLogger("driver.events")
 
 
 class EventBus:

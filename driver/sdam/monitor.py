@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -15,12 +14,13 @@ from driver.errors import ConnectionFailure, DriverError
 from driver.events import sdam as sdam_events
 from driver.events.listeners import EventBus
 from driver.hello import server_description_from_hello, unknown_server
+from driver.lazy_log import LazyLogger
 from driver.option_defaults import DEFAULTS
 from driver.option_defaults import MIN_HEARTBEAT_FREQUENCY_MS as _SPEC_MIN_HEARTBEAT_MS
 from driver.sdam.description import ServerDescription, ServerType, TopologyVersion
 from driver.sdam.rtt import RttStats
 
-_log = logging.getLogger("driver.monitor")
+_log = LazyLogger("driver.monitor")
 MIN_HEARTBEAT_FREQUENCY_MS = _SPEC_MIN_HEARTBEAT_MS  # SDAM "minHeartbeatFrequencyMS" (tests may patch it)
 
 # connect(adopt) returns (connection, hello reply, round trip ms); see driver.establish.open_connection.

@@ -53,6 +53,7 @@ def _seconds(ms: float | None) -> float | None:
 # Bodies are read into a buffer that grows with the bytes received (doubling from this size),
 # never allocated from the length a peer announces (issue 11: a 2 GB header cost 2 GB up front).
 FIRST_READ_BUFFER = 1 << 16
+_UNARMED = object()
 
 
 @dataclass(frozen=True)
@@ -226,9 +227,10 @@ class Connection:
         # An absolute time.monotonic() no I/O may pass (bounded_by()), and what set it.
         self._deadline: float | None = None
         self._deadline_reason = ""
-        # The timeout the socket holds now (seconds or None): settimeout() is a system call, so
-        # an unchanged "no timeout" is not set again before every send and recv.
-        self._armed: float | None = sock.gettimeout()
+        # The timeout the socket holds now (seconds, None, or _UNARMED before the first I/O):
+        # settimeout() is a system call, so an unchanged "no timeout" is not set again before
+        # every send and recv.
+        self._armed: Any = _UNARMED
         self._last_reply_id = 0
         self._closed = threading.Event()
         # Guards _closed/_io_threads/_released: close() from another thread must not free the

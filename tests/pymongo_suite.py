@@ -2,10 +2,12 @@
 
     python -m tests.pymongo_suite /path/to/pymongo-src [--files test_cursor ...] [--failures]
 
-The PyMongo source (mongodb/mongo-python-driver, its `test/` folder) is fetched by whoever runs
-this; it is never part of this repository, never collected by our pytest run (the module name
-does not start with `test_`) and never run in CI. Each file gets its own sandbox (three members,
-free ports) so that one file's leftovers cannot fail another; PyMongo's `test/__init__.py` finds
+The PyMongo source is fetched by whoever runs this: the `test/` folder and `pyproject.toml` of
+the sdist matching the installed PyMongo (`pip download pymongo==<version> --no-deps
+--no-binary :all:`, then unpack those two; the pyproject carries PyMongo's warning filters).
+It is never part of this repository, never collected by our pytest run (the module name does
+not start with `test_`) and never run in CI. Each file gets its own sandbox (three members, on
+27017-27019 when free) so that one file's leftovers cannot fail another; PyMongo's `test/__init__.py` finds
 the deployment through DB_IP/DB_PORT and discovers the replica set from the seed's hello.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -53,10 +56,24 @@ class FileResult:
     note: str = ""
 
 
+def _default_ports_free() -> bool:
+    """Whether 27017-27019 are free: a few PyMongo tests build MongoClient() with no host and
+    so reach only a deployment on the default port."""
+    for port in (27017, 27018, 27019):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
 def start_sandbox() -> tuple[subprocess.Popen, str]:
-    """Start `mongocli sandbox --topology replset --port 0`; returns (process, host:port seed)."""
+    """Start `mongocli sandbox --topology replset` (on 27017 when free, else free ports);
+    returns (process, host:port seed)."""
+    port = "27017" if _default_ports_free() else "0"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mongocli", "sandbox", "--topology", "replset", "--port", "0",
+        [sys.executable, "-m", "mongocli", "sandbox", "--topology", "replset", "--port", port,
          "--quiet", "--election-delay-ms", "200"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None

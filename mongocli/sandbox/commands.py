@@ -136,7 +136,7 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
             # onPrimaryTransactionalWrite fires where a statement commits; a retry of a statement
             # that already committed is answered from the session's history and commits nothing,
             # so it neither fires nor consumes an activation (server: checkStatementExecuted).
-            fired = member.failpoints.on_primary_transactional_write() if (
+            fired = member.failpoints.on_primary_transactional_write(_statement_count(name, cmd)) if (
                 is_retryable_write(cmd) and member.state in ("PRIMARY", "MONGOS")
                 and not member.deployment.sessions.already_executed(cmd)) else None
             if fired is not None and fired[1] is not None:
@@ -186,6 +186,14 @@ async def _await_data(conn: "Connection", db: str, cmd: dict[str, Any], reply: d
         if not reply.get("ok") or reply["cursor"]["nextBatch"] or not reply["cursor"]["id"]:
             break
     return reply
+
+
+def _statement_count(name: str, cmd: Mapping[str, Any]) -> int:
+    """Statements (documents written) of a retryable write: the server evaluates
+    onPrimaryTransactionalWrite once per statement, not once per command."""
+    field = {"insert": "documents", "update": "updates", "delete": "deletes"}.get(name)
+    statements = cmd.get(field) if field else None
+    return len(statements) if isinstance(statements, list) and statements else 1
 
 
 def _refused_before_running(conn: "Connection", name: str, cmd: Mapping[str, Any]) -> dict[str, Any] | None:

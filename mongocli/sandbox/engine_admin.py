@@ -9,12 +9,18 @@ from mongomock.filtering import filter_applies
 
 from mongocli.sandbox.engine_cursors import Cursors
 from mongocli.sandbox.engine_store import ID_INDEX, Catalog, index_name, validate_ns
+from mongocli.sandbox.engine_filter import validate_filter
 from mongocli.sandbox.engine_validation import check_options
 from mongocli.sandbox.engine_values import error
 
 # Databases a real deployment always lists, with the sizes a fresh server reports.
 _SYSTEM_DBS = {"admin": 40960, "config": 12288, "local": 40960}
 _INDEX_KEY_TYPES = {"text", "2d", "2dsphere", "hashed", "geoHaystack", "wildcard"}
+# Index options a server accepts in createIndexes (index_key_validate.cpp); kept as given.
+_INDEX_OPTIONS = {"background", "unique", "sparse", "partialFilterExpression", "expireAfterSeconds",
+                  "hidden", "collation", "weights", "default_language", "language_override",
+                  "textIndexVersion", "2dsphereIndexVersion", "bits", "min", "max", "bucketSize",
+                  "storageEngine", "wildcardProjection", "clustered", "prepareUnique", "dropDups"}
 
 
 def create(catalog: Catalog, db: str, cmd: dict) -> dict:
@@ -106,12 +112,36 @@ def _normalise_spec(raw: Any) -> dict:
             raise error(67, f"Values in the index key pattern can only be numbers or strings; "
                             f"bad value for field {field}: {direction!r}")
     spec = {"v": 2, "key": dict(key), "name": raw.get("name") or index_name(key)}
-    for opt in ("unique", "sparse", "partialFilterExpression", "expireAfterSeconds", "hidden",
-                "collation"):
-        if opt in raw:
-            spec[opt] = raw[opt]
+    for opt, value in raw.items():
+        if opt in ("key", "name", "v", "ns"):
+            continue
+        if opt not in _INDEX_OPTIONS:
+            raise error(197, f"The field '{opt}' is not valid for an index specification. "
+                             f"Specification: {raw}")
+        spec[opt] = value
     if not isinstance(spec["name"], str):
         raise error(14, "The index name must be a string")
+    partial = spec.get("partialFilterExpression")
+    if "partialFilterExpression" in spec:
+        if not isinstance(partial, dict):
+            raise error(14, "BSON field 'createIndexes.indexes.partialFilterExpression' is the wrong "
+                            f"type '{type(partial).__name__}', expected type 'object'")
+        validate_filter(partial)
+    if "text" in key.values():
+        # A text index as listIndexes shows it (server: fts_spec.cpp): the text fields move into
+        # `weights` (default weight 1) and the key becomes {_fts: "text", _ftsx: 1}.
+        text_fields = [f for f, d in key.items() if d == "text"]
+        stored_key: dict = {}
+        for field, direction in key.items():
+            if direction != "text":
+                stored_key[field] = direction
+            elif "_fts" not in stored_key:
+                stored_key.update(_fts="text", _ftsx=1)
+        spec["key"] = stored_key
+        spec["weights"] = {f: 1 for f in text_fields} | dict(spec.get("weights") or {})
+        spec.setdefault("default_language", "english")
+        spec.setdefault("language_override", "language")
+        spec.setdefault("textIndexVersion", 3)
     return spec
 
 

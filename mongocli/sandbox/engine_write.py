@@ -287,7 +287,7 @@ def _update_one_statement(coll: Collection, stmt: dict, max_bson_size: int, bypa
             new = id_first({"_id": seed["_id"], **new})
         check_document(coll, new, None, bypass)
         coll.insert(new, bson_size(new, max_bson_size))
-        return 1, 0, new["_id"]
+        return 1, 0, (new["_id"],)  # a tuple: an upserted _id may itself be null
     return n, modified, None
 
 
@@ -313,7 +313,7 @@ def update(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
         n += sn
         modified += sm
         if sid is not None:
-            upserted.append({"index": i, "_id": sid})
+            upserted.append({"index": i, "_id": sid[0]})
     reply: dict = {"n": n, "nModified": modified}
     if upserted:
         reply["upserted"] = upserted

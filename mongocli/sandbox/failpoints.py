@@ -102,12 +102,23 @@ class FailPoints:
         with self._lock:
             self._points.clear()
 
-    def on_primary_transactional_write(self) -> tuple[bool, int | None] | None:
-        """If onPrimaryTransactionalWrite fires for a retryable write on the primary, consume one
-        activation and return (close the connection?, failBeforeCommitExceptionCode or None)."""
+    def on_primary_transactional_write(self, statements: int = 1) -> tuple[bool, int | None] | None:
+        """If onPrimaryTransactionalWrite fires for one of a retryable write's statements on the
+        primary, return (close the connection?, failBeforeCommitExceptionCode or None).
+
+        Evaluated once per statement (document), as the server does, up to the first that fires.
+        The sandbox then applies the outcome to the whole command: statements before the firing
+        one are not committed separately (a simplification of the server's per-statement commit)."""
         with self._lock:
             point = self._points.get("onPrimaryTransactionalWrite")
-            if point is None or not self._consume("onPrimaryTransactionalWrite", point):
+            if point is None:
+                return None
+            for _ in range(statements):
+                if self._consume("onPrimaryTransactionalWrite", point):
+                    break
+                if "onPrimaryTransactionalWrite" not in self._points:
+                    return None
+            else:
                 return None
             data = point.data
         return bool(data.get("closeConnection", True)), data.get("failBeforeCommitExceptionCode")

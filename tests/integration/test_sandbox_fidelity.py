@@ -218,3 +218,40 @@ def test_sort_must_be_a_document_and_unknown_stage_is_40324(client) -> None:
     with pytest.raises(OperationFailure) as stage:
         db.present.aggregate([{"$frobnicate": {}}])
     assert stage.value.code == 40324
+
+
+# ----- small fidelity -----------------------------------------------------------------------
+def test_upsert_of_a_null_id_reports_it(client) -> None:
+    result = client.fid.c.update_one({"_id": None, "x": 0}, {"$inc": {"x": 1}}, upsert=True)
+    assert result.did_upsert is True and result.upserted_id is None
+    assert client.fid.c.update_one({"_id": None}, {"$inc": {"x": 1}}).did_upsert is False
+
+
+def test_index_options_kept_and_text_index_shape(client) -> None:
+    coll = client.fid.idx
+    coll.create_index("a", background=True)
+    assert coll.index_information()["a_1"]["background"] is True
+    coll.create_index([("t", "text")])
+    text = coll.index_information()["t_text"]
+    assert text["key"] == [("_fts", "text"), ("_ftsx", 1)]
+    assert text["weights"] == {"t": 1} and text["default_language"] == "english"
+    assert text["textIndexVersion"] == 3
+    for bad in (5, {"x": {"$asdasd": 3}}, {"$and": 5}):
+        with pytest.raises(OperationFailure):
+            coll.create_index("x", partialFilterExpression=bad)
+    with pytest.raises(OperationFailure) as unknown:
+        coll.create_index("y", colour="blue")
+    assert unknown.value.code == 197
+
+
+def test_on_primary_transactional_write_counts_documents(client) -> None:
+    coll = client.fid.otw
+    client.admin.command("configureFailPoint", "onPrimaryTransactionalWrite", mode={"skip": 3},
+                         data={"failBeforeCommitExceptionCode": 1, "closeConnection": False})
+    try:
+        coll.insert_many([{"_id": i} for i in range(3)])  # three statements: all skipped
+        with pytest.raises(OperationFailure):
+            coll.insert_one({"_id": 3})  # the fourth statement fires
+    finally:
+        client.admin.command("configureFailPoint", "onPrimaryTransactionalWrite", mode="off")
+    assert coll.count_documents({}) == 3

@@ -15,6 +15,7 @@ from bson import Binary, Int64, Timestamp
 
 from mongocli.sandbox import change_journal, cluster_time, scram, snapshot_reads, transactions
 from mongocli.sandbox.engine_values import CODE_NAMES
+from mongocli.sandbox import users as users_module
 from mongocli.sandbox.failpoints import FailPointError
 from mongocli.sandbox.replication import STOP_REPL_PRODUCER, check_write_concern_syntax
 from mongocli.sandbox.sessions import add_retryable_label, is_retryable_write
@@ -96,6 +97,8 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
     member.opcounters["command" if name not in _OPCOUNTER else _OPCOUNTER[name]] += 1
     if not conn.authenticated and name not in NO_AUTH_COMMANDS:
         return error(13, "Unauthorized", f"Command {name} requires authentication")
+    if member.deployment.auth and not member.deployment.users.authorized(conn.users, db, name, cmd):
+        return error(13, "Unauthorized", users_module.denial(db, name, cmd))
     if name in ADMIN_ONLY and db != "admin":
         return error(13, "Unauthorized", f"{name} may only be run against the admin database.")
     cluster_time.receive(member.deployment, cmd)
@@ -362,17 +365,15 @@ async def _hello(conn: "Connection", db: str, cmd: dict) -> dict | None:
     if isinstance(offered, list):
         # "MongoDB Handshake Amendment": answer with the client's compressors we support.
         reply["compression"] = [c for c in offered if c in SERVER_COMPRESSORS]
-    users = member.deployment.users
-    if users is not None:
-        mechs = cmd.get("saslSupportedMechs")
-        if isinstance(mechs, str) and mechs.partition(".")[2] in users.names and mechs.startswith("admin."):
-            reply["saslSupportedMechs"] = list(scram.MECHANISMS)
-        spec = cmd.get("speculativeAuthenticate")
-        if isinstance(spec, Mapping) and spec.get("mechanism") in scram.MECHANISMS:
-            started = _sasl_start(conn, spec.get("db", db), spec)
-            if started.get("ok"):
-                started.pop("ok")
-                reply["speculativeAuthenticate"] = started
+    mechs = cmd.get("saslSupportedMechs")
+    if isinstance(mechs, str) and "." in mechs and member.deployment.users.exists(*mechs.split(".", 1)):
+        reply["saslSupportedMechs"] = list(scram.MECHANISMS)
+    spec = cmd.get("speculativeAuthenticate")
+    if isinstance(spec, Mapping) and spec.get("mechanism") in scram.MECHANISMS:
+        started = _sasl_start(conn, spec.get("db", db), spec)
+        if started.get("ok"):
+            started.pop("ok")
+            reply["speculativeAuthenticate"] = started
     reply["ok"] = 1.0
     return reply
 
@@ -384,8 +385,6 @@ def _sasl_start(conn: "Connection", db: str, cmd: Mapping[str, Any]) -> dict[str
     if mechanism not in scram.MECHANISMS:
         return error(334, "MechanismUnavailable",
                      f"Received authentication for mechanism {mechanism} which is not enabled")
-    if users is None:
-        return dict(scram.AUTH_FAILED)
     conn.conversation = scram.ScramConversation(users, mechanism, db)
     return conn.conversation.start(cmd.get("payload", b""), cmd.get("options"))
 
@@ -402,7 +401,7 @@ async def _sasl_continue(conn: "Connection", db: str, cmd: dict) -> dict:
         return error(17, "ProtocolError", "No SASL session state found")
     reply = conversation.next(cmd.get("payload", b""))
     if conversation.authenticated and conversation.user:
-        conn.users.add(conversation.user)
+        conn.users.add((conversation.db, conversation.user))
     if not reply.get("ok") or conversation.done:
         conn.conversation = None
     return reply
@@ -414,10 +413,23 @@ async def _logout(conn: "Connection", db: str, cmd: dict) -> dict:
     return {"ok": 1.0}
 
 
+@command(*users_module.COMMANDS)
+async def _user_management(conn: "Connection", db: str, cmd: dict) -> dict:
+    member = conn.member
+    name = next(iter(cmd))
+    if member.deployment.topology == "replset" and member.state != "PRIMARY" and name != "usersInfo":
+        return error(10107, "NotWritablePrimary", "not primary")
+    reply = member.deployment.users.run(db, name, cmd)
+    if reply.get("ok") and name != "usersInfo":
+        member.deployment.note_write()  # users live in admin.system.users: a replicated write
+    return reply
+
+
 @command("connectionStatus")
 async def _connection_status(conn: "Connection", db: str, cmd: dict) -> dict:
-    users = [{"user": u, "db": "admin"} for u in sorted(conn.users)]
-    roles = [{"role": "root", "db": "admin"}] if users else []
+    users = [{"user": u, "db": d} for d, u in sorted(conn.users)]
+    store = conn.member.deployment.users
+    roles = [role for d, u in sorted(conn.users) for role in store.roles_of(d, u)]
     return {"authInfo": {"authenticatedUsers": users, "authenticatedUserRoles": roles}, "ok": 1.0}
 
 
@@ -481,7 +493,7 @@ async def _cmd_line_opts(conn: "Connection", db: str, cmd: dict) -> dict:
     if deployment.replset_name:
         argv += ["--replSet", deployment.replset_name]
         parsed["replication"] = {"replSet": deployment.replset_name}
-    if deployment.users is not None:
+    if deployment.auth:
         argv.append("--auth")
         parsed["security"] = {"authorization": "enabled"}
     return {"argv": argv, "parsed": parsed, "ok": 1.0}

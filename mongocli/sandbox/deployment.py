@@ -15,7 +15,7 @@ from mongocli.sandbox.change_streams import ChangeStreams
 from mongocli.sandbox.cluster_time import ClusterClock
 from mongocli.sandbox.failpoints import FailPoints
 from mongocli.sandbox.replication import Replication
-from mongocli.sandbox.scram import UserStore
+from mongocli.sandbox.users import UserStore
 from mongocli.sandbox.sessions import SessionStore
 from mongocli.sandbox.transactions import TransactionStore
 
@@ -120,7 +120,9 @@ class Deployment:
         self.base_port = port
         self.ssl_context = ssl_context
         self.election_delay = max(0, election_delay_ms) / 1000.0
-        self.users = UserStore(users) if users else None
+        # --auth: every command but the handshake needs an authenticated user with the privilege.
+        self.auth = bool(users)
+        self.users = UserStore(users)
         self.sessions = SessionStore()
         self.engine = engine if engine is not None else _default_engine()
         self.members = [

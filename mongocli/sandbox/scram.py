@@ -43,7 +43,8 @@ class _Credential:
     server_key: bytes
 
 
-def _credential(mechanism: str, user: str, password: str) -> _Credential:
+def credential(mechanism: str, user: str, password: str) -> _Credential:
+    """Salted SCRAM credential of a user for one mechanism (server side: stored key, server key)."""
     digest = _HASH[mechanism]
     if mechanism == "SCRAM-SHA-1":
         # MongoDB's SCRAM-SHA-1 hashes the MONGODB-CR digest, not the raw password (auth spec).
@@ -61,21 +62,6 @@ def _credential(mechanism: str, user: str, password: str) -> _Credential:
     )
 
 
-class UserStore:
-    """Users (all in the admin database) with SCRAM credentials for both mechanisms."""
-
-    def __init__(self, users: Mapping[str, str]) -> None:
-        self._creds = {
-            (user, mech): _credential(mech, user, password)
-            for user, password in users.items()
-            for mech in MECHANISMS
-        }
-        self.names = frozenset(users)
-
-    def credential(self, user: str, mechanism: str) -> _Credential | None:
-        return self._creds.get((user, mechanism))
-
-
 def _parse_attrs(message: str) -> dict[str, str]:
     attrs = {}
     for part in message.split(","):
@@ -87,11 +73,11 @@ def _parse_attrs(message: str) -> dict[str, str]:
 class ScramConversation:
     """One saslStart/saslContinue conversation on one connection."""
 
-    def __init__(self, users: UserStore, mechanism: str, db: str) -> None:
+    def __init__(self, users: Any, mechanism: str, db: str) -> None:
         self.users = users
         self.mechanism = mechanism
         self.db = db
-        self.user: str | None = None
+        self.user: str | None = None  # the user name; its database is `db`
         self.done = False
         self.authenticated = False
         self._step = 0
@@ -110,7 +96,7 @@ class ScramConversation:
         bare = text.split(",", 2)[2] if text.count(",") >= 2 else ""
         attrs = _parse_attrs(bare)
         user = attrs.get("n", "").replace("=2C", ",").replace("=3D", "=")
-        cred = self.users.credential(user, self.mechanism) if self.db == "admin" else None
+        cred = self.users.credential(self.db, user, self.mechanism)
         if cred is None or "r" not in attrs:
             return dict(AUTH_FAILED)
         self.user, self._cred = user, cred

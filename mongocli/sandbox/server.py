@@ -46,14 +46,14 @@ class Connection:
         self.peer = f"{peer[0]}:{peer[1]}"
         self.app_name: str | None = None
         self.client_metadata: dict[str, Any] | None = None
-        self.users: set[str] = set()
+        self.users: set[tuple[str, str]] = set()  # authenticated (db, user) pairs
         self.conversation: Any = None
         self.current: dict[str, Any] | None = None
         self.task: asyncio.Task[Any] | None = None
 
     @property
     def authenticated(self) -> bool:
-        return bool(self.users) or self.member.deployment.users is None
+        return bool(self.users) or not self.member.deployment.auth
 
     @property
     def hung_up(self) -> bool:

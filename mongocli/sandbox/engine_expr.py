@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator
 
 from mongomock import aggregate as _mm_aggregate
 
+from mongocli.sandbox import server_js
 from mongocli.sandbox.engine_values import error, order_key
 
 # Variables a command's ``let`` defines, visible to every expression the command evaluates
@@ -153,6 +154,7 @@ EXTRA_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     **{op: _comparison(op) for op in ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$cmp")},
     "$rand": _rand,
     "$getField": _get_field,
+    "$function": server_js.function_operator,
     "$setField": _set_field,
     "$unsetField": lambda parser, spec: _set_field(parser, spec, unset=True),
 }

@@ -23,20 +23,21 @@ TOP_LEVEL_OPERATORS = frozenset({
 _DBREF_KEYS = frozenset({"$ref", "$id", "$db"})
 
 
-def validate_filter(filt: Any) -> None:
-    """Raise BadValue (2) for an unknown operator or a $where predicate, as the server's parser does."""
+def validate_filter(filt: Any, *, top: bool = True) -> None:
+    """Raise BadValue (2) for an unknown operator, as the server's parser does; $where only at the
+    top level of a filter (the engine runs it there, see server_js.py)."""
     if filt is None:
         return
     if not isinstance(filt, dict):
         raise error(2, "the match filter must be an expression in an object")
     for key, value in filt.items():
         if key.startswith("$"):
-            _top_level(key, value)
+            _top_level(key, value, top)
         elif _is_operator_object(value):
             _operators(value)
 
 
-def _top_level(key: str, value: Any) -> None:
+def _top_level(key: str, value: Any, top: bool) -> None:
     if key not in TOP_LEVEL_OPERATORS:
         raise error(2, f"unknown top level operator: {key}. If you have a field name that starts "
                        "with a '$' symbol, consider using $getField or $setField.")
@@ -46,14 +47,14 @@ def _top_level(key: str, value: Any) -> None:
         for clause in value:
             if not isinstance(clause, dict):
                 raise error(2, f"{key} argument's entries must be objects")
-            validate_filter(clause)
+            validate_filter(clause, top=False)
+    elif key == "$where" and top:
+        if not isinstance(value, str):  # bson.Code is a str; anything else is not JavaScript
+            raise error(2, "$where got bad type: expected a string or JavaScript code")
     elif key == "$where":
-        # $where runs server-side JavaScript; the sandbox has no JavaScript engine and will not
-        # execute code it was sent, so it refuses the predicate instead of guessing. (The server
-        # layer has already removed the one recognised test form, see where_sleep.py.)
-        raise error(2, "$where is not supported by the mongocli sandbox (it runs no "
-                       "JavaScript; the only $where it recognises is the test form "
-                       "'sleep(<ms>) || true', as a top-level filter field); use $expr instead")
+        # The server accepts $where inside $and/$or/$nor; the sandbox runs it only at the top.
+        raise error(2, "$where is supported by the mongocli sandbox only at the top level of a "
+                       "filter, not inside $and/$or/$nor")
 
 
 def _is_operator_object(value: Any) -> bool:

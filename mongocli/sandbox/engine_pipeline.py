@@ -52,6 +52,8 @@ def rewrite_pipeline(pipeline: list) -> list:
                 raise error(40602, f"{name} is only valid as the first stage in a pipeline")
             continue  # run_pipeline produced its documents already
         if name == "$match":
+            if isinstance(spec, dict) and "$where" in spec:
+                raise error(2, "$where is not allowed inside of a $match aggregation expression")
             validate_filter(spec)
         if name == "$unset":
             fields = [spec] if isinstance(spec, str) else list(spec)

@@ -17,6 +17,7 @@ from mongocli.sandbox.engine_filter import validate_filter
 from mongocli.sandbox.engine_values import (
     dup_key_text, error, hkey, index_entries,
 )
+from mongocli.sandbox.server_js import where_predicate
 
 ID_INDEX = {"v": 2, "key": {"_id": 1}, "name": "_id_"}
 
@@ -269,6 +270,12 @@ class Collection:
         """Stored documents matching a query filter, in natural order; stop after ``limit``."""
         filter_doc = filter_doc or {}
         validate_filter(filter_doc)
+        if "$where" in filter_doc:
+            # $where runs JavaScript per document: match the rest first, then ask the function.
+            predicate = where_predicate(filter_doc["$where"])
+            rest = {k: v for k, v in filter_doc.items() if k != "$where"}
+            found = [d for d in self.match(rest) if predicate(d)]
+            return found[:limit] if limit else found
         if not filter_doc:
             docs = list(self.docs.values())
             return docs[:limit] if limit else docs

@@ -1,4 +1,4 @@
-"""The one $where form the sandbox recognises, `sleep(<ms>) || true`: a reply delay, never JavaScript."""
+"""The sleeping $where forms the sandbox recognises (`sleep(<ms>) || true`, PyMongo's delay()): a reply delay."""
 
 from __future__ import annotations
 
@@ -6,11 +6,16 @@ import re
 from typing import Any
 
 # Driver test suites (SDAM "interruptInUse-pool-clear") hold a pooled connection busy with
-# `{$where: "sleep(2000) || true"}`. The sandbox runs no JavaScript: it recognises exactly this
-# text (whitespace-tolerant, at most 9 digits) by pattern, delays the reply by that many ms and
-# matches as if the $where were `true`. Any other $where stays in the filter and the engine
-# refuses it (BadValue, code 2).
+# `{$where: "sleep(2000) || true"}`. A JavaScript sleep would hold the sandbox's one event loop,
+# so this text (whitespace-tolerant, at most 9 digits) is recognised by pattern: the reply is
+# delayed by that many ms (other connections go on) and the $where matches as `true`. Any other
+# $where stays in the filter and runs as JavaScript (server_js.py).
 _SLEEP_TRUE = re.compile(r"\s*sleep\s*\(\s*(\d{1,9})\s*\)\s*\|\|\s*true\s*")
+# PyMongo's test helper `delay(sec)`: "function() { sleep(<sec> * 1000); return true; }".
+# QuickJS has no sleep, and a sleep inside JavaScript would stall the whole sandbox, so this
+# form too is a reply delay recognised by pattern.
+_DELAY_FUNCTION = re.compile(r"\s*function\s*\(\s*\)\s*\{\s*sleep\s*\(\s*(\d{1,6}(?:\.\d{1,6})?)\s*\*\s*1000\s*\)"
+                             r"\s*;\s*return\s+true\s*;?\s*\}\s*")
 
 # Where each command carries its query filters: (field, key inside each entry or None).
 _FILTER_FIELDS: dict[str, tuple[str, str | None]] = {
@@ -28,7 +33,10 @@ def sleep_ms(where: Any) -> int | None:
     if not isinstance(where, str):
         return None
     found = _SLEEP_TRUE.fullmatch(where)
-    return int(found.group(1)) if found else None
+    if found:
+        return int(found.group(1))
+    found = _DELAY_FUNCTION.fullmatch(where)
+    return round(float(found.group(1)) * 1000) if found else None
 
 
 def _strip(filt: Any) -> tuple[Any, int]:

@@ -255,3 +255,33 @@ def test_on_primary_transactional_write_counts_documents(client) -> None:
     finally:
         client.admin.command("configureFailPoint", "onPrimaryTransactionalWrite", mode="off")
     assert coll.count_documents({}) == 3
+
+
+# ----- JavaScript -----------------------------------------------------------------------------
+def test_where_and_function_run_javascript(client, monkeypatch) -> None:
+    from bson import Code
+
+    from mongocli.sandbox import server_js
+
+    coll = client.js.c
+    coll.insert_many([{"x": i} for i in range(10)])
+    assert len(coll.find().where("this.x < 3").to_list()) == 3
+    assert [d["x"] for d in coll.find({"x": {"$gt": 3}}).where(Code("function() { return this.x % 4 == 0; }"))] \
+        == [4, 8]
+    assert client.js.command("count", "c", query={"$where": "this.x >= 8"})["n"] == 2
+    with pytest.raises(OperationFailure) as scoped:
+        coll.find().where(Code("this.x < i", {"i": 3})).to_list()
+    assert scoped.value.code == 4649200
+    with pytest.raises(OperationFailure) as thrown:
+        coll.find().where("this.a.b.c").to_list()
+    assert thrown.value.code == 139
+    with pytest.raises(OperationFailure) as in_match:
+        coll.count_documents({"$where": "true"})
+    assert in_match.value.code == 2
+    projected = coll.aggregate([{"$match": {"x": {"$lt": 3}}}, {"$project": {"_id": 0, "y": {
+        "$function": {"body": "function(a, b) { return a * b + 1; }", "args": ["$x", 10], "lang": "js"}}}}])
+    assert [d["y"] for d in projected] == [1, 11, 21]
+    monkeypatch.setattr(server_js, "TIME_LIMIT_S", 0.05)
+    with pytest.raises(OperationFailure) as runaway:
+        coll.find().where("function() { while (true) {} }").to_list()
+    assert runaway.value.code == 139 and "limit" in runaway.value.details["errmsg"]

@@ -272,8 +272,9 @@ def _data_command(conn: "Connection", db: str, name: str, cmd: dict[str, Any]) -
         return error(20, "IllegalOperation",
                      "Transaction numbers are only allowed on a replica set member or mongos")
     engine_cmd = {k: v for k, v in cmd.items() if k not in _STRIPPED}
+    if db == "local":
+        deployment.oplog.sync()  # local.oplog.rs shows every write up to now
     if transactions.in_transaction(cmd):
-        deployment.sessions.touch(cmd.get("lsid"))
         return deployment.transactions.run_statement(db, name, cmd, engine_cmd)
     if (bad := cluster_time.check_after_cluster_time(deployment, cmd)) is not None:
         return bad

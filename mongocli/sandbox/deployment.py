@@ -14,6 +14,7 @@ from mongocli.sandbox.change_journal import ChangeJournal
 from mongocli.sandbox.change_streams import ChangeStreams
 from mongocli.sandbox.cluster_time import ClusterClock
 from mongocli.sandbox.failpoints import FailPoints
+from mongocli.sandbox.oplog import Oplog
 from mongocli.sandbox.replication import Replication
 from mongocli.sandbox.users import UserStore
 from mongocli.sandbox.sessions import SessionStore
@@ -135,6 +136,7 @@ class Deployment:
         self.journal = ChangeJournal(self.clock)
         self.transactions = TransactionStore(self)
         self.change_streams = ChangeStreams(self)
+        self.oplog = Oplog(self)
         self.engine.observer = self._on_write
         self.last_write_date = datetime.datetime.now(datetime.timezone.utc)
         self.log_lines: list[str] = []
@@ -235,7 +237,7 @@ class Deployment:
         """Every document write to the shared store outside a transaction: it must not touch
         a document an open transaction wrote; then the change journal records it (replica sets
         and mongos only: a standalone has neither)."""
-        if self.topology == "standalone" or coll.name.startswith("system."):
+        if self.topology == "standalone" or coll.name.startswith("system.") or coll.db == "local":
             return  # no transactions or change streams there: nothing to check or record
         self.transactions.check_outside_write(coll, new if new is not None else old)
         self.journal.record_write(coll.db, coll.name, old, new, replacement, uuid=coll.uuid)

@@ -104,6 +104,7 @@ class Collection:
         self.uuid = Binary(uuid.uuid4().bytes, 4)
         self.docs: dict[Any, dict] = {}
         self.sizes: dict[Any, int] = {}
+        self.total_size = 0  # sum of `sizes`, kept as documents come and go (capped checks)
         # RecordIds as WiredTiger assigns them: increasing per insert, kept across in-place
         # updates (find's showRecordId reports them as $recordId).
         self.record_ids: dict[Any, int] = {}
@@ -146,6 +147,7 @@ class Collection:
         _notify(self, None, doc)
         self.docs[key] = doc
         self.sizes[key] = size
+        self.total_size += size
         self._last_record_id += 1
         self.record_ids[key] = self._last_record_id
         for index, entries in planned:
@@ -175,6 +177,7 @@ class Collection:
             index.remove(old, key)
             index.add(new, key)
         self.docs[key] = new
+        self.total_size += size - self.sizes.get(key, 0)
         self.sizes[key] = size
 
     def delete(self, doc: dict) -> None:
@@ -184,7 +187,7 @@ class Collection:
         for index in self.indexes.values():
             index.remove(doc, key)
         self.docs.pop(key, None)
-        self.sizes.pop(key, None)
+        self.total_size -= self.sizes.pop(key, 0)
         self.record_ids.pop(key, None)
 
     def snapshot(self) -> "Collection":
@@ -291,7 +294,7 @@ class Collection:
 
     def data_size(self) -> int:
         """Sum of BSON sizes of all documents."""
-        return sum(self.sizes.values())
+        return self.total_size
 
 
 def bson_size(doc: dict, max_bson_size: int) -> int:

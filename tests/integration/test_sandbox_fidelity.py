@@ -285,3 +285,22 @@ def test_where_and_function_run_javascript(client, monkeypatch) -> None:
     with pytest.raises(OperationFailure) as runaway:
         coll.find().where("function() { while (true) {} }").to_list()
     assert runaway.value.code == 139 and "limit" in runaway.value.details["errmsg"]
+
+
+# ----- the oplog ----------------------------------------------------------------------------
+def test_oplog_is_readable_and_tailable(client) -> None:
+    client.app.items.insert_one({"_id": 1, "x": 1})
+    client.app.items.update_one({"_id": 1}, {"$set": {"x": 2}})
+    client.app.items.delete_one({"_id": 1})
+    client.app.drop_collection("items")
+    oplog = client.local["oplog.rs"]
+    entries = list(oplog.find({"ns": {"$in": ["app.items", "app.$cmd"]}}))
+    assert [e["op"] for e in entries] == ["c", "i", "u", "d", "c"]
+    assert entries[0]["o"]["create"] == "items" and entries[-1]["o"] == {"drop": "items"}
+    assert entries[1]["o"] == {"_id": 1, "x": 1} and entries[3]["o"] == {"_id": 1}
+    stamps = [(e["ts"].time, e["ts"].inc) for e in oplog.find()]
+    assert stamps == sorted(stamps) and next(oplog.find())["op"] == "n"
+    tail = oplog.find({"ns": "app.log"}, cursor_type=CursorType.TAILABLE_AWAIT).max_await_time_ms(5000)
+    assert tail.to_list() == [] and tail.alive
+    threading.Timer(0.05, lambda: client.app.log.insert_one({"n": 7})).start()
+    assert next(tail)["o"]["n"] == 7

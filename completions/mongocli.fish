@@ -151,6 +151,7 @@ complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l tls-key -d 'PEM
 complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l election-delay-ms -d 'Time from losing a primary to electing a new one.' -x
 complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l arbiter -d 'Make the last replica-set member an arbiter.'
 complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l replset-name -d 'Replica set name.' -x
+complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l replication-lag-ms -d 'Secondaries apply each write this long after the primary (0 - at once).' -x
 complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l quiet -d 'Print only the URI (no event log on stderr).'
 complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l help -d 'Show this message and exit.'
 complete -c mongocli -n '__fish_seen_subcommand_from shell' -l eval -d 'Run CODE and print the value of its last expression. Repeatable - all run as one program.' -x

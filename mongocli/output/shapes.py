@@ -22,7 +22,8 @@ def topology_document(view: TopologyView) -> dict[str, Any]:
     doc: dict[str, Any] = {"type": view.type, "set_name": view.set_name, "servers": [
         {"address": s.address, "type": s.type,
          "rtt_ms": round(s.rtt_ms, 3) if s.rtt_ms is not None else None,
-         "set_version": s.set_version, "election_id": s.election_id, "tags": dict(s.tags), "error": s.error}
+         "set_version": s.set_version, "election_id": s.election_id, "tags": dict(s.tags), "error": s.error,
+         "behind_ms": s.behind_ms}
         for s in view.servers]}
     if not view.compatible:
         doc["compatibility_error"] = view.compatibility_error
@@ -68,10 +69,11 @@ def hello_all_table(result: HelloAllResult) -> tuple[list[str], list[list[str]]]
 
 
 def topology_table(view: TopologyView) -> tuple[list[str], list[list[str]]]:
-    columns = ["address", "type", "rtt", "setVersion", "electionId", "tags", "error"]
+    columns = ["address", "type", "rtt", "setVersion", "electionId", "behind", "tags", "error"]
     rows = [[s.address, s.type, f"{s.rtt_ms:.1f} ms" if s.rtt_ms is not None else "-",
              str(s.set_version) if s.set_version is not None else "",
-             s.election_id or "", ",".join(f"{k}:{v}" for k, v in sorted(s.tags.items())),
+             s.election_id or "", f"{s.behind_ms:.0f} ms" if s.behind_ms is not None else "",
+             ",".join(f"{k}:{v}" for k, v in sorted(s.tags.items())),
              s.error or ""] for s in view.servers]
     return columns, rows
 

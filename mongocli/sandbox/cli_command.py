@@ -38,10 +38,12 @@ def _parse_auth(value: str | None) -> tuple[str, str] | None:
               help="Time from losing a primary to electing a new one.")
 @click.option("--arbiter", is_flag=True, help="Make the last replica-set member an arbiter.")
 @click.option("--replset-name", default="rs0", show_default=True, help="Replica set name.")
+@click.option("--replication-lag-ms", type=click.IntRange(0, 3_600_000), default=0, show_default=True,
+              help="Secondaries apply each write this long after the primary (0: at once).")
 @click.option("--quiet", is_flag=True, help="Print only the URI (no event log on stderr).")
 def sandbox_command(topology: str, members: int | None, port: int, host: str, auth: str | None,
                     tls_cert: str | None, tls_key: str | None, election_delay_ms: int, arbiter: bool,
-                    replset_name: str, quiet: bool) -> None:
+                    replset_name: str, replication_lag_ms: int, quiet: bool) -> None:
     """Run a simulated MongoDB deployment on this machine until Ctrl-C.
 
     The first line printed is the connection string. Elections, kills and restarts are
@@ -52,7 +54,7 @@ def sandbox_command(topology: str, members: int | None, port: int, host: str, au
         deployment = Deployment(
             topology, members, host=host, port=port, users=dict([credentials]) if credentials else None,
             ssl_context=_server_ssl_context(tls_cert, tls_key), election_delay_ms=election_delay_ms,
-            arbiter=arbiter, replset_name=replset_name,
+            arbiter=arbiter, replset_name=replset_name, replication_lag_ms=replication_lag_ms,
         )
         asyncio.run(_serve(deployment, credentials, tls_cert, quiet))
     except SandboxError as exc:

@@ -17,7 +17,9 @@ from mongocli.sandbox import change_journal, cluster_time, scram, snapshot_reads
 from mongocli.sandbox.engine_values import CODE_NAMES
 from mongocli.sandbox import users as users_module
 from mongocli.sandbox.failpoints import FailPointError
-from mongocli.sandbox.replication import STOP_REPL_PRODUCER, check_write_concern_syntax
+from mongocli.sandbox.replication import (
+    STALE_READ_COMMANDS, STOP_REPL_PRODUCER, check_write_concern_syntax, read_as_of,
+)
 from mongocli.sandbox.sessions import add_retryable_label, is_retryable_write
 from mongocli.sandbox.where_sleep import extract_sleeps
 
@@ -285,8 +287,11 @@ def _data_command(conn: "Connection", db: str, name: str, cmd: dict[str, Any]) -
     if stored is not None:
         return stored
     recorded = change_journal.catalog_change(deployment, db, name, cmd) if write else None
+    stale_at = deployment.replication.lagging_optime(member) if name in STALE_READ_COMMANDS and not write else None
     try:
-        reply = deployment.engine.run(db, engine_cmd, local_sessions=deployment.sessions.local_sessions)
+        reply = read_as_of(deployment, stale_at, db, engine_cmd) if stale_at is not None else None
+        if reply is None:
+            reply = deployment.engine.run(db, engine_cmd, local_sessions=deployment.sessions.local_sessions)
     except Exception as exc:  # an engine bug must not kill the connection; report it like a server
         reply = error(1, "InternalError", f"sandbox engine failed on {name}: {type(exc).__name__}: {exc}")
     if recorded is not None and reply.get("ok"):

@@ -387,6 +387,7 @@ class Sandbox:
         arbiter: bool = False,
         replset_name: str = "rs0",
         engine: Any = None,
+        replication_lag_ms: int = 0,
     ) -> None:
         ssl_context = _server_ssl_context(tls_cert, tls_key)
         self._auth = auth
@@ -394,7 +395,7 @@ class Sandbox:
         self.deployment = Deployment(
             topology, members, host=host, port=port, users=dict([auth]) if auth else None,
             ssl_context=ssl_context, election_delay_ms=election_delay_ms, arbiter=arbiter,
-            replset_name=replset_name, engine=engine,
+            replset_name=replset_name, engine=engine, replication_lag_ms=replication_lag_ms,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

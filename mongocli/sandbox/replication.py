@@ -38,6 +38,13 @@ class Replication:
         """(optime, wall time) of the last write ``member`` applied."""
         return self._applied.get(member.index, (Timestamp(0, 0), _epoch()))
 
+    def lagging_optime(self, member: "Member") -> Timestamp | None:
+        """The optime a secondary's reads stand at while it trails the primary, else None."""
+        if member.state != "SECONDARY" or member.arbiter:
+            return None
+        ts = self.applied(member)[0]
+        return ts if (ts.time, ts.inc) < (self.deployment.optime.time, self.deployment.optime.inc) else None
+
     def majority_applied(self) -> tuple[Timestamp, datetime.datetime]:
         """The newest write a majority of voting members has applied (hello majorityOpTime)."""
         needed = len(self.deployment.members) // 2 + 1
@@ -159,3 +166,19 @@ def check_write_concern_syntax(write_concern: Any, topology: str) -> dict[str, A
         return {"ok": 0.0, "code": 9, "codeName": "FailedToParse",
                 "errmsg": f"w has to be a non-negative number and not greater than {_MAX_W}; found: {w}"}
     return None
+
+
+# Reads a lagging secondary answers from the data as of its applied optime (the members share
+# one store; the change journal undoes what the secondary has not applied yet).
+STALE_READ_COMMANDS = frozenset({"find", "aggregate", "distinct", "count"})
+
+
+def read_as_of(deployment: "Deployment", at: Timestamp, db: str, engine_cmd: dict) -> dict[str, Any] | None:
+    """Run a read on the catalog as of ``at`` (None when the journal no longer reaches back)."""
+    from mongocli.sandbox.engine import DataEngine
+    from mongocli.sandbox.snapshot_reads import catalog_at
+
+    view = catalog_at(deployment, at)
+    if view is None:
+        return None
+    return DataEngine(view, deployment.engine.cursors).run(db, engine_cmd)

@@ -28,6 +28,7 @@ class ServerRow:
     election_id: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
+    behind_ms: float | None = None  # a secondary's lastWriteDate behind the primary's (max staleness)
 
 
 @dataclass(frozen=True)

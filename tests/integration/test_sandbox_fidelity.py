@@ -304,3 +304,32 @@ def test_oplog_is_readable_and_tailable(client) -> None:
     assert tail.to_list() == [] and tail.alive
     threading.Timer(0.05, lambda: client.app.log.insert_one({"n": 7})).start()
     assert next(tail)["o"]["n"] == 7
+
+
+# ----- replication lag ----------------------------------------------------------------------
+def test_replication_lag_delays_secondaries_acks_and_reads(start_sandbox, mongo_client) -> None:
+    from pymongo.read_preferences import Secondary
+
+    from driver.sdam.description import ServerDescription, ServerType
+    from mongocli.service.diagnostics import server_row
+
+    lagging = start_sandbox(topology="replset", members=3, election_delay_ms=100, replication_lag_ms=400)
+    client = mongo_client(lagging.uri)
+    secondary = _secondary(lagging, mongo_client)
+    client.app.c.insert_one({"_id": 1})
+    primary_hello = client.admin.command("hello")["lastWrite"]
+    secondary_hello = secondary.admin.command("hello")["lastWrite"]
+    assert secondary_hello["opTime"]["ts"] < primary_hello["opTime"]["ts"]
+    assert secondary_hello["lastWriteDate"] < primary_hello["lastWriteDate"]
+    reader = client.app.get_collection("c", read_preference=Secondary())
+    assert secondary.app.c.find_one({"_id": 1}) is None  # not applied there yet
+    with pytest.raises(WTimeoutError):
+        client.app.get_collection("c", write_concern=WriteConcern(w=3, wtimeout=50)).insert_one({"_id": 2})
+    client.app.get_collection("c", write_concern=WriteConcern(w="majority", wtimeout=10_000)).insert_one({"_id": 3})
+    # w: 3 returns once every secondary has applied everything (the server waits on the event).
+    client.app.get_collection("c", write_concern=WriteConcern(w=3, wtimeout=10_000)).insert_one({"_id": 4})
+    assert reader.count_documents({}) == 4
+    rows = [server_row(ServerDescription(address="p", type=ServerType.RSPrimary, last_write_date_ms=5000.0)),
+            server_row(ServerDescription(address="s", type=ServerType.RSSecondary, last_write_date_ms=3500.0),
+                       5000.0)]
+    assert [r.behind_ms for r in rows] == [None, 1500.0]

@@ -134,10 +134,14 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
             reply = await handler(conn, db, cmd)
         elif member.deployment.engine.handles(name):
             cmd, delay_ms = extract_sleeps(name, cmd)
-            if delay_ms and not await conn.pause(delay_ms / 1000):
+            limit_ms = cmd.get("maxTimeMS")
+            timed_out = isinstance(limit_ms, (int, float)) and 0 < limit_ms < delay_ms
+            if delay_ms and not await conn.pause((limit_ms if timed_out else delay_ms) / 1000):
                 # The client closed the connection while the operation "slept" (e.g. a driver
                 # interrupting in-use connections): drop it, nothing executes, nothing is sent.
                 return None
+            if timed_out:  # the operation's maxTimeMS ran out during the sleep
+                return _finish(conn, cmd, error(50, "MaxTimeMSExpired", "operation exceeded time limit"), None)
             # onPrimaryTransactionalWrite fires where a statement commits; a retry of a statement
             # that already committed is answered from the session's history and commits nothing,
             # so it neither fires nor consumes an activation (server: checkStatementExecuted).

@@ -12,6 +12,7 @@ from bson import Int64
 from mongocli.sandbox.engine_collation import comparison_form
 from mongocli.sandbox.engine_filter import validate_filter
 from mongocli.sandbox.engine_plan import hinted_scan
+from mongocli.sandbox.engine_text import split_meta, text_query
 from mongocli.sandbox.engine_pipeline import SOURCE_STAGES, run_stages, source_documents
 from mongocli.sandbox.engine_collation import filter_applies
 from mongocli.sandbox.engine_store import Catalog, bson_size
@@ -227,8 +228,11 @@ def run_find(catalog: Catalog, cursors: Cursors, db: str, cmd: dict, max_bson_si
         whole = sort or cmd.get("hint") or cmd.get("min") or cmd.get("max") or not limit
         docs = _view_or_collection_match(catalog, coll, filt, 0 if whole else skip + limit)
         docs = hinted_scan(coll, docs, filt, cmd)
+        scores = _text_scores(coll, filt, docs)
         if sort:
             docs = sort_docs(docs, sort)
+            if _sorts_by_score(sort):
+                docs = sorted(docs, key=lambda d: -scores.get(id(d), 0.0))
     except CommandError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -238,7 +242,7 @@ def run_find(catalog: Catalog, cursors: Cursors, db: str, cmd: dict, max_bson_si
         docs = docs[skip:]
     if limit:
         docs = docs[:limit]
-    projection = cmd.get("projection")
+    projection, score_fields = split_meta(cmd.get("projection"))
     if cmd.get("returnKey"):
         # returnKey: only the keys of the index the plan used, {} for a collection scan (the
         # server's ReturnKeyStage); it replaces the projection and showRecordId.
@@ -247,8 +251,9 @@ def run_find(catalog: Catalog, cursors: Cursors, db: str, cmd: dict, max_bson_si
         docs = [index_key(d, index) for d in docs]
     else:
         stored = not coll.is_view
-        docs = [_with_record_id(project(d, projection), coll.record_id(d))
-                if cmd.get("showRecordId") and stored else project(d, projection) for d in docs]
+        docs = [_with_score(_with_record_id(project(d, projection), coll.record_id(d))
+                            if cmd.get("showRecordId") and stored else project(d, projection),
+                            score_fields, scores.get(id(d), 0.0)) for d in docs]
     if single and batch_size is None:
         batch_size = limit or None
     elif batch_size is None:
@@ -265,6 +270,25 @@ def run_find(catalog: Catalog, cursors: Cursors, db: str, cmd: dict, max_bson_si
             return {"cursor": {"firstBatch": [], "id": Int64(cid), "ns": ns}, "ok": 1.0}
         return {"cursor": {"firstBatch": [], "id": Int64(0), "ns": ns}, "ok": 1.0}
     return cursors.reply(ns, docs, batch_size, single, max_bson_size, cursor=cursor)
+
+
+def _text_scores(coll: Any, filt: dict, docs: list[dict]) -> dict[int, float]:
+    # textScore of each matched document of a $text query (by object identity), else {}.
+    if "$text" not in filt or coll.is_view:
+        return {}
+    query = text_query(coll, filt["$text"])
+    return {id(d): query.score(d) for d in docs}
+
+
+def _sorts_by_score(sort: dict) -> bool:
+    return any(isinstance(v, dict) and v.get("$meta") == "textScore" for v in sort.values())
+
+
+def _with_score(doc: dict, fields: list[str], score: float) -> dict:
+    # {$meta: "textScore"} projection fields come after the projected ones.
+    for name in fields:
+        doc[name] = score
+    return doc
 
 
 def _bson_type(value: Any) -> str:

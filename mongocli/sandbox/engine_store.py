@@ -14,6 +14,7 @@ from bson import Binary
 from mongocli.sandbox import engine_collation
 from mongocli.sandbox.engine_collation import filter_applies
 from mongocli.sandbox.engine_filter import validate_filter
+from mongocli.sandbox.engine_text import text_query
 from mongocli.sandbox.engine_values import (
     dup_key_text, error, hkey, index_entries,
 )
@@ -273,6 +274,11 @@ class Collection:
         """Stored documents matching a query filter, in natural order; stop after ``limit``."""
         filter_doc = filter_doc or {}
         validate_filter(filter_doc)
+        if "$text" in filter_doc:
+            query = text_query(self, filter_doc["$text"])
+            rest = {k: v for k, v in filter_doc.items() if k != "$text"}
+            found = [d for d in self.match(rest) if query.score(d) > 0]
+            return found[:limit] if limit else found
         if "$where" in filter_doc:
             # $where runs JavaScript per document: match the rest first, then ask the function.
             predicate = where_predicate(filter_doc["$where"])

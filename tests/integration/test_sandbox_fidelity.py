@@ -333,3 +333,24 @@ def test_replication_lag_delays_secondaries_acks_and_reads(start_sandbox, mongo_
             server_row(ServerDescription(address="s", type=ServerType.RSSecondary, last_write_date_ms=3500.0),
                        5000.0)]
     assert [r.behind_ms for r in rows] == [None, 1500.0]
+
+
+def test_text_search_scores_and_sorts(client) -> None:
+    coll = client.txt.c
+    coll.create_index([("t", "text")])
+    coll.insert_many([{"t": "spam eggs and spam"}, {"t": "Spam"}, {"t": "egg sausage and bacon"}])
+    found = coll.find({"$text": {"$search": "spam"}}, {"score": {"$meta": "textScore"}, "_id": 0}) \
+        .sort([("score", {"$meta": "textScore"})]).to_list()
+    assert [d["t"] for d in found] == ["spam eggs and spam", "Spam"]
+    assert found[0]["score"] > found[1]["score"] > 0
+    assert client.txt.command("count", "c", query={"$text": {"$search": "bacon -spam"}})["n"] == 1
+    with pytest.raises(OperationFailure) as no_index:
+        client.txt.other.insert_one({"t": "x"})
+        client.txt.other.find_one({"$text": {"$search": "x"}})
+    assert no_index.value.code == 27
+
+
+def test_sleeping_where_respects_max_time_ms(client) -> None:
+    client.js.s.insert_one({})
+    with pytest.raises(ExecutionTimeout):
+        client.js.s.find({"$where": "sleep(5000) || true"}).max_time_ms(50).to_list()

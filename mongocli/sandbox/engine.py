@@ -13,8 +13,8 @@ collation strength 1/2 (case-/accent-insensitive) string matching.
 Not covered (a clear error or a documented approximation, never a silent fake):
 collation ordering (sorts stay binary; strength 3+ and numericOrdering are not modelled),
 geo/hashed index semantics (the specs are stored, queries scan; $text in find/count is
-engine_text.py's simplified FTS), $where below the top level of a filter ($where and $function
-run as JavaScript, see server_js.py), $accumulator, $text in aggregation, $near and other
+engine_text.py's simplified FTS), $where below the top level of a filter ($where, $function
+and $accumulator run as JavaScript, see server_js.py), $text in aggregation, $near and other
 operators mongomock lacks (code 238 NotImplemented),
 $lookup with ``pipeline``/``let``, $indexStats/$currentOp/$setWindowFields/$densify/$fill (238),
 views, TTL expiry, $jsonSchema validators, read/write concern

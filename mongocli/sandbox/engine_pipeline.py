@@ -11,7 +11,8 @@ from mongomock import aggregate as mm_aggregate
 
 from mongocli.sandbox.engine_filter import validate_filter
 from mongocli.sandbox.engine_store import Catalog
-from mongocli.sandbox.engine_values import clone, error, sort_docs
+from mongocli.sandbox import server_js
+from mongocli.sandbox.engine_values import clone, error, hkey, sort_docs
 
 _UNSUPPORTED_STAGES = {"$indexStats", "$currentOp", "$listSessions", "$planCacheStats",
                        "$geoNear", "$search", "$changeStream", "$densify", "$fill",
@@ -99,15 +100,39 @@ def run_stages(docs: list[dict], pipeline: list, database: Any = None) -> list[d
     chunk: list = []
     current = docs
     for stage in stages + [None]:
-        if stage is None or "$sort" in stage:
+        if stage is None or "$sort" in stage or _has_accumulator(stage):
             if chunk:
                 current = list(mm_aggregate.process_pipeline(current, database, chunk, None))
                 chunk = []
-            if stage is not None:
+            if stage is not None and "$sort" in stage:
                 current = sort_docs(current, stage["$sort"])
+            elif stage is not None:
+                current = _group_with_accumulators(current, stage["$group"], database)
         else:
             chunk.append(stage)
     return current
+
+
+def _has_accumulator(stage: dict) -> bool:
+    group = stage.get("$group")
+    return isinstance(group, dict) and any(isinstance(v, dict) and "$accumulator" in v for v in group.values())
+
+
+def _group_with_accumulators(docs: list[dict], spec: dict, database: Any) -> list[dict]:
+    """$group whose outputs include $accumulator (JavaScript, server_js.py): the other outputs
+    go through mongomock's $group, the JavaScript ones are folded here, joined on _id."""
+    plain = {k: v for k, v in spec.items() if not (isinstance(v, dict) and "$accumulator" in v)}
+    grouped = list(mm_aggregate.process_pipeline(docs, database, [{"$group": plain}], None))
+    members: dict[Any, list[dict]] = {}
+    for doc in docs:
+        key = mm_aggregate._Parser(doc, ignore_missing_keys=True).parse(spec["_id"]) if spec["_id"] else None
+        members.setdefault(hkey(key), []).append(doc)
+    for out in grouped:
+        group_docs = members.get(hkey(out["_id"]), [])
+        for name, value in spec.items():
+            if name != "_id" and name not in plain:
+                out[name] = server_js.accumulate(value["$accumulator"], group_docs, mm_aggregate._Parser)
+    return grouped
 
 
 def apply_update_pipeline(doc: dict, pipeline: list) -> dict:

@@ -1,5 +1,5 @@
-"""Server-side JavaScript of the sandbox: `$where` in filters and `$function` in expressions,
-run by the project's QuickJS engine (mongocli.jsengine) under a time and memory limit."""
+"""Server-side JavaScript of the sandbox: `$where`, `$function` and `$accumulator`, run by the
+project's QuickJS engine (mongocli.jsengine) under a time and memory limit."""
 
 from __future__ import annotations
 
@@ -86,3 +86,29 @@ def function_operator(parser: Any, spec: Any) -> Any:
         raise error(31266, "$function: the 'args' field must be an array")
     fn = _compile(_source(spec.get("body"), "$function's body"))
     return _from_js(_call(fn, tuple(_to_js(parser.parse(a)) for a in args), None))
+
+
+def accumulate(spec: Any, docs: list[dict], parser_class: Any) -> Any:
+    """One group's `$accumulator` value: init(initArgs), accumulate(state, accumulateArgs) per
+    document, then finalize(state). One group is folded in one place, so merge never runs."""
+    if not isinstance(spec, dict):
+        raise error(4544712, "$accumulator expects an object as an argument")
+    for required in ("init", "accumulate", "accumulateArgs", "merge", "lang"):
+        if required not in spec:
+            raise error(4544711, f"$accumulator missing required argument '{required}'")
+    if spec["lang"] != "js":
+        raise error(4544706, "$accumulator only supports lang: 'js'")
+    init = _compile(_source(spec["init"], "$accumulator's init"))
+    step = _compile(_source(spec["accumulate"], "$accumulator's accumulate"))
+    _compile(_source(spec["merge"], "$accumulator's merge"))  # must compile, as on a server
+    first = docs[0] if docs else {}
+    init_args = tuple(_to_js(parser_class(first, ignore_missing_keys=True).parse(a))
+                      for a in spec.get("initArgs", []))
+    state = _call(init, init_args, None)
+    for doc in docs:
+        parser = parser_class(doc, ignore_missing_keys=True)
+        args = tuple(_to_js(parser.parse(a)) for a in spec["accumulateArgs"])
+        state = _call(step, (state, *args), None)
+    if spec.get("finalize") is not None:
+        state = _call(_compile(_source(spec["finalize"], "$accumulator's finalize")), (state,), None)
+    return _from_js(state)

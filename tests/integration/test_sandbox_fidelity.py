@@ -281,6 +281,12 @@ def test_where_and_function_run_javascript(client, monkeypatch) -> None:
     projected = coll.aggregate([{"$match": {"x": {"$lt": 3}}}, {"$project": {"_id": 0, "y": {
         "$function": {"body": "function(a, b) { return a * b + 1; }", "args": ["$x", 10], "lang": "js"}}}}])
     assert [d["y"] for d in projected] == [1, 11, 21]
+    averaged = coll.aggregate([{"$group": {"_id": {"$mod": ["$x", 2]}, "n": {"$sum": 1}, "avg": {"$accumulator": {
+        "init": "function() { return {count: 0, sum: 0}; }",
+        "accumulate": "function(s, v) { return {count: s.count + 1, sum: s.sum + v}; }", "accumulateArgs": ["$x"],
+        "merge": "function(a, b) { return {count: a.count + b.count, sum: a.sum + b.sum}; }",
+        "finalize": "function(s) { return s.sum / s.count; }", "lang": "js"}}}}, {"$sort": {"_id": 1}}])
+    assert [(d["_id"], d["n"], d["avg"]) for d in averaged] == [(0, 5, 4), (1, 5, 5)]
     monkeypatch.setattr(server_js, "TIME_LIMIT_S", 0.05)
     with pytest.raises(OperationFailure) as runaway:
         coll.find().where("function() { while (true) {} }").to_list()

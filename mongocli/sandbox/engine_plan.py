@@ -62,3 +62,53 @@ def hinted_scan(coll: Any, docs: list[dict], filt: dict, cmd: dict) -> list[dict
         bound = _check_bound(index.keys, high, "max")
         docs = [d for d in docs if _compare_to_bound(d, index.keys, bound) < 0]
     return docs
+
+
+_BOUNDS = {"$lt": (-1, False), "$lte": (-1, True), "$gt": (1, False), "$gte": (1, True)}
+
+
+def _as_conditions(value: Any) -> dict:
+    if isinstance(value, dict) and value and all(k.startswith("$") for k in value):
+        return value
+    return {"$eq": value}
+
+
+def _implies_one(query: dict, wanted_op: str, wanted: Any) -> bool:
+    # Does some condition of the query on a field guarantee `field <wanted_op> wanted`?
+    if wanted_op == "$exists":
+        return bool(wanted) and any((op == "$eq" and v is not None) or op in _BOUNDS or (op == "$exists" and v)
+                                    for op, v in query.items())
+    if wanted_op == "$eq":
+        return "$eq" in query and order_key(query["$eq"]) == order_key(wanted)
+    if wanted_op not in _BOUNDS:
+        return False
+    side, inclusive = _BOUNDS[wanted_op]
+    target = order_key(wanted)
+    for op, value in query.items():
+        mine = order_key(value)
+        if mine[0] != target[0]:
+            continue  # different BSON types never satisfy a range on another type
+        if op == "$eq":
+            if (mine < target if side < 0 else mine > target) or (inclusive and mine == target):
+                return True
+        elif op in _BOUNDS and _BOUNDS[op][0] == side:
+            strict_enough = _BOUNDS[op][1] is False or inclusive
+            if (mine < target if side < 0 else mine > target) or (mine == target and strict_enough):
+                return True
+    return False
+
+
+def filter_implies(query: dict, partial: dict) -> bool:
+    """Whether every document matching ``query`` matches a partial index's filter (the planner
+    may use a partial index only then). Field comparisons, $exists and $and; else False."""
+    for field, condition in partial.items():
+        if field == "$and" and isinstance(condition, list):
+            if not all(filter_implies(query, c) for c in condition if isinstance(c, dict)):
+                return False
+            continue
+        if field.startswith("$") or field not in query:
+            return False
+        have = _as_conditions(query[field])
+        if not all(_implies_one(have, op, value) for op, value in _as_conditions(condition).items()):
+            return False
+    return True

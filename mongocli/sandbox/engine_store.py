@@ -14,6 +14,7 @@ from bson import Binary
 from mongocli.sandbox import engine_collation
 from mongocli.sandbox.engine_collation import filter_applies
 from mongocli.sandbox.engine_filter import validate_filter
+from mongocli.sandbox.engine_plan import filter_implies
 from mongocli.sandbox.engine_text import text_query
 from mongocli.sandbox.engine_values import (
     dup_key_text, error, hkey, index_entries,
@@ -232,7 +233,8 @@ class Collection:
             raise error(2, "hint provided does not correspond to an existing index")
         for index in self.indexes.values():
             first = index.keys[0][0]
-            if first in filter_doc and index.partial is None and not index.sparse:
+            if first in filter_doc and not index.sparse and (
+                    index.partial is None or filter_implies(filter_doc, index.partial)):
                 return index
         return None
 

@@ -360,3 +360,17 @@ def test_sleeping_where_respects_max_time_ms(client) -> None:
     client.js.s.insert_one({})
     with pytest.raises(ExecutionTimeout):
         client.js.s.find({"$where": "sleep(5000) || true"}).max_time_ms(50).to_list()
+
+
+def test_partial_index_used_only_when_the_query_implies_its_filter(client) -> None:
+    coll = client.q.partial
+    coll.create_index("x", partialFilterExpression={"a": {"$lte": 1.5}})
+
+    def plan(filt):
+        return coll.find(filt).explain()["queryPlanner"]["winningPlan"]
+
+    for implied in ({"x": 6, "a": 1}, {"x": {"$gt": 1}, "a": 1}, {"x": 6, "a": {"$lte": 1}}):
+        stage = plan(implied)["inputStage"]
+        assert stage["indexName"] == "x_1" and stage["isPartial"] is True, implied
+    for not_implied in ({"x": 6, "a": {"$lte": 1.6}}, {"x": 6}):
+        assert plan(not_implied)["stage"] == "COLLSCAN", not_implied

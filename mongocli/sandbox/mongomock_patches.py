@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from bson import Decimal128, Int64
+from bson import Decimal128, Int64, Timestamp
 from mongomock import aggregate as _mm_aggregate
 from mongomock import collection as _mm_collection
 from mongomock import filtering as _mm_filtering
@@ -44,11 +44,17 @@ def install() -> None:
 def _decimal128_aware_compare(original):
     # mongomock raises NotImplementedError when it meets Decimal128 in a comparison; MongoDB
     # compares all numeric types by value, so turn Decimal128 into decimal.Decimal first.
+    # Timestamps (e.g. the oplog's ts) it cannot order at all: two of them compare as
+    # (time, inc), as BSON orders them; a Timestamp never matches a range on another type.
     def compare(op, a, b, can_compare_types=True):
         if isinstance(a, Decimal128):
             a = a.to_decimal()
         if isinstance(b, Decimal128):
             b = b.to_decimal()
+        if isinstance(a, Timestamp) or isinstance(b, Timestamp):
+            if not (isinstance(a, Timestamp) and isinstance(b, Timestamp)):
+                return False
+            a, b = (a.time << 32) | a.inc, (b.time << 32) | b.inc
         return original(op, a, b, can_compare_types)
 
     compare.__wrapped_decimal128__ = True

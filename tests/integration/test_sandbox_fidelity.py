@@ -306,6 +306,8 @@ def test_oplog_is_readable_and_tailable(client) -> None:
     assert entries[1]["o"] == {"_id": 1, "x": 1} and entries[3]["o"] == {"_id": 1}
     stamps = [(e["ts"].time, e["ts"].inc) for e in oplog.find()]
     assert stamps == sorted(stamps) and next(oplog.find())["op"] == "n"
+    newest = oplog.find().sort("$natural", -1).limit(-1).next()["ts"]
+    assert [e["ts"] for e in oplog.find({"ts": {"$gte": newest}})] == [newest]  # Timestamps compare
     tail = oplog.find({"ns": "app.log"}, cursor_type=CursorType.TAILABLE_AWAIT).max_await_time_ms(5000)
     assert tail.to_list() == [] and tail.alive
     threading.Timer(0.05, lambda: client.app.log.insert_one({"n": 7})).start()

@@ -8,12 +8,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from driver.events.sdam import TopologyDescriptionChangedEvent
 from driver.sdam.description import ServerType, TopologyDescription
 from mongocli.errors import EXIT_FAILURE, UserError
 from mongocli.output.environment import Environment
 from mongocli.output.renderers import Renderer
 from mongocli.sandbox import Sandbox
-from mongocli.service.connect import open_client, wait_until
+from mongocli.service.connect import open_client
 from mongocli.service.data import find, insert
 from mongocli.service.diagnostics import event_record, note, topology_view
 from mongocli.service.options import ConnectOptions
@@ -45,6 +46,12 @@ class _Printer:
         self.reader_gone = False  # stdout's reader went away (`mongocli demo | head -3`)
         self._printing = threading.Event()  # cleared while a prompt waits: lines are kept, not printed
         self._printing.set()
+        # Topology descriptions in the order their change events were queued for printing: the
+        # tour waits on these, not on the live topology, so its note about a change is always
+        # printed after the driver's lines about it (the live topology changes before the
+        # events are published, and a busy machine showed the note first).
+        self._published: list[TopologyDescription] = []
+        self._published_changed = threading.Condition()
 
     def _run(self) -> None:
         # Every job is marked done, printed or not: flush() joins the queue and must never hang.
@@ -71,12 +78,39 @@ class _Printer:
         self.show(lambda: self.renderer.event(record))
 
     def driver_event(self, event: Any) -> None:
+        self._show_event(event)
+        if isinstance(event, TopologyDescriptionChangedEvent):  # after its server lines (SDAM order)
+            with self._published_changed:
+                self._published.append(event.new)
+                self._published_changed.notify_all()
+
+    def _show_event(self, event: Any) -> None:
         record = event_record(event)
         if record is None or self.quiet or self.reader_gone or record.kind not in SHOWN_EVENTS:
             return
         if record.kind == "topology_changed" and record.facts["from"] == record.facts["to"]:
             return  # the server line just before says what changed
         self.show(lambda: self.renderer.event(record))
+
+    def checkpoint(self) -> int:
+        """A mark before an action: wait_for(since=mark) looks only at changes published after it."""
+        with self._published_changed:
+            return len(self._published)
+
+    def wait_for(self, predicate: Callable[[TopologyDescription], bool], since: int,
+                 timeout_ms: float) -> tuple[TopologyDescription | None, bool]:
+        """Wait until a change published after `since` satisfies `predicate`; (that or the last one, held)."""
+        deadline = time.monotonic() + timeout_ms / 1000.0
+        with self._published_changed:
+            while True:
+                for td in self._published[since:]:
+                    if predicate(td):
+                        return td, True
+                since = len(self._published)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return (self._published[-1] if self._published else None), False
+                self._published_changed.wait(left)
 
     def topology(self, td: TopologyDescription) -> None:
         view = topology_view(td)
@@ -124,11 +158,10 @@ def _tour(env: Environment, out: _Printer, sandbox: Sandbox, members: int, elect
                                      server_selection_timeout_ms=10_000, connect_timeout_ms=2_000)
     out.note(f"connecting with mongocli's driver (heartbeatFrequencyMS={HEARTBEAT_MS}, streaming monitors)")
     with open_client(options, out.driver_event) as client:
-        live = client.topology
-
-        def wait(predicate: Callable[[TopologyDescription], bool], what: str) -> TopologyDescription:
-            snapshot, ok = wait_until(live, predicate, STEP_TIMEOUT_MS)
+        def wait(predicate: Callable[[TopologyDescription], bool], what: str, since: int) -> TopologyDescription:
+            snapshot, ok = out.wait_for(predicate, since, STEP_TIMEOUT_MS)
             if not ok:
+                snapshot = snapshot or client.topology.description
                 seen = ", ".join(f"{a}={s.type.value}" for a, s in sorted(snapshot.servers.items()))
                 raise UserError(f"demo: {what} did not happen within {STEP_TIMEOUT_MS / 1000:g} s "
                                 f"(the client sees {snapshot.type.value}: {seen})", exit_code=EXIT_FAILURE)
@@ -136,7 +169,7 @@ def _tour(env: Environment, out: _Printer, sandbox: Sandbox, members: int, elect
 
         # 1. Discovery: from the seed list to the whole set with a primary.
         td = wait(lambda td: len(td.known_servers) == members and td.has_writable_server,
-                  "discovery of all members and the primary")
+                  "discovery of all members and the primary", 0)
         out.note("discovery complete: the client knows every member")
         out.topology(td)
 
@@ -151,9 +184,10 @@ def _tour(env: Environment, out: _Printer, sandbox: Sandbox, members: int, elect
         old = _primary(td)
         _pause(out, env, pause, f"press Enter to kill the primary {old}")
         out.note(f"killing the primary {old}")
+        before_kill = out.checkpoint()
         killed_at = time.monotonic()
         sandbox.kill(old)
-        wait(lambda td: td.servers[old].type is ServerType.Unknown, f"the client marking {old} Unknown")
+        wait(lambda td: td.servers[old].type is ServerType.Unknown, f"the client marking {old} Unknown", before_kill)
 
         write: dict[str, Any] = {}
         write_done = threading.Event()
@@ -171,7 +205,7 @@ def _tour(env: Environment, out: _Printer, sandbox: Sandbox, members: int, elect
         threading.Thread(target=blocked_write, name="demo-write", daemon=True).start()
 
         td = wait(lambda td: any(s.type is ServerType.RSPrimary and a != old for a, s in td.servers.items()),
-                  "election of a new primary")
+                  "election of a new primary", before_kill)
         new = _primary(td)
         kill_to_new_ms = (time.monotonic() - killed_at) * 1000.0
         out.note(f"new primary {new}: seen by the client {kill_to_new_ms:.0f} ms after the kill")
@@ -183,9 +217,11 @@ def _tour(env: Environment, out: _Printer, sandbox: Sandbox, members: int, elect
 
         # 4. Bring the old primary back: it rejoins as a secondary.
         _pause(out, env, pause, f"press Enter to restart {old}")
+        before_restart = out.checkpoint()
         sandbox.restart(old)
         out.note(f"restarted {old}")
-        td = wait(lambda td: td.servers[old].type is ServerType.RSSecondary, f"{old} rejoining as a secondary")
+        td = wait(lambda td: td.servers[old].type is ServerType.RSSecondary, f"{old} rejoining as a secondary",
+                  before_restart)
         out.note(f"{old} rejoined as a secondary")
         out.topology(td)
         count = len(find(client, "demo", "tour").documents)

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 import bson
@@ -40,6 +41,8 @@ ALLOWED_STAGES = frozenset({"$match", "$project", "$addFields", "$set", "$unset"
 EXPANDED_EVENTS = frozenset({"create", "createIndexes", "dropIndexes", "modify", "shardCollection"})
 _HIDDEN_DBS = frozenset({"admin", "config", "local"})
 DEFAULT_AWAIT_MS = 1000
+# A server closes a cursor left idle this long (cursorTimeoutMillis, 10 minutes by default).
+CURSOR_TIMEOUT_S = 600.0
 _FULL_DOCUMENT = ("default", "updateLookup", "whenAvailable", "required")
 _BEFORE_CHANGE = ("off", "whenAvailable", "required")
 
@@ -132,6 +135,7 @@ class Stream:
     pipeline: list
     invalidated: bool = False  # an invalidate event was built: the stream ends after it
     done: bool = False
+    last_used: float = field(default_factory=time.monotonic)
 
 
 class ChangeStreams:
@@ -198,6 +202,9 @@ class ChangeStreams:
         position = self._start_position(spec)
         coll = target if isinstance(target, str) else None
         ns = f"{db}.{coll}" if coll is not None else f"{db}.$cmd.aggregate"
+        now = time.monotonic()
+        for idle in [cid for cid, st in self.open.items() if now - st.last_used > CURSOR_TIMEOUT_S]:
+            del self.open[idle]  # abandoned by their clients: time them out, as a server does
         stream = Stream(random.randint(1, 2**62), ns, db, coll, cluster, position, options, pipeline)
         batch_size = (cmd.get("cursor") or {}).get("batchSize")
         batch = self._collect(stream, batch_size)
@@ -242,6 +249,7 @@ class ChangeStreams:
     # ----- getMore / killCursors ---------------------------------------------------------------
     async def _get_more(self, conn: "Connection", db: str, cmd: dict) -> dict[str, Any] | None:
         stream = self.open[int(cmd["getMore"])]
+        stream.last_used = time.monotonic()
         fired = conn.member.failpoints.fail_get_more_after_cursor_checkout()
         if fired is not None:
             code, close = fired

@@ -41,3 +41,19 @@ def test_resume_tokens_round_trip_and_sort_by_position() -> None:
         with pytest.raises(CommandError) as refused:
             parse_token(bad)
         assert refused.value.code == 260
+
+
+def test_journal_forgets_its_oldest_entries_in_chunks(monkeypatch) -> None:
+    from mongocli.sandbox import change_journal
+    from mongocli.sandbox.cluster_time import ClusterClock
+
+    monkeypatch.setattr(change_journal, "MAX_ENTRIES", 10)
+    journal = change_journal.ChangeJournal(ClusterClock())
+    for i in range(11):
+        journal.record_write("db", "c", None, {"_id": i}, False)
+    assert len(journal.entries) == 11  # up to a tenth over the limit before forgetting
+    journal.record_write("db", "c", None, {"_id": 11}, False)
+    assert [e.seq for e in journal.entries] == list(range(3, 13))
+    assert [e.seq for e in journal.since(10)] == [11, 12] and journal.since(12) == []
+    times = [e.ts for e in journal.entries]
+    assert times == sorted(times) and len(set(times)) == len(times)

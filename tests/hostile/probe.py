@@ -41,6 +41,23 @@ class ThreadPeak:
         self._thread.join()
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory since exec.
+
+    Not getrusage(RUSAGE_SELF).ru_maxrss: Linux carries the forking parent's peak across
+    fork/exec into it, so a probe started from a 300 MB pytest process would report 300 MB.
+    VmHWM belongs to the address space exec created.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def emit(**fields: object) -> None:
     print(json.dumps(fields), flush=True)
 
@@ -87,7 +104,7 @@ def main(uri: str) -> None:
     close_s = time.monotonic() - started
     peak.stop()
     emit(phase="closed", close_s=round(close_s, 3), threads_after_close=threading.active_count(),
-         maxrss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), threads_peak=peak.peak)
+         maxrss_mb=peak_rss_mb(), threads_peak=peak.peak)
 
 
 if __name__ == "__main__":

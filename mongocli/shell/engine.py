@@ -221,10 +221,8 @@ def _error_text(raw: str, program: Instrumented, filename: str) -> str:
     head = head.strip()
     if head.endswith("\nundefined"):
         head = head[: -len("\nundefined")]
-    if head.startswith(("MongoServerError", "MongoBulkWriteError", "MongoServerSelectionError",
-                        "MongoshInterruptedError", "MongoError", "MongoshInvalidInputError",
-                        "MongoshUnimplementedError")):
-        return head
+    if head.startswith("Mongo"):
+        return head  # the server's or the shell's own error: where the user called it adds nothing
     for line, column in ((int(a), int(b)) for a, b in _FRAME.findall("    at " + stack)):
         if line < PRELUDE_LINE:
             return f"{head}\n    at {filename}:{line}:{program.original_column(line, column)}"

@@ -446,7 +446,10 @@ const sh = {
     this.__mongos();
     const config = __mc_dbProxy(new Database("config"));
     const version = config.getCollection("version").findOne();
-    const shards = __mc_admin().runCommand({ listShards: 1 }).shards;
+    if (version === null) {
+      throw new MongoshError("[SHAPI-10003] This db does not have sharding enabled. Be sure you are connecting to a mongos from the shell and not to a mongod.", "MongoshInvalidInputError");
+    }
+    const shards = config.getCollection("shards").find().sort({ _id: 1 }).toArray();  // as mongosh reads them
     const databases = config.getCollection("databases").find().sort({ _id: 1 }).toArray();
     print("shardingVersion");
     print(__mc_inspect(version));

@@ -152,8 +152,15 @@ function __mc_completionData() {
     if (__mc_builtinGlobals.has(name) || name.startsWith("__mc")) continue;
     let value;
     try { value = globalThis[name]; } catch (e) { continue; }
-    globals[name] = value !== null && typeof value === "object" && !(value instanceof Cursor)
-      ? Object.keys(value).filter((k) => !k.startsWith("__")).slice(0, 500) : [];
+    const keys = [];
+    // At most 500 names, and none of an array's indexes: this runs before every prompt.
+    if (value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Cursor)) {
+      for (const k in value) {
+        if (!k.startsWith("__")) keys.push(k);
+        if (keys.length >= 500) break;
+      }
+    }
+    globals[name] = keys;
   }
   return JSON.stringify({ methods, globals });
 }

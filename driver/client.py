@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import warnings
 import weakref
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from driver.context import ClientContext
 from driver.cursor import ListCursor
@@ -114,6 +114,25 @@ class Client:
 
     def drop_database(self, name: str, *, session: ClientSession | None = None) -> None:
         self.get_database(name).drop(session=session)
+
+    # -- client bulk write (MongoDB 8.0 bulkWrite command) -----------------------------------
+    def bulk_write(self, models: Sequence[Any], *, ordered: bool = True, verbose_results: bool | None = None,
+                   bypass_document_validation: bool | None = None, comment: Any = None,
+                   let: Mapping[str, Any] | None = None, write_concern: Any = None,
+                   session: ClientSession | None = None, raw_data: bool | None = None) -> Any:
+        """Writes across namespaces in as few `bulkWrite` commands as the server allows.
+
+        `models` are ClientInsertOne/ClientUpdateOne/ClientUpdateMany/ClientReplaceOne/ClientDeleteOne/
+        ClientDeleteMany (driver.ops.client_bulk_write), each naming its "db.coll". Returns a
+        ClientBulkWriteResult (per-model results with verbose_results=True); raises
+        ClientBulkWriteError with the partial result on write or write concern errors."""
+        from driver.client_bulk_write import run_client_bulk_write
+
+        wc = WriteConcern.from_document(write_concern) if write_concern is not None else self.write_concern
+        return run_client_bulk_write(self._context, models, write_concern=wc, ordered=ordered,
+                                     verbose_results=verbose_results,
+                                     bypass_document_validation=bypass_document_validation, comment=comment,
+                                     let=let, session=session, raw_data=raw_data)
 
     # -- sessions ------------------------------------------------------------------------
     def start_session(self, causal_consistency: bool | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import bson
 from bson import Int64
@@ -20,28 +20,33 @@ from driver.ops.client_bulk_write import (
 )
 from driver.ops.find import get_more_command, kill_cursors_command, parse_cursor_reply
 from driver.read_preference import PRIMARY, ReadPreference
+from driver.session import ClientSession
 from driver.write_concern import WriteConcern
+
+if TYPE_CHECKING:
+    from driver.context import ClientContext
 
 ADMIN = "admin"
 # The results cursor's namespace is admin.$cmd.bulkWrite (bulk write spec, server response).
 RESULTS_COLLECTION = "$cmd.bulkWrite"
 
 
-def run_client_bulk_write(executor: Any, topology: Any, start_session: Callable[[], Any], models: Sequence[Any], *,
+def run_client_bulk_write(context: "ClientContext", models: Sequence[Any], *,
                           write_concern: WriteConcern, ordered: bool = True, verbose_results: bool | None = None,
                           bypass_document_validation: bool | None = None, comment: Any = None,
                           let: Mapping[str, Any] | None = None, session: Any = None,
                           raw_data: bool | None = None) -> ClientBulkWriteResult:
     """Send `models` as few `bulkWrite` commands as the server's limits allow and merge the outcome.
 
-    One session serves every batch and getMore (`start_session()` makes an implicit one when
-    none is given); a top-level error stops everything (the open results cursor is killed)."""
+    One session serves every batch and getMore (an implicit one when none is given); a top-level
+    error stops everything (the open results cursor is killed)."""
+    executor = context.executor
     acknowledged = write_concern.acknowledged
     check_unacknowledged(acknowledged=acknowledged, ordered=ordered, verbose_results=verbose_results)
     body = command_body(ordered=ordered, verbose_results=verbose_results,
                         bypass_document_validation=bypass_document_validation, comment=comment, let=let,
                         write_concern=write_concern.document(), raw_data=raw_data)
-    limits = _limits(topology)
+    limits = _limits(context.topology)
     batches = plan_batches(list(models), max_write_batch_size=limits.max_write_batch_size,
                            max_message_size_bytes=limits.max_message_size_bytes,
                            max_bson_object_size=limits.max_bson_object_size,
@@ -52,7 +57,7 @@ def run_client_bulk_write(executor: Any, topology: Any, start_session: Callable[
         return ClientBulkWriteResult(acknowledged=False)
     own_session = session is None
     if own_session:
-        session = start_session()
+        session = ClientSession(context, implicit=True)
     merger = ResultMerger(models, ordered=ordered, verbose=bool(verbose_results))
     try:
         for batch in batches:

@@ -83,7 +83,8 @@ class Database:
         body.update(kwargs)
         pref = as_read_preference(read_preference, PRIMARY_READ)
         reply = self._context.executor.execute(Operation(self.name, body, read_preference=pref, session=session,
-                                                        check=check))
+                                                        check=check, user_command=True,
+                                                        explicit_read_preference=read_preference is not None))
         return reply.document or {}
 
     def command(self, command: str | Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:

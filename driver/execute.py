@@ -47,15 +47,14 @@ from driver.retry import (
 )
 from driver.sdam.app_errors import ErrorKind, Phase, command_error_details
 from driver.sdam.description import ServerType, TopologyType
+from driver.command_session import attach_session, transaction_read_preference
 from driver.session import ClientSession, greater_cluster_time
+from driver.transaction import ENDING_COMMANDS, label_command_error
 from driver.wire import next_request_id
 
 if TYPE_CHECKING:
     from driver.context import ClientContext
 
-# Commands that read data and so take readConcern.afterClusterTime in a causally consistent
-# session (causal-consistency spec, "Causally consistent reads").
-READ_COMMANDS = frozenset({"find", "aggregate", "distinct", "count"})
 _operation_ids = itertools.count(1)
 
 
@@ -82,6 +81,11 @@ class Operation:
     txn_number_taken: bool = False
     # An aggregate ending in $out/$merge: a write that may still run on a secondary (5.0+).
     write_stage: bool = False
+    # A command the caller wrote (runCommand): the driver adds no readConcern to it (read-write-
+    # concern and causal-consistency specs); `explicit_read_preference`: given to this very call.
+    user_command: bool = False
+    explicit_read_preference: bool = False
+    attempts: int = 0  # commands sent so far (a retried commitTransaction asks for w: majority)
     operation_id: int = field(default_factory=lambda: next(_operation_ids))
 
 
@@ -121,12 +125,34 @@ class Executor:
         elif op.session is not None and op.unacknowledged and not op.session.implicit:
             raise ConfigurationError("an unacknowledged write (w=0) cannot use an explicit session; "
                                      "drop the session or use an acknowledged write concern")
+        session = op.session
+        in_txn = session is not None and session.in_transaction and next(iter(op.body)) not in ENDING_COMMANDS
         try:
+            if in_txn:
+                op.read_preference = transaction_read_preference(op.read_preference, session,
+                                                                 explicit=op.explicit_read_preference)
             return self._run_with_retry(op)
+        except DriverError as exc:
+            if in_txn:
+                label_command_error(exc)  # transactions spec: network / selection errors are transient
+            raise
         finally:
             if implicit is not None:
                 implicit.end_session()
                 op.session = None
+
+    def end_transaction(self, session: ClientSession, command: str) -> Reply:
+        """commitTransaction / abortTransaction on admin: a retryable write of the session's transaction."""
+        txn = session.transaction
+        body = txn.commit_command(retry=False) if command == "commitTransaction" else txn.abort_command()
+        reply = self.execute(Operation("admin", body, session=session, retryable="write"))
+        txn.note_reply(reply.document)
+        wce = (reply.document or {}).get("writeConcernError")
+        if isinstance(wce, Mapping):
+            # Transactions spec: a commit's write concern error is an error (labels from the server).
+            raise WriteConcernError(f"{command} write concern error: {wce.get('errmsg', '')} (code {wce.get('code')})",
+                                    wce.get("code"), reply.document, error_labels=wce.get("errorLabels", ()))
+        return reply
 
     def kill_pending_cursors(self) -> None:
         """Send killCursors for cursors that were garbage-collected while still open (best effort)."""
@@ -141,7 +167,7 @@ class Executor:
     # -- the retry loop (retryable-writes / retryable-reads specs) -----------------------
     def _run_with_retry(self, op: Operation) -> Reply:
         session = op.session
-        in_txn = session is not None and session.in_transaction
+        in_txn = session is not None and session.in_transaction and next(iter(op.body)) not in ENDING_COMMANDS
         # Judge the command with its document sequences merged back (multi updates / limit-0 deletes).
         whole = {**op.body, **op.sequences} if op.sequences else op.body
         retry_write = (op.retryable == "write" and self.retry_writes and session is not None and not in_txn
@@ -334,18 +360,13 @@ class Executor:
             supported = topology.logical_session_timeout_minutes is not None or (
                 sd is not None and sd.logical_session_timeout_minutes is not None)
             if supported:
-                session.apply(body, retryable_write=use_txn, new_txn=new_txn)
-                if use_txn:
+                op.attempts += 1
+                if attach_session(body, session, retryable_write=use_txn, new_txn=new_txn,
+                                  user_command=op.user_command, attempt=op.attempts):
                     op.txn_number_taken = True
             elif not session.implicit:
                 raise ConfigurationError(f"server {server.address} does not support sessions "
                                          "(no logicalSessionTimeoutMinutes in its hello); run without a session")
-            name = next(iter(body))
-            if (session.causal_consistency and session.operation_time is not None and name in READ_COMMANDS
-                    and not session.implicit):
-                read_concern = dict(body.get("readConcern") or {})
-                read_concern["afterClusterTime"] = session.operation_time
-                body["readConcern"] = read_concern
         cluster_time = self.cluster_time
         if session is not None and session.cluster_time is not None:
             cluster_time = greater_cluster_time(cluster_time, session.cluster_time)
@@ -368,6 +389,8 @@ class Executor:
                 session.advance_cluster_time(cluster_time)
         if session is not None and reply.get("operationTime") is not None:
             session.advance_operation_time(reply["operationTime"])
+        if session is not None and session.in_transaction:
+            session.transaction.note_reply(reply)
 
     # -- SDAM ----------------------------------------------------------------------------
     def _sdam_error(self, server: Any, exc: DriverError | None, kind: ErrorKind, generation: int, phase: Phase,

@@ -73,15 +73,18 @@ def is_retryable_write_command(command: Mapping[str, Any]) -> bool:
     """True when a write command may carry a transaction id and be retried.
 
     retryable-writes spec, "Supported/Unsupported Write Operations": insert, update without
-    multi: true, delete without limit: 0, and findAndModify; never with w: 0. Bulk batches are
-    judged one command at a time, after batch splitting.
+    multi: true, delete without limit: 0, findAndModify, client bulkWrite without a multi op,
+    and (transactions spec) commitTransaction/abortTransaction; never with w: 0. Bulk batches
+    are judged one command at a time, after batch splitting.
     """
     name = _command_name(command)
     wc = command.get("writeConcern")
     if isinstance(wc, Mapping) and wc.get("w") == 0:
         return False
-    if name == "insert" or name == "findAndModify":
+    if name in ("insert", "findAndModify", "commitTransaction", "abortTransaction"):
         return True
+    if name == "bulkWrite":
+        return not any(op.get("multi") for op in command.get("ops", ()))
     if name == "update":
         return not any(u.get("multi") for u in command.get("updates", ()))
     if name == "delete":

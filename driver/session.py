@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from bson import Binary
 
-from driver.errors import ConfigurationError
+from driver.errors import ConfigurationError, DriverError
+from driver.transaction import Transaction, TransactionOptions, label_commit_error, run_with_transaction
 
 if TYPE_CHECKING:
     from driver.context import ClientContext
@@ -104,7 +105,8 @@ class ClientSession:
         self.implicit = implicit
         # Sessions/causal-consistency specs: explicit sessions are causally consistent by default.
         self.causal_consistency = (not implicit) if causal_consistency is None else bool(causal_consistency)
-        self.default_transaction_options = dict(default_transaction_options or {})
+        self.default_transaction_options = TransactionOptions.from_mapping(default_transaction_options)
+        self.transaction = Transaction()
         self.cluster_time: Mapping[str, Any] | None = None
         self.operation_time: Any = None
         self._server_session: ServerSession | None = None
@@ -139,7 +141,60 @@ class ClientSession:
 
     @property
     def in_transaction(self) -> bool:
-        return False  # transactions are not implemented by this driver yet
+        """True between start_transaction and commit/abort (transactions spec: starting or in progress)."""
+        return self.transaction.active
+
+    @property
+    def transaction_state(self) -> str:
+        """"none", "starting", "in_progress", "committed" or "aborted" (the spec's names)."""
+        return self.transaction.spec_state
+
+    # -- transactions (transactions spec; the executor adds the fields to each command) --------
+    def start_transaction(self, read_concern: Any = None, write_concern: Any = None, read_preference: Any = None,
+                          max_commit_time_ms: int | None = None) -> "TransactionBlock":
+        """Begin a transaction; options default to the session's default_transaction_options, then the client's.
+
+        Usable as a context manager: leaving the block commits, or aborts on an exception."""
+        if self._ended:
+            raise ConfigurationError("this session has ended; start a new one with client.start_session()")
+        given = TransactionOptions.from_mapping({"read_concern": read_concern, "write_concern": write_concern,
+                                                 "read_preference": read_preference,
+                                                 "max_commit_time_ms": max_commit_time_ms})
+        client = TransactionOptions(self.client.read_concern, self.client.write_concern, self.client.read_preference)
+        self.transaction.start(given.merged_over(self.default_transaction_options).merged_over(client))
+        self.server_session.txn_number += 1  # transactions spec: each transaction takes a new txnNumber
+        return TransactionBlock(self)
+
+    def commit_transaction(self) -> None:
+        """Commit (retried once on a retryable error, then with w: "majority"); a second call re-commits."""
+        if not self.transaction.begin_commit():
+            return
+        try:
+            self._context.executor.end_transaction(self, "commitTransaction")
+        except DriverError as exc:
+            label_commit_error(exc)
+            raise
+        finally:
+            self.transaction.commit_done()
+
+    def abort_transaction(self) -> None:
+        """Abort (retried once on a retryable error); server errors are ignored, as the spec says."""
+        if not self.transaction.begin_abort():
+            return
+        try:
+            self._context.executor.end_transaction(self, "abortTransaction")
+        except DriverError:
+            pass  # transactions spec, "abortTransaction": errors are ignored
+        finally:
+            self.transaction.abort_done()
+
+    def with_transaction(self, callback: Callable[["ClientSession"], Any], read_concern: Any = None,
+                         write_concern: Any = None, read_preference: Any = None,
+                         max_commit_time_ms: int | None = None) -> Any:
+        """Run `callback(session)` in a transaction and commit, retrying as the convenient API spec says."""
+        options = {"read_concern": read_concern, "write_concern": write_concern,
+                   "read_preference": read_preference, "max_commit_time_ms": max_commit_time_ms}
+        return run_with_transaction(self, callback, options, time.monotonic)
 
     # -- per command ---------------------------------------------------------------------
     def apply(self, body: dict[str, Any], *, retryable_write: bool, new_txn: bool) -> None:
@@ -176,7 +231,9 @@ class ClientSession:
 
     # -- lifecycle -----------------------------------------------------------------------
     def end_session(self) -> None:
-        """Return the server session to the client's pool; idempotent."""
+        """Abort a transaction still open, return the server session to the client's pool; idempotent."""
+        if not self._ended and self.in_transaction:
+            self.abort_transaction()
         with self._lock:
             if self._ended:
                 return
@@ -194,6 +251,25 @@ class ClientSession:
     def __repr__(self) -> str:
         state = "ended" if self._ended else ("implicit" if self.implicit else "explicit")
         return f"<ClientSession {state} causal_consistency={self.causal_consistency}>"
+
+
+class TransactionBlock:
+    """What start_transaction returns: `with session.start_transaction():` commits at the end of
+    the block, or aborts when it raises (a transaction ended inside the block is left alone)."""
+
+    def __init__(self, session: ClientSession) -> None:
+        self.session = session
+
+    def __enter__(self) -> "TransactionBlock":
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if not self.session.in_transaction:
+            return
+        if exc_type is None:
+            self.session.commit_transaction()
+        else:
+            self.session.abort_transaction()
 
 
 def end_sessions_commands(lsids: list[dict[str, Any]]) -> list[dict[str, Any]]:

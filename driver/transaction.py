@@ -279,20 +279,21 @@ def _wce_code(exc: OperationFailure) -> Any:
 WITH_TRANSACTION_TIMEOUT_S = 120.0
 
 
-def run_with_transaction(session: Any, callback: Any, options: TransactionOptions | None,
+def run_with_transaction(session: Any, callback: Any, options: Mapping[str, Any] | None,
                          clock: Any) -> Any:
     """Start a transaction, run `callback(session)`, commit; retry the whole on TransientTransactionError
     and the commit alone on UnknownTransactionCommitResult, within WITH_TRANSACTION_TIMEOUT_S of `clock()`.
 
-    `session` offers start_transaction, commit_transaction, abort_transaction, in_transaction and
-    transaction_state; the callback may commit or abort itself (then its return value is returned)."""
+    `session` offers start_transaction(**options), commit_transaction, abort_transaction,
+    in_transaction and transaction_state; the callback may commit or abort itself (then its
+    return value is returned)."""
     started = clock()
 
     def time_left() -> bool:
         return clock() - started < WITH_TRANSACTION_TIMEOUT_S
 
     while True:
-        session.start_transaction(options)
+        session.start_transaction(**(options or {}))
         try:
             value = callback(session)
         except BaseException as exc:

@@ -28,8 +28,9 @@ FOLDERS = (
     "run-command/unified",
     "gridfs",
     "versioned-api",
-    # Not yet run (their cases fail today, issue 13 takes them on): causal-consistency,
-    # client-side-operations-timeout, client-backpressure, collection-management, load-balancers.
+    "causal-consistency",
+    # Not yet run (their cases fail today, issue 13 takes them on): client-side-operations-timeout,
+    # client-backpressure, collection-management, load-balancers.
 )
 
 

@@ -127,7 +127,7 @@ class FakeSession:
     def in_transaction(self) -> bool:
         return self.transaction_state in ("starting", "in_progress")
 
-    def start_transaction(self, options):
+    def start_transaction(self, **options):
         self.calls.append("start")
         self.transaction_state = "in_progress"
 

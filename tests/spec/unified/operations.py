@@ -223,7 +223,7 @@ def _unsupported(reason: str) -> Op:
 
 
 def _drop_database(run: Any, entity: Any, args: dict) -> None:
-    entity.client.drop_database(args["databaseName"], **kwargs(run, args, "databaseName"))
+    entity.client.drop_database(args["database"], **kwargs(run, args, "database"))
 
 
 def _if_driver_has(owner: str, attribute: str, ops: dict[str, Any], reason: str,

@@ -1,0 +1,66 @@
+"""What a session adds to each command: lsid, txnNumber, transaction fields, afterClusterTime (sessions, transactions and causal-consistency specs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from driver.errors import ConfigurationError
+from driver.read_preference import PRIMARY, ReadPreference
+from driver.transaction import ENDING_COMMANDS, TransactionState
+
+# Causal-consistency spec, "Causally consistent read and write commands": the read commands of
+# the read-concern spec and the write commands accept readConcern.afterClusterTime; the unified
+# tests add the collection/index/database management commands and the 8.0 bulkWrite.
+AFTER_CLUSTER_TIME_COMMANDS = frozenset({
+    "find", "aggregate", "distinct", "count",
+    "insert", "update", "delete", "findAndModify", "bulkWrite",
+    "create", "createIndexes", "drop", "dropDatabase", "dropIndexes",
+})
+
+
+def attach_session(body: dict[str, Any], session: Any, *, retryable_write: bool, new_txn: bool,
+                   user_command: bool, attempt: int) -> bool:
+    """Add the session's fields to `body` (the command as sent); True when a retryable write's
+    txnNumber was taken (the caller keeps it for the retry).
+
+    Inside a transaction (and for commitTransaction/abortTransaction) the transaction decides:
+    txnNumber, autocommit, startTransaction and its readConcern on the first command, no
+    per-operation read or write concern (transactions spec, "Behavior of ... commands")."""
+    name = next(iter(body))
+    txn = session.transaction
+    if txn.active or name in ENDING_COMMANDS:
+        session.apply(body, retryable_write=False, new_txn=False)  # lsid and last use
+        if name in ENDING_COMMANDS:
+            if name == "commitTransaction" and attempt > 1:
+                # Transactions spec, "Retry commitTransaction": the retry asks for w: "majority".
+                body["writeConcern"] = txn.commit_command(retry=True)["writeConcern"]
+        else:
+            body.pop("readConcern", None)
+            body.pop("writeConcern", None)
+        after = session.operation_time if (session.causal_consistency and not session.implicit
+                                           and txn.state is TransactionState.STARTING) else None
+        body.update(txn.command_fields(name, session.server_session.txn_number, after_cluster_time=after))
+        txn.command_sent()
+        return False
+    txn.leave_finished()
+    session.apply(body, retryable_write=retryable_write, new_txn=new_txn)
+    if (session.causal_consistency and not session.implicit and session.operation_time is not None
+            and name in AFTER_CLUSTER_TIME_COMMANDS and not user_command):
+        read_concern = dict(body.get("readConcern") or {})
+        read_concern["afterClusterTime"] = session.operation_time
+        body["readConcern"] = read_concern
+    return retryable_write
+
+
+def transaction_read_preference(pref: ReadPreference | None, session: Any, *,
+                                explicit: bool) -> ReadPreference | None:
+    """The read preference an operation inside a transaction uses: the transaction's (the
+    collection's or client's does not apply), or one given to this very call; it must be primary."""
+    if pref is None or session is None or not session.in_transaction:
+        return pref
+    if not explicit:
+        pref = session.transaction.options.read_preference or ReadPreference(PRIMARY)
+    if pref.mode != PRIMARY:
+        raise ConfigurationError(f"read preference in a transaction must be primary, not {pref.mode}; "
+                                 "read outside the transaction or give start_transaction read_preference=primary")
+    return pref

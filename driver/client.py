@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from driver.context import ClientContext
 from driver.cursor import ListCursor
 from driver.database import Database
-from driver.errors import DriverError, ServerSelectionTimeout
+from driver.errors import ConfigurationError, DriverError, ServerSelectionTimeout
 from driver.events.listeners import EventBus
 from driver.execute import Operation
 from driver.ops.admin import list_databases_command, parse_list_databases_reply
@@ -52,7 +52,9 @@ class Client:
         self.topology = build_topology(self._settings, self.events)
         self._context = ClientContext(self, self.topology, self.events,
                                       retry_writes=self._settings.retry_writes,
-                                      retry_reads=self._settings.retry_reads)
+                                      retry_reads=self._settings.retry_reads,
+                                      max_adaptive_retries=self._settings.max_adaptive_retries,
+                                      overload_retargeting=self._settings.overload_retargeting)
         self._executor = self._context.executor
         self._closed = False
         self.topology.open()
@@ -128,7 +130,13 @@ class Client:
         ClientBulkWriteError with the partial result on write or write concern errors."""
         from driver.client_bulk_write import run_client_bulk_write
 
-        wc = WriteConcern.from_document(write_concern) if write_concern is not None else self.write_concern
+        if session is not None and session.in_transaction:
+            if write_concern is not None:
+                raise ConfigurationError("Cannot set write concern after starting a transaction: give it to "
+                                         "start_transaction instead")
+            wc = WriteConcern()  # the transaction's write concern applies, at commit
+        else:
+            wc = WriteConcern.from_document(write_concern) if write_concern is not None else self.write_concern
         return run_client_bulk_write(self._context, models, write_concern=wc, ordered=ordered,
                                      verbose_results=verbose_results,
                                      bypass_document_validation=bypass_document_validation, comment=comment,

@@ -147,7 +147,7 @@ class Collection:
         sequences = None
         if sequence is not None:
             sequences = {sequence: body.pop(sequence)}
-        unack = not self.write_concern.acknowledged
+        unack = not self._acknowledged(session)
         if unack and session is not None:
             raise ConfigurationError("an unacknowledged write (w=0) cannot use an explicit session "
                                      "(sessions spec); drop the session or use an acknowledged write concern")
@@ -159,6 +159,11 @@ class Collection:
     @property
     def _wc(self) -> dict[str, Any]:
         return self.write_concern.document()
+
+    def _acknowledged(self, session: ClientSession | None) -> bool:
+        """Whether a write gets a reply: inside a transaction the transaction's write concern
+        applies at commit, never the collection's (transactions spec), so w: 0 here does not count."""
+        return self.write_concern.acknowledged or (session is not None and session.in_transaction)
 
     @property
     def _rc(self) -> dict[str, Any]:
@@ -217,7 +222,7 @@ class Collection:
                      let: Mapping[str, Any] | None = None, comment: Any = None,
                      bypass_document_validation: bool | None = None) -> Any:
         """Send planned batches in order and merge the replies (bulk_write's result types)."""
-        unack = not self.write_concern.acknowledged
+        unack = not self._acknowledged(session)
         acc = BulkResultAccumulator(ordered=ordered)
         inserted: dict[int, Any] = {}
         for batch in batches:

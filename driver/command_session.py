@@ -18,34 +18,39 @@ AFTER_CLUSTER_TIME_COMMANDS = frozenset({
 })
 
 
-def attach_session(body: dict[str, Any], session: Any, *, retryable_write: bool, new_txn: bool,
-                   user_command: bool, attempt: int) -> bool:
+def attach_session(body: dict[str, Any], session: Any, op: Any, *, retryable_write: bool, new_txn: bool) -> bool:
     """Add the session's fields to `body` (the command as sent); True when a retryable write's
     txnNumber was taken (the caller keeps it for the retry).
 
     Inside a transaction (and for commitTransaction/abortTransaction) the transaction decides:
     txnNumber, autocommit, startTransaction and its readConcern on the first command, no
-    per-operation read or write concern (transactions spec, "Behavior of ... commands")."""
+    per-operation read or write concern (transactions spec, "Behavior of ... commands").
+    `op` is the executor's Operation: its attempt count and flags say what a retry must repeat."""
     name = next(iter(body))
     txn = session.transaction
     if txn.active or name in ENDING_COMMANDS:
         session.apply(body, retryable_write=False, new_txn=False)  # lsid and last use
         if name in ENDING_COMMANDS:
-            if name == "commitTransaction" and attempt > 1:
-                # Transactions spec, "Retry commitTransaction": the retry asks for w: "majority".
+            if name == "commitTransaction" and op.attempts > 1 and not op.overload_retry:
+                # Transactions spec, "Retry commitTransaction": the retry asks for w: "majority"
+                # (an overload retry repeats the command as it was: the server did not run it).
                 body["writeConcern"] = txn.commit_command(retry=True)["writeConcern"]
         else:
             body.pop("readConcern", None)
             body.pop("writeConcern", None)
+        # A retried first statement starts the transaction again (its first attempt did not).
+        starting = txn.state is TransactionState.STARTING or op.starts_transaction
+        op.starts_transaction = starting and name not in ENDING_COMMANDS
         after = session.operation_time if (session.causal_consistency and not session.implicit
-                                           and txn.state is TransactionState.STARTING) else None
-        body.update(txn.command_fields(name, session.server_session.txn_number, after_cluster_time=after))
+                                           and starting) else None
+        body.update(txn.command_fields(name, session.server_session.txn_number, after_cluster_time=after,
+                                       starting=starting))
         txn.command_sent()
         return False
     txn.leave_finished()
     session.apply(body, retryable_write=retryable_write, new_txn=new_txn)
     if (session.causal_consistency and not session.implicit and session.operation_time is not None
-            and name in AFTER_CLUSTER_TIME_COMMANDS and not user_command):
+            and name in AFTER_CLUSTER_TIME_COMMANDS and not op.user_command):
         read_concern = dict(body.get("readConcern") or {})
         read_concern["afterClusterTime"] = session.operation_time
         body["readConcern"] = read_concern

@@ -24,12 +24,15 @@ class ClientContext:
     __slots__ = ("client", "topology", "events", "server_sessions", "executor")
 
     def __init__(self, client: Any, topology: "Topology", events: "EventBus", *,
-                 retry_writes: bool, retry_reads: bool) -> None:
+                 retry_writes: bool, retry_reads: bool, max_adaptive_retries: int = 2,
+                 overload_retargeting: bool = False) -> None:
         self.client = client
         self.topology = topology
         self.events = events
         self.server_sessions = ServerSessionPool()
-        self.executor = Executor(self, retry_writes=retry_writes, retry_reads=retry_reads)
+        self.executor = Executor(self, retry_writes=retry_writes, retry_reads=retry_reads,
+                                 max_adaptive_retries=max_adaptive_retries,
+                                 overload_retargeting=overload_retargeting)
 
     @property
     def logical_session_timeout_minutes(self) -> int | None:

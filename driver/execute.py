@@ -27,7 +27,6 @@ from driver.errors import (
 from driver.events.command import command_context
 from driver.read_preference import PRIMARY, ReadPreference
 from driver.retry import (
-    MAX_OVERLOAD_RETRIES,
     RETRY_TOKEN_RETURN_RATE,
     RETRYABLE_WRITES_UNSUPPORTED_MESSAGE,
     TokenBucket,
@@ -85,7 +84,9 @@ class Operation:
     # concern and causal-consistency specs); `explicit_read_preference`: given to this very call.
     user_command: bool = False
     explicit_read_preference: bool = False
-    attempts: int = 0  # commands sent so far (a retried commitTransaction asks for w: majority)
+    attempts: int = 0  # commands sent so far (a retried commitTransaction asks for w: majority...)
+    overload_retry: bool = False  # ...unless the retry is for an overload error (client backpressure)
+    starts_transaction: bool = False  # an attempt carried startTransaction: its retries carry it too
     operation_id: int = field(default_factory=lambda: next(_operation_ids))
 
 
@@ -100,12 +101,17 @@ class Reply:
 class Executor:
     """Runs Operations against a live Topology for one client (the "operation execution" of the specs)."""
 
-    def __init__(self, context: "ClientContext", *, retry_writes: bool = True, retry_reads: bool = True) -> None:
+    def __init__(self, context: "ClientContext", *, retry_writes: bool = True, retry_reads: bool = True,
+                 max_adaptive_retries: int = 2, overload_retargeting: bool = False) -> None:
         self._context = context
         self.topology = context.topology
         self.events = context.events
         self.retry_writes = retry_writes
         self.retry_reads = retry_reads
+        # Client backpressure, "Overload retry policy": MAX_RETRIES (maxAdaptiveRetries) and
+        # whether an overload retry avoids the server that was overloaded (enableOverloadRetargeting).
+        self.max_adaptive_retries = max_adaptive_retries
+        self.overload_retargeting = overload_retargeting
         self.cluster_time: Mapping[str, Any] | None = None
         # Client backpressure: the per-client budget of overload retries.
         self.retry_tokens = TokenBucket()
@@ -147,11 +153,14 @@ class Executor:
         body = txn.commit_command(retry=False) if command == "commitTransaction" else txn.abort_command()
         reply = self.execute(Operation("admin", body, session=session, retryable="write"))
         txn.note_reply(reply.document)
-        wce = (reply.document or {}).get("writeConcernError")
+        document = reply.document or {}
+        wce = document.get("writeConcernError")
         if isinstance(wce, Mapping):
-            # Transactions spec: a commit's write concern error is an error (labels from the server).
+            # Transactions spec: a commit's write concern error is an error; details are the
+            # writeConcernError (its codeName), labels the reply's and the error's own.
+            labels = (*document.get("errorLabels", ()), *wce.get("errorLabels", ()))
             raise WriteConcernError(f"{command} write concern error: {wce.get('errmsg', '')} (code {wce.get('code')})",
-                                    wce.get("code"), reply.document, error_labels=wce.get("errorLabels", ()))
+                                    wce.get("code"), {**wce, "writeConcernError": dict(wce)}, error_labels=labels)
         return reply
 
     def kill_pending_cursors(self) -> None:
@@ -167,19 +176,30 @@ class Executor:
     # -- the retry loop (retryable-writes / retryable-reads specs) -----------------------
     def _run_with_retry(self, op: Operation) -> Reply:
         session = op.session
-        in_txn = session is not None and session.in_transaction and next(iter(op.body)) not in ENDING_COMMANDS
+        ending = next(iter(op.body)) in ENDING_COMMANDS
+        in_txn = session is not None and session.in_transaction and not ending
+        # Transactions spec: commitTransaction/abortTransaction are retried once even with retryWrites off.
+        retry_writes = self.retry_writes or ending
         # Judge the command with its document sequences merged back (multi updates / limit-0 deletes).
         whole = {**op.body, **op.sequences} if op.sequences else op.body
-        retry_write = (op.retryable == "write" and self.retry_writes and session is not None and not in_txn
+        retry_write = (op.retryable == "write" and retry_writes and session is not None and not in_txn
                        and is_retryable_write_command(whole))
         retry_read = (op.retryable == "read" and self.retry_reads and not in_txn
                       and is_retryable_read_command(whole))
         errors: list[BaseException] = []
         deprioritized: tuple[str, ...] = ()
         attempt = 0
-        # One retry (retryable reads/writes specs), or up to MAX_OVERLOAD_RETRIES once any
+        # One retry (retryable reads/writes specs), or up to maxAdaptiveRetries once any
         # attempt failed with a SystemOverloadedError (client-backpressure spec).
         max_retries = 1
+        # Client backpressure: overload retries follow retryWrites for writes, retryReads for
+        # reads, and need both for a runCommand (the driver cannot tell what it does).
+        if op.user_command:
+            overload_retry_on = self.retry_writes and self.retry_reads
+        elif op.retryable == "write" or op.read_preference is None:
+            overload_retry_on = retry_writes
+        else:
+            overload_retry_on = self.retry_reads
 
         def final_error(current: BaseException) -> BaseException:
             if retry_write:
@@ -215,7 +235,7 @@ class Executor:
                     raise ConfigurationError(RETRYABLE_WRITES_UNSUPPORTED_MESSAGE) from exc
                 if op.retryable == "write" and not isinstance(exc, ConfigurationError):
                     add_retryable_write_label(exc, sd.max_wire_version if sd else None,
-                                              retry_writes=self.retry_writes and use_txn,
+                                              retry_writes=retry_writes and use_txn,
                                               is_mongos=sd is not None and sd.type is ServerType.Mongos,
                                               in_transaction=in_txn)
                 errors.append(exc)
@@ -224,9 +244,9 @@ class Executor:
                     # A retry failing for another reason shows the server is coping again.
                     self.retry_tokens.deposit(1)
                 retryable = ((use_txn and should_retry_write(exc)) or (retry_read and should_retry_read(exc))
-                             or is_retryable_overload_error(exc))
+                             or (overload_retry_on and is_retryable_overload_error(exc)))
                 if overload and retryable:
-                    max_retries = MAX_OVERLOAD_RETRIES
+                    max_retries = self.max_adaptive_retries
                 if not retryable or attempt >= max_retries:
                     if attempt == 0:
                         raise
@@ -236,10 +256,12 @@ class Executor:
                         raise  # the retry budget is spent: no retry
                     raise final_error(exc) from None
                 attempt += 1
+                op.overload_retry = overload
                 if overload:
-                    # Client backpressure: back off exponentially with jitter, and prefer
-                    # another server than the overloaded one.
-                    deprioritized = tuple(dict.fromkeys(deprioritized + (server.address,)))
+                    # Client backpressure: back off exponentially with jitter and, with
+                    # enableOverloadRetargeting, prefer another server than the overloaded one.
+                    if self.overload_retargeting:
+                        deprioritized = tuple(dict.fromkeys(deprioritized + (server.address,)))
                     time.sleep(overload_backoff_s(attempt))
                 elif self.topology.description.type is TopologyType.Sharded:
                     # Server selection spec, "deprioritized servers": a retry in a sharded
@@ -361,8 +383,7 @@ class Executor:
                 sd is not None and sd.logical_session_timeout_minutes is not None)
             if supported:
                 op.attempts += 1
-                if attach_session(body, session, retryable_write=use_txn, new_txn=new_txn,
-                                  user_command=op.user_command, attempt=op.attempts):
+                if attach_session(body, session, op, retryable_write=use_txn, new_txn=new_txn):
                     op.txn_number_taken = True
             elif not session.implicit:
                 raise ConfigurationError(f"server {server.address} does not support sessions "

@@ -28,6 +28,10 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType({
     # retryable-writes / retryable-reads specs: both default to true.
     "retryWrites": True,
     "retryReads": True,
+    # client-backpressure spec, "Overload retry policy": retries after an overload error
+    # (MAX_RETRIES, default 2) and whether they avoid the overloaded server (default off).
+    "maxAdaptiveRetries": 2,
+    "enableOverloadRetargeting": False,
     # initial-dns-seedlist-discovery spec, "srvMaxHosts" (0 = no limit).
     "srvMaxHosts": 0,
     # uri-options spec: topology shape switches are off unless asked for.

@@ -217,7 +217,6 @@ def retryable_writes_unsupported(error: BaseException) -> bool:
 
 
 # -- client backpressure (client-backpressure spec, "Overload retry policy") ---------------
-MAX_OVERLOAD_RETRIES = 5          # MAX_ATTEMPTS: retries after an overload error, not configurable
 BASE_BACKOFF_S = 0.1              # baseBackoff 100 ms
 MAX_BACKOFF_S = 10.0              # maxBackoff 10 s
 RETRY_TOKEN_RETURN_RATE = 0.1     # tokens returned by every successful operation

@@ -44,6 +44,8 @@ class ClientSettings:
     compressors: tuple[str, ...]
     retry_writes: bool
     retry_reads: bool
+    max_adaptive_retries: int
+    overload_retargeting: bool
     read_preference: ReadPreference
     write_concern: WriteConcern
     read_concern: ReadConcern
@@ -120,6 +122,8 @@ def build_settings(cs: ConnectionString, *, min_heartbeat_frequency_ms: float | 
         compressors=tuple(o.get("compressors", ())),
         retry_writes=o["retryWrites"],
         retry_reads=o["retryReads"],
+        max_adaptive_retries=o["maxAdaptiveRetries"],
+        overload_retargeting=o["enableOverloadRetargeting"],
         read_preference=read_preference,
         write_concern=WriteConcern.from_uri_options(cs.options),
         read_concern=ReadConcern(cs.options.get("readConcernLevel")),

@@ -135,14 +135,15 @@ class Transaction:
             raise ConfigurationError("read preference in a transaction must be primary "
                                      f"(got {read_preference.mode}); set it on start_transaction or drop it")
 
-    def command_fields(self, command_name: str, txn_number: int, *,
-                       after_cluster_time: Any = None) -> dict[str, Any]:
+    def command_fields(self, command_name: str, txn_number: int, *, after_cluster_time: Any = None,
+                       starting: bool | None = None) -> dict[str, Any]:
         """Fields for a command in the transaction: txnNumber, autocommit, and on the first one
-        startTransaction and the readConcern (with afterClusterTime in a causally consistent session)."""
+        startTransaction and the readConcern (with afterClusterTime in a causally consistent session).
+        `starting` overrides the state's say (a retry of the first statement starts it again)."""
         fields: dict[str, Any] = {"txnNumber": Int64(txn_number), "autocommit": False}
         if command_name in ENDING_COMMANDS:
             return fields
-        if self.state is TransactionState.STARTING:
+        if starting if starting is not None else self.state is TransactionState.STARTING:
             fields["startTransaction"] = True
             read_concern = dict(self.options.read_concern.document()) if self.options.read_concern else {}
             if after_cluster_time is not None:

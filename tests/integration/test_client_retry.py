@@ -146,8 +146,12 @@ def test_overload_error_retries_a_non_retryable_write(replset, make_client, no_b
     assert client.retry_budget.tokens == pytest.approx(min(1000, before - 2 + 1.1))
 
 
-def test_overload_retries_stop_after_five(replset, make_client, no_backoff) -> None:
-    client, rec = make_client(replset.uri)
+@pytest.mark.parametrize("max_adaptive_retries", [None, 1])
+def test_overload_retries_stop_after_max_adaptive_retries(replset, make_client, no_backoff,
+                                                          max_adaptive_retries) -> None:
+    """Client backpressure: MAX_RETRIES is maxAdaptiveRetries, 2 unless the URI option says otherwise."""
+    options = {} if max_adaptive_retries is None else {"maxAdaptiveRetries": max_adaptive_retries}
+    client, rec = make_client(replset.uri, **options)
     client.db.o.insert_one({"n": 1})
     fail_command(client, "alwaysOn", failCommands=["find"], **OVERLOADED)
     rec.clear()
@@ -157,7 +161,8 @@ def test_overload_retries_stop_after_five(replset, make_client, no_backoff) -> N
     finally:
         fail_command(client, "off", failCommands=["find"])
     assert caught.value.code == 462 and caught.value.has_error_label("SystemOverloadedError")
-    assert len(rec.started("find")) == 6  # the first attempt and MAX_OVERLOAD_RETRIES (5) retries
+    retries = 2 if max_adaptive_retries is None else max_adaptive_retries
+    assert len(rec.started("find")) == 1 + retries
 
 
 def test_overload_retry_needs_a_token(replset, make_client, no_backoff) -> None:

@@ -74,9 +74,16 @@ class SandboxDeployment:
 
     # -- internal operations ----------------------------------------------------------------------
     def before_test(self) -> None:
-        """A replica set may have lost its primary in the previous test: wait for one."""
+        """A replica set may have lost its primary in the previous test: wait for one. Then end
+        every session's open transaction (unified format, "Executing a Test": killAllSessions
+        cleans up transactions a previous test left open, e.g. after a failed commit)."""
         if self.topology == "replicaset":
             self.sandbox.wait_for_primary(10)
+        if self.topology in ("replicaset", "sharded"):
+            try:  # the sandbox keeps one transaction table per deployment: one command suffices
+                self.internal.admin.command("killAllSessions", [])
+            except self._pymongo.errors.OperationFailure:
+                pass  # the spec: errors (e.g. Interrupted, 11601) are ignored
 
     def reset_collection(self, db: str, name: str, documents: list, create_options: dict | None) -> None:
         """initialData (unified format, "Executing a Test"): drop, create when createOptions are

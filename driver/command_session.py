@@ -18,14 +18,16 @@ AFTER_CLUSTER_TIME_COMMANDS = frozenset({
 })
 
 
-def attach_session(body: dict[str, Any], session: Any, op: Any, *, retryable_write: bool, new_txn: bool) -> bool:
+def attach_session(body: dict[str, Any], session: Any, op: Any, *, retryable_write: bool, new_txn: bool,
+                   address: str | None = None) -> bool:
     """Add the session's fields to `body` (the command as sent); True when a retryable write's
     txnNumber was taken (the caller keeps it for the retry).
 
     Inside a transaction (and for commitTransaction/abortTransaction) the transaction decides:
     txnNumber, autocommit, startTransaction and its readConcern on the first command, no
     per-operation read or write concern (transactions spec, "Behavior of ... commands").
-    `op` is the executor's Operation: its attempt count and flags say what a retry must repeat."""
+    `op` is the executor's Operation: its attempt count and flags say what a retry must repeat.
+    `address`: the mongos this command goes to, when the transaction must be pinned to one."""
     name = next(iter(body))
     txn = session.transaction
     if txn.active or name in ENDING_COMMANDS:
@@ -45,6 +47,8 @@ def attach_session(body: dict[str, Any], session: Any, op: Any, *, retryable_wri
                                            and starting) else None
         body.update(txn.command_fields(name, session.server_session.txn_number, after_cluster_time=after,
                                        starting=starting))
+        if address is not None:
+            txn.pin(address)  # a sharded transaction sticks to the mongos of its first command
         txn.command_sent()
         return False
     txn.leave_finished()

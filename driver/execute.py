@@ -141,6 +141,7 @@ class Executor:
         except DriverError as exc:
             if in_txn:
                 label_command_error(exc)  # transactions spec: network / selection errors are transient
+                session.transaction.unpin_after_error(exc, next(iter(op.body)))
             raise
         finally:
             if implicit is not None:
@@ -257,6 +258,10 @@ class Executor:
                     raise final_error(exc) from None
                 attempt += 1
                 op.overload_retry = overload
+                if ending and session is not None:
+                    # Transactions spec, "When to unpin": retried commit/abort select a server afresh.
+                    session.transaction.unpin_after_error(exc, next(iter(op.body)))
+                    op.address = None
                 if overload:
                     # Client backpressure: back off exponentially with jitter and, with
                     # enableOverloadRetargeting, prefer another server than the overloaded one.
@@ -281,6 +286,10 @@ class Executor:
             raise error
 
     def _select(self, op: Operation, deprioritized: Sequence[str]) -> Any:
+        session = op.session
+        if op.address is None and session is not None and session.transaction.pinned_address is not None and (
+                session.in_transaction or next(iter(op.body)) in ENDING_COMMANDS):
+            op.address = session.transaction.pinned_address  # transactions spec, "Mongos Pinning"
         if op.address is not None:
             server = self.topology.server(op.address)
             if server is None:
@@ -383,7 +392,9 @@ class Executor:
                 sd is not None and sd.logical_session_timeout_minutes is not None)
             if supported:
                 op.attempts += 1
-                if attach_session(body, session, op, retryable_write=use_txn, new_txn=new_txn):
+                sharded = topology.type is TopologyType.Sharded
+                if attach_session(body, session, op, retryable_write=use_txn, new_txn=new_txn,
+                                  address=server.address if sharded else None):
                     op.txn_number_taken = True
             elif not session.implicit:
                 raise ConfigurationError(f"server {server.address} does not support sessions "

@@ -173,6 +173,7 @@ class ClientSession:
             self._context.executor.end_transaction(self, "commitTransaction")
         except DriverError as exc:
             label_commit_error(exc)
+            self.transaction.unpin_after_error(exc, "commitTransaction")
             raise
         finally:
             self.transaction.commit_done()
@@ -234,6 +235,7 @@ class ClientSession:
         """Abort a transaction still open, return the server session to the client's pool; idempotent."""
         if not self._ended and self.in_transaction:
             self.abort_transaction()
+        self.transaction.unpin()  # transactions spec, "When to unpin": an ended session
         with self._lock:
             if self._ended:
                 return

@@ -157,6 +157,24 @@ class Transaction:
         if self.state is TransactionState.STARTING:
             self.state = TransactionState.IN_PROGRESS
 
+    # -- mongos pinning (transactions spec, "Mongos Pinning") ------------------------------------
+    def pin(self, address: str) -> None:
+        """The first command of a sharded transaction went to `address`: the rest follow it."""
+        if self.active and self.pinned_address is None:
+            self.pinned_address = address
+
+    def unpin(self) -> None:
+        self.pinned_address = None
+
+    def unpin_after_error(self, exc: BaseException, command_name: str) -> None:
+        """Spec, "When to unpin": a TransientTransactionError, a commit with an unknown result,
+        and any failed abort leave the pinned mongos (it may be down)."""
+        labels = getattr(exc, "error_labels", frozenset())
+        if (TRANSIENT_TRANSACTION_ERROR in labels or command_name == "abortTransaction"
+                or (command_name == "commitTransaction" and (UNKNOWN_COMMIT_RESULT in labels
+                                                             or is_retryable_commit_error(exc)))):
+            self.pinned_address = None
+
     def note_reply(self, reply: Mapping[str, Any] | None) -> None:
         """Keep a mongos recoveryToken (transactions spec, "recoveryToken field")."""
         if reply and reply.get("recoveryToken") is not None:

@@ -110,14 +110,21 @@ class SandboxDeployment:
     def index_names(self, db: str, coll: str) -> list[str]:
         return [ix["name"] for ix in self.internal.get_database(db)[coll].list_indexes()]
 
+    def _direct_client(self, member: str) -> Any:
+        if member not in self._direct:
+            self._direct[member] = self._pymongo.MongoClient(member, directConnection=True,
+                                                             serverSelectionTimeoutMS=2000)
+        return self._direct[member]
+
+    def configure_failpoint(self, command: dict, address: str) -> None:
+        """configureFailPoint on one member or mongos (targetedFailPoint)."""
+        self._direct_client(address).admin.command(command)
+
     def disable_failpoint(self, name: str, address: str | None = None) -> None:
         """configureFailPoint mode off on `address`, or on every live member."""
         for member in [address] if address else self.sandbox.addresses:
-            if member not in self._direct:
-                self._direct[member] = self._pymongo.MongoClient(member, directConnection=True,
-                                                                 serverSelectionTimeoutMS=2000)
             try:
-                self._direct[member].admin.command({"configureFailPoint": name, "mode": "off"})
+                self._direct_client(member).admin.command({"configureFailPoint": name, "mode": "off"})
             except self._pymongo.errors.ConnectionFailure:
                 continue  # a member a test shut down has no fail points left to disable
 

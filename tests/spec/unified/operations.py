@@ -509,9 +509,6 @@ def _skip(reason: str) -> Callable[[Any, dict], None]:
 
 TEST_RUNNER: dict[str, Callable[[Any, dict], None]] = {
     "failPoint": _fail_point, "createEntities": _create_entities,
-    "targetedFailPoint": _skip("requires transactions: targetedFailPoint needs a session pinned to a mongos"),
-    "assertSessionPinned": _skip("requires transactions: session pinning happens only in sharded transactions"),
-    "assertSessionUnpinned": _skip("requires transactions: session pinning happens only in sharded transactions"),
     **_if_driver_has("driver.session:ClientSession", "start_transaction", _TXN_RUNNER_OPS, _NO_TXN, _skip),
     "assertSameLsidOnLastTwoCommands": _assert_same_lsid,
     "assertDifferentLsidOnLastTwoCommands": _assert_different_lsid,

@@ -56,6 +56,30 @@ def _assert_state(run: Any, args: dict) -> None:
                                     f"expected {args['state']!r}"
 
 
+def _pinned(run: Any, args: dict) -> Any:
+    return run.entities.get(args["session"], "session").transaction.pinned_address
+
+
+def _assert_pinned(run: Any, args: dict) -> None:
+    assert _pinned(run, args) is not None, f"session {args['session']} should be pinned to a mongos"
+
+
+def _assert_unpinned(run: Any, args: dict) -> None:
+    pinned = _pinned(run, args)
+    assert pinned is None, f"session {args['session']} should be unpinned, is pinned to {pinned}"
+
+
+def _targeted_fail_point(run: Any, args: dict) -> None:
+    """targetedFailPoint: configure the fail point on the mongos the session is pinned to; it is
+    disabled there after the test (unified format, "targetedFailPoint")."""
+    address = _pinned(run, args)
+    assert address is not None, f"targetedFailPoint: session {args['session']} is not pinned to a mongos"
+    command = args["failPoint"]
+    run.failpoints.append((address, command["configureFailPoint"]))
+    run.deployment.configure_failpoint(command, address)
+
+
 SESSION_OPS = {"startTransaction": _start, "commitTransaction": _commit, "abortTransaction": _abort,
                "withTransaction": _with_transaction}
-RUNNER_OPS = {"assertSessionTransactionState": _assert_state}
+RUNNER_OPS = {"assertSessionTransactionState": _assert_state, "assertSessionPinned": _assert_pinned,
+              "assertSessionUnpinned": _assert_unpinned, "targetedFailPoint": _targeted_fail_point}

@@ -101,8 +101,10 @@ class ChangeStream:
     longer than the server's await time); iterating blocks until a change comes or the stream ends.
     `resume_token` is the token to store for resuming later (spec, "Exposing All Resume Tokens")."""
 
-    def __init__(self, opener: Opener, options: ChangeStreamOptions) -> None:
+    def __init__(self, opener: Opener, options: ChangeStreamOptions,
+                 on_close: Callable[[], None] | None = None) -> None:
         self._opener = opener
+        self._on_close = on_close  # e.g. end the implicit session every aggregate/getMore shared
         self._options = options
         # Spec, "Updating the Cached Resume Token": start with startAfter, else resumeAfter.
         self._token = options.start_after if options.start_after is not None else options.resume_after
@@ -212,8 +214,12 @@ class ChangeStream:
         self._closed = True
         cursor, self._cursor = self._cursor, None
         self._buffer.clear()
-        if cursor is not None:
-            cursor.close()
+        try:
+            if cursor is not None:
+                cursor.close()
+        finally:
+            if self._on_close is not None:
+                self._on_close()
 
     def __enter__(self) -> "ChangeStream":
         return self

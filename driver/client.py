@@ -117,6 +117,24 @@ class Client:
     def drop_database(self, name: str, *, session: ClientSession | None = None) -> None:
         self.get_database(name).drop(session=session)
 
+    def watch(self, pipeline: Sequence[Mapping[str, Any]] | None = None, *, full_document: str | None = None,
+              full_document_before_change: str | None = None, resume_after: Mapping[str, Any] | None = None,
+              start_after: Mapping[str, Any] | None = None, start_at_operation_time: Any = None,
+              show_expanded_events: bool | None = None, batch_size: int | None = None,
+              max_await_time_ms: int | None = None, collation: Mapping[str, Any] | None = None,
+              comment: Any = None, session: ClientSession | None = None) -> Any:
+        """A ChangeStream of every change in the deployment (change-streams spec, "MongoClient.watch")."""
+        from driver.watch import open_change_stream
+
+        return open_change_stream(self._context, "admin", 1, pipeline, read_preference=self.read_preference,
+                                  read_concern=self.read_concern.document(), all_changes_for_cluster=True,
+                                  full_document=full_document, full_document_before_change=full_document_before_change,
+                                  resume_after=resume_after, start_after=start_after,
+                                  start_at_operation_time=start_at_operation_time,
+                                  show_expanded_events=show_expanded_events, batch_size=batch_size,
+                                  max_await_time_ms=max_await_time_ms, collation=collation, comment=comment,
+                                  session=session)
+
     # -- client bulk write (MongoDB 8.0 bulkWrite command) -----------------------------------
     def bulk_write(self, models: Sequence[Any], *, ordered: bool = True, verbose_results: bool | None = None,
                    bypass_document_validation: bool | None = None, comment: Any = None,

@@ -53,6 +53,9 @@ class Cursor:
         self._ns_collection: str | None = None
         self._received = 0
         self._killed = False
+        # Of the latest reply: cursor.postBatchResumeToken and operationTime (change streams).
+        self.post_batch_resume_token: Mapping[str, Any] | None = None
+        self.operation_time: Any = None
 
     # -- modifiers (find cursors, before iteration) --------------------------------------
     def _modify(self, key: str, value: Any) -> "Cursor":
@@ -191,8 +194,20 @@ class Cursor:
         return find_command(str(self._collection), filter, batch_size=self._batch_size or None,
                             limit=self._limit or None, **options)
 
+    def next_batch(self) -> list[Any]:
+        """The documents of the next server batch (the first, or one getMore), possibly none: a
+        tailable or change stream cursor may answer an await time with an empty batch."""
+        if not self._buffer and not self._fetch():
+            return []
+        batch = list(self._buffer)
+        self._buffer.clear()
+        return batch
+
     def _take(self, reply: Mapping[str, Any] | None) -> None:
         parsed = parse_cursor_reply(reply or {})
+        cursor_doc = (reply or {}).get("cursor")
+        self.post_batch_resume_token = cursor_doc.get("postBatchResumeToken") if isinstance(cursor_doc, Mapping) else None
+        self.operation_time = (reply or {}).get("operationTime")
         self._id = parsed.id
         if parsed.ns and "." in parsed.ns:
             self._ns_collection = parsed.collection

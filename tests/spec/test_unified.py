@@ -28,8 +28,9 @@ FOLDERS = (
     "run-command/unified",
     "gridfs",
     "versioned-api",
-    # Not yet run (their cases fail today, issue 13 takes them on): causal-consistency (needs the
-    # sandbox's operationTime), client-side-operations-timeout, client-backpressure,
+    "causal-consistency",
+    "client-backpressure",
+    # Not yet run (their cases fail today, issue 13 takes them on): client-side-operations-timeout,
     # collection-management, load-balancers.
 )
 

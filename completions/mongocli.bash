@@ -2,7 +2,7 @@
 _mongocli() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" cmd="" w
     for w in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
-        case "$w" in aggregate|bulk|count|delete|demo|doctor|export|find|hello|import|indexes|insert|monitor|ping|run|sandbox|shell|topology|update) cmd="$w"; break;; esac
+        case "$w" in aggregate|bulk|count|delete|demo|doctor|export|find|hello|import|indexes|insert|monitor|ping|run|sandbox|shell|topology|update|watch) cmd="$w"; break;; esac
     done
     case "$cmd:$prev" in
         aggregate:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
@@ -50,13 +50,16 @@ _mongocli() {
         topology:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
         update:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
         update:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
+        watch:--full-document) COMPREPLY=($(compgen -W "default updateLookup whenAvailable required" -- "$cur")); return;;
+        watch:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
+        watch:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
         *:--authenticationMechanism) COMPREPLY=($(compgen -W "SCRAM-SHA-1 SCRAM-SHA-256 PLAIN MONGODB-X509" -- "$cur")); return;;
         *:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
         *:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
     esac
     local words
     case "$cmd" in
-        "") words="--version --uri --profile --host --port -u --username -p --password --authenticationDatabase --authenticationMechanism --tls --tlsCAFile --tlsCertificateKeyFile --tlsAllowInvalidCertificates --connect-timeout-ms --server-selection-timeout-ms --wait --format --ejson --trace --debug --help aggregate bulk count delete demo doctor export find hello import indexes insert monitor ping run sandbox shell topology update";;
+        "") words="--version --uri --profile --host --port -u --username -p --password --authenticationDatabase --authenticationMechanism --tls --tlsCAFile --tlsCertificateKeyFile --tlsAllowInvalidCertificates --connect-timeout-ms --server-selection-timeout-ms --wait --format --ejson --trace --debug --help aggregate bulk count delete demo doctor export find hello import indexes insert monitor ping run sandbox shell topology update watch";;
         aggregate) words="--format --ejson --debug --help";;
         bulk) words="--ordered --unordered --format --ejson --debug --help";;
         count) words="--filter --format --ejson --debug --help";;
@@ -76,6 +79,7 @@ _mongocli() {
         shell) words="--eval --file -f --json --db --debug --help";;
         topology) words="--watch --duration --read-preference --tag-sets --max-staleness --format --ejson --debug --help";;
         update) words="--filter --update --many --upsert --format --ejson --debug --help";;
+        watch) words="--pipeline --full-document --resume-after --limit --format --ejson --debug --help";;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

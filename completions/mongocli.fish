@@ -19,6 +19,7 @@ complete -c mongocli -n '__fish_use_subcommand' -a sandbox -d 'Run a simulated M
 complete -c mongocli -n '__fish_use_subcommand' -a shell -d 'A MongoDB shell that runs JavaScript and speaks mongoshs API.'
 complete -c mongocli -n '__fish_use_subcommand' -a topology -d 'Show the clients view after discovery - topology type, set name, every server, and which server each read preference would select now (and why not the others).'
 complete -c mongocli -n '__fish_use_subcommand' -a update -d 'Update one (or --many) documents in DB.COLL.'
+complete -c mongocli -n '__fish_use_subcommand' -a watch -d 'Stream change events of DB.COLL, DB, or * (everything) as they happen, until Ctrl-C.'
 complete -c mongocli -n '__fish_use_subcommand' -l version -d 'Show the version and exit.'
 complete -c mongocli -n '__fish_use_subcommand' -l uri -d 'Connection string (mongodb -// or mongodb+srv -//). Default - the config files, else mongodb -//127.0.0.1 -27017.' -x
 complete -c mongocli -n '__fish_use_subcommand' -l profile -d 'Use the URI of (profiles.NAME) in the config file.' -x
@@ -177,3 +178,11 @@ complete -c mongocli -n '__fish_seen_subcommand_from update' -l format -d 'Outpu
 complete -c mongocli -n '__fish_seen_subcommand_from update' -l ejson -d 'Extended JSON mode (as the global option).' -xa 'relaxed canonical'
 complete -c mongocli -n '__fish_seen_subcommand_from update' -l debug -d 'Show tracebacks for errors.'
 complete -c mongocli -n '__fish_seen_subcommand_from update' -l help -d 'Show this message and exit.'
+complete -c mongocli -n '__fish_seen_subcommand_from watch' -l pipeline -d 'Stages after $changeStream, a JSON array, e.g. ({"$match" - {"operationType" - "insert"}}).' -x
+complete -c mongocli -n '__fish_seen_subcommand_from watch' -l full-document -d 'fullDocument - also show the whole document after an update.' -xa 'default updateLookup whenAvailable required'
+complete -c mongocli -n '__fish_seen_subcommand_from watch' -l resume-after -d 'A resume token (an events _id) to continue after.' -x
+complete -c mongocli -n '__fish_seen_subcommand_from watch' -l limit -d 'Stop after N events (default - Ctrl-C).' -x
+complete -c mongocli -n '__fish_seen_subcommand_from watch' -l format -d 'Output format (as the global option).' -xa 'auto pretty table json jsonl'
+complete -c mongocli -n '__fish_seen_subcommand_from watch' -l ejson -d 'Extended JSON mode (as the global option).' -xa 'relaxed canonical'
+complete -c mongocli -n '__fish_seen_subcommand_from watch' -l debug -d 'Show tracebacks for errors.'
+complete -c mongocli -n '__fish_seen_subcommand_from watch' -l help -d 'Show this message and exit.'

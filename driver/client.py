@@ -162,10 +162,13 @@ class Client:
 
     # -- sessions ------------------------------------------------------------------------
     def start_session(self, causal_consistency: bool | None = None,
-                      default_transaction_options: Mapping[str, Any] | None = None) -> ClientSession:
-        """An explicit session (causally consistent unless told otherwise); end it or use `with`."""
+                      default_transaction_options: Mapping[str, Any] | None = None, snapshot: bool = False,
+                      snapshot_time: Any = None) -> ClientSession:
+        """An explicit session (causally consistent unless told otherwise, or `snapshot`: every read
+        at one point in time, `snapshot_time` or the first read's); end it or use `with`."""
         return ClientSession(self._context, causal_consistency=causal_consistency,
-                             default_transaction_options=default_transaction_options)
+                             default_transaction_options=default_transaction_options, snapshot=snapshot,
+                             snapshot_time=snapshot_time)
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:

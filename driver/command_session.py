@@ -18,6 +18,10 @@ AFTER_CLUSTER_TIME_COMMANDS = frozenset({
 })
 
 
+# Commands that continue or end something (a cursor, sessions): never a readConcern.
+NO_READ_CONCERN_COMMANDS = frozenset({"getMore", "killCursors", "endSessions"})
+
+
 def attach_session(body: dict[str, Any], session: Any, op: Any, *, retryable_write: bool, new_txn: bool,
                    address: str | None = None) -> bool:
     """Add the session's fields to `body` (the command as sent); True when a retryable write's
@@ -53,7 +57,15 @@ def attach_session(body: dict[str, Any], session: Any, op: Any, *, retryable_wri
         return False
     txn.leave_finished()
     session.apply(body, retryable_write=retryable_write, new_txn=new_txn)
-    if (session.causal_consistency and not session.implicit and session.operation_time is not None
+    if session.snapshot and name not in NO_READ_CONCERN_COMMANDS:
+        # Sessions spec, "Snapshot reads": every command says snapshot (the server refuses the
+        # ones that cannot run so), at the session's snapshot time once it is known.
+        read_concern = dict(body.get("readConcern") or {})
+        read_concern["level"] = "snapshot"
+        if session.snapshot_time is not None:
+            read_concern["atClusterTime"] = session.snapshot_time
+        body["readConcern"] = read_concern
+    elif (session.causal_consistency and not session.implicit and session.operation_time is not None
             and name in AFTER_CLUSTER_TIME_COMMANDS and not op.user_command):
         read_concern = dict(body.get("readConcern") or {})
         read_concern["afterClusterTime"] = session.operation_time

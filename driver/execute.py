@@ -423,6 +423,8 @@ class Executor:
             session.advance_operation_time(reply["operationTime"])
         if session is not None and session.in_transaction:
             session.transaction.note_reply(reply)
+        if session is not None and session.snapshot:
+            session.note_snapshot_time(reply)
 
     # -- SDAM ----------------------------------------------------------------------------
     def _sdam_error(self, server: Any, exc: DriverError | None, kind: ErrorKind, generation: int, phase: Phase,

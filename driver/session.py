@@ -99,12 +99,24 @@ class ClientSession:
     """
 
     def __init__(self, context: "ClientContext", *, implicit: bool = False, causal_consistency: bool | None = None,
-                 default_transaction_options: Mapping[str, Any] | None = None) -> None:
+                 default_transaction_options: Mapping[str, Any] | None = None, snapshot: bool = False,
+                 snapshot_time: Any = None) -> None:
+        if snapshot and causal_consistency:
+            raise ConfigurationError("a session cannot be both snapshot and causally consistent "
+                                     "(sessions spec, snapshot reads): choose one")
+        if snapshot_time is not None and not snapshot:
+            raise ConfigurationError("snapshot_time needs snapshot=True")
         self._context = context
         self.client = context.client
         self.implicit = implicit
-        # Sessions/causal-consistency specs: explicit sessions are causally consistent by default.
-        self.causal_consistency = (not implicit) if causal_consistency is None else bool(causal_consistency)
+        # Sessions/causal-consistency specs: explicit sessions are causally consistent by default
+        # (a snapshot session is not: its reads all see one point in time instead).
+        self.causal_consistency = ((not implicit and not snapshot) if causal_consistency is None
+                                   else bool(causal_consistency))
+        # Snapshot reads (sessions spec, "Snapshot reads"): readConcern level snapshot, and from the
+        # first reply on (or from the start, when given) atClusterTime = snapshot_time.
+        self.snapshot = bool(snapshot)
+        self.snapshot_time: Any = snapshot_time
         self.default_transaction_options = TransactionOptions.from_mapping(default_transaction_options)
         self.transaction = Transaction()
         self.cluster_time: Mapping[str, Any] | None = None
@@ -157,6 +169,9 @@ class ClientSession:
         Usable as a context manager: leaving the block commits, or aborts on an exception."""
         if self._ended:
             raise ConfigurationError("this session has ended; start a new one with client.start_session()")
+        if self.snapshot:
+            raise ConfigurationError("Transactions are not supported in snapshot sessions; "
+                                     "start a session without snapshot=True")
         given = TransactionOptions.from_mapping({"read_concern": read_concern, "write_concern": write_concern,
                                                  "read_preference": read_preference,
                                                  "max_commit_time_ms": max_commit_time_ms})
@@ -224,6 +239,15 @@ class ClientSession:
     def advance_cluster_time(self, cluster_time: Mapping[str, Any] | None) -> None:
         """Keep the greatest $clusterTime seen on this session."""
         self.cluster_time = greater_cluster_time(self.cluster_time, cluster_time)
+
+    def note_snapshot_time(self, reply: Mapping[str, Any]) -> None:
+        """A snapshot session keeps the atClusterTime of its first read's reply (cursor.atClusterTime
+        for find/aggregate, atClusterTime for distinct) for every later read."""
+        if not self.snapshot or self.snapshot_time is not None:
+            return
+        cursor = reply.get("cursor")
+        found = cursor.get("atClusterTime") if isinstance(cursor, Mapping) else None
+        self.snapshot_time = found if found is not None else reply.get("atClusterTime")
 
     def advance_operation_time(self, operation_time: Any) -> None:
         """Keep the greatest operationTime seen (causal consistency: afterClusterTime of the next read)."""

@@ -306,7 +306,7 @@ ENTITY_OPS: dict[str, dict[str, Op]] = {
     "session": {
         "endSession": _end_session,
         **_if_driver_has("driver.session:ClientSession", "start_transaction", _TXN_SESSION_OPS, _NO_TXN),
-        "getSnapshotTime": _unsupported("operation getSnapshotTime: snapshot sessions are unsupported"),
+        "getSnapshotTime": lambda run, session, args: session.snapshot_time,
     },
     "cursor": {"iterateUntilDocumentOrError": _iterate_until_document, "iterateOnce": _iterate_once,
                "close": _cursor_close},

@@ -339,6 +339,8 @@ class UnifiedTest:
             if "snapshot" not in inspect.signature(client.start_session).parameters:
                 raise Skip("session option snapshot: the driver has no snapshot sessions")
             kwargs["snapshot"] = opts["snapshot"]
+        if "snapshotTime" in opts:  # the name of a saved getSnapshotTime result
+            kwargs["snapshot_time"] = self.entities.get(opts["snapshotTime"])
         return client.start_session(**kwargs)
 
     # -- operations --------------------------------------------------------------------------------

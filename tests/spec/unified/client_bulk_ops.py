@@ -58,16 +58,29 @@ def is_result(value: Any) -> bool:
     return hasattr(value, "insert_results") and hasattr(value, "has_verbose_results")
 
 
+def _error_document(error: dict) -> dict:
+    """A server write (concern) error as the unified format names its fields; absent ones left out."""
+    doc = {"code": error.get("code"), "message": error.get("errmsg")}
+    if error.get("errInfo") is not None:
+        doc["details"] = error["errInfo"]
+    return doc
+
+
 def check_error_parts(run: Any, expected: dict, exc: BaseException, where: str) -> None:
-    """expectError.writeErrors (index -> error), writeConcernErrors (list), expectResult (partial result)."""
+    """expectError.writeErrors (index -> error) and writeConcernErrors (a list), each error a root-level
+    document (unified format, "expectedError": extra fields allowed)."""
     if "writeErrors" in expected:
-        actual = {str(i): {"code": e.get("code"), "message": e.get("errmsg"), "details": e.get("errInfo")}
-                  for i, e in getattr(exc, "write_errors", {}).items()}
-        run.assert_match(expected["writeErrors"], actual, f"{where}: writeErrors", root=False)
+        actual = {str(i): _error_document(e) for i, e in getattr(exc, "write_errors", {}).items()}
+        assert set(actual) == set(expected["writeErrors"]), \
+            f"{where}: write errors at indexes {sorted(actual)}, expected {sorted(expected['writeErrors'])}"
+        for index, error in expected["writeErrors"].items():
+            run.assert_match(error, actual[index], f"{where}: writeErrors[{index}]")
     if "writeConcernErrors" in expected:
-        actual_wce = [{"code": e.get("code"), "message": e.get("errmsg"), "details": e.get("errInfo")}
-                      for e in getattr(exc, "write_concern_errors", [])]
-        run.assert_match(expected["writeConcernErrors"], actual_wce, f"{where}: writeConcernErrors", root=False)
+        actual_wce = [_error_document(e) for e in getattr(exc, "write_concern_errors", [])]
+        assert len(actual_wce) == len(expected["writeConcernErrors"]), \
+            f"{where}: {len(actual_wce)} write concern errors, expected {len(expected['writeConcernErrors'])}"
+        for i, (error, got) in enumerate(zip(expected["writeConcernErrors"], actual_wce)):
+            run.assert_match(error, got, f"{where}: writeConcernErrors[{i}]")
 
 
 def partial_result(exc: BaseException) -> Any:

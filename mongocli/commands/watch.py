@@ -22,8 +22,9 @@ def watch(app: App, target: str, pipeline: str | None, full_document: str | None
     """Stream change events of DB.COLL, DB, or * (everything) as they happen, until Ctrl-C.
 
     One JSON line per event on a pipe (pretty on a terminal); a note on stderr says when the
-    stream is open. Needs a replica set or sharded cluster.
+    stream is open. Needs a replica set or sharded cluster. Ctrl-C exits 130 (the exit-code table).
     """
+    from mongocli.errors import EXIT_INTERRUPTED
     from mongocli.output.renderers import make_renderer
     from mongocli.service import inputs
     from mongocli.service.watch import open_stream, parse_pipeline, parse_target
@@ -37,6 +38,7 @@ def watch(app: App, target: str, pipeline: str | None, full_document: str | None
         app.env.stderr.write(f"watching {target} (Ctrl-C to stop)\n")
         app.env.stderr.flush()
         shown = 0
+        interrupted = False
         try:
             for change in stream:
                 renderer.document(change)
@@ -44,9 +46,11 @@ def watch(app: App, target: str, pipeline: str | None, full_document: str | None
                 if limit is not None and shown >= limit:
                     break
         except KeyboardInterrupt:
-            pass  # Ctrl-C is how a watch ends
+            interrupted = True  # Ctrl-C is how a watch ends
         finally:
             stream.close()
+    if interrupted:
+        click.get_current_context().exit(EXIT_INTERRUPTED)
 
 
 COMMANDS = [watch]

@@ -11,6 +11,7 @@ from driver.errors import ConfigurationError, DriverError
 from driver.execute import Operation
 from driver.ops.find import find_command, get_more_command, kill_cursors_command, next_batch_size, parse_cursor_reply
 from driver.read_preference import ReadPreference
+from driver.retry import is_overload_error
 from driver.session import ClientSession
 
 if TYPE_CHECKING:
@@ -163,7 +164,12 @@ class Cursor:
             reply = self._context.executor.execute(Operation(
                 self._db, body, read_preference=self._read_preference, session=self._session,
                 address=self._address))
-        except DriverError:
+        except DriverError as exc:
+            if is_overload_error(exc):
+                # Client backpressure: an overloaded server refused the getMore and the cursor
+                # lives on there; close it (killCursors) rather than leave it to time out.
+                self.close()
+                raise
             # The server cursor is gone or unusable; do not try to kill it again (find spec).
             self._id = 0
             self._end_implicit_session()

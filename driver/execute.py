@@ -197,7 +197,7 @@ class Executor:
         # reads, and need both for a runCommand (the driver cannot tell what it does).
         if op.user_command:
             overload_retry_on = self.retry_writes and self.retry_reads
-        elif op.retryable == "write" or op.read_preference is None:
+        elif op.retryable == "write" or op.read_preference is None or op.write_stage:
             overload_retry_on = retry_writes
         else:
             overload_retry_on = self.retry_reads

@@ -170,3 +170,28 @@ def test_with_transaction_aborts_on_callback_error_and_stops_after_the_time_limi
 
 def test_states_are_distinct() -> None:
     assert TransactionState.COMMITTED is not TransactionState.COMMITTED_EMPTY
+
+
+def test_pinning_rules() -> None:
+    """Transactions spec, "When to unpin": transient errors, unknown commit results and aborts unpin;
+    a successful commit keeps the pin (commit may be called again); a new transaction starts unpinned."""
+    txn = Transaction()
+    txn.start(TransactionOptions())
+    txn.pin("m1:27017")
+    txn.pin("m2:27017")  # only the first command pins
+    assert txn.pinned_address == "m1:27017"
+    txn.unpin_after_error(OperationFailure("interrupted", 11601, {"code": 11601}), "insert")
+    assert txn.pinned_address == "m1:27017"  # not transient: still pinned
+    txn.unpin_after_error(_labelled(TRANSIENT_TRANSACTION_ERROR), "insert")
+    assert txn.pinned_address is None
+    txn.pin("m2:27017")
+    txn.command_sent()
+    txn.begin_commit()
+    txn.commit_done()
+    assert txn.pinned_address == "m2:27017"
+    txn.unpin_after_error(ConnectionFailure("reset"), "commitTransaction")
+    assert txn.pinned_address is None
+    txn.start(TransactionOptions())
+    txn.pin("m1:27017")
+    txn.unpin_after_error(OperationFailure("x", 24, {"code": 24}), "abortTransaction")
+    assert txn.pinned_address is None

@@ -39,11 +39,13 @@ class RootGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Deferred commands show their registered one-liner: listing them must not import them.
         rows = []
-        for name, command in sorted(all_commands().items()):
+        commands = sorted(all_commands().items())
+        limit = formatter.width - 6 - max(len(name) for name, _command in commands)
+        for name, command in commands:
             if isinstance(command, Deferred):
                 rows.append((name, command.short_help))
             elif not command.hidden:
-                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+                rows.append((name, command.get_short_help_str(limit)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)

@@ -41,7 +41,7 @@ def find(app: App, namespace: str, filter_: str | None, sort: str | None, projec
                                      projection=projection_doc, limit=limit))
 
 
-@click.command()
+@click.command(short_help="Insert JSON lines; bad lines named, none lost.")
 @click.argument("namespace", metavar="DB.COLL")
 @click.option("--file", "path", type=click.File("rb"), default=None,
               help="JSON-lines file: one Extended JSON document per line (default: stdin).")
@@ -75,7 +75,7 @@ def insert(app: App, namespace: str, path: Any) -> None:
                         details=tuple(f"line {n}: {e}" for n, e in (*report.bad_lines, *report.failed_lines)))
 
 
-@click.command("run")
+@click.command("run", short_help="Run a database command (JSON).")
 @click.argument("db")
 @click.argument("command_json", metavar="COMMAND_JSON")
 @pass_app
@@ -90,7 +90,7 @@ def run_(app: App, db: str, command_json: str) -> None:
         app.renderer().command(run_command(client, db, body))
 
 
-@click.command()
+@click.command(short_help="Count the documents matching --filter.")
 @click.argument("namespace", metavar="DB.COLL")
 @click.option("--filter", "filter_", metavar="JSON", default=None, help="Query filter (default: all).")
 @pass_app
@@ -104,7 +104,7 @@ def count(app: App, namespace: str, filter_: str | None) -> None:
         app.renderer().document(run_count(client, db, coll, filter_doc))
 
 
-@click.command()
+@click.command(short_help="Run an aggregation pipeline on DB.COLL.")
 @click.argument("namespace", metavar="DB.COLL")
 @click.argument("pipeline", metavar="PIPELINE_JSON")
 @pass_app

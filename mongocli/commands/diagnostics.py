@@ -12,7 +12,7 @@ from mongocli.commands._app import App, pass_app
 from mongocli.errors import UserError
 
 
-@click.command()
+@click.command(short_help="Raw hello of one server, or of every member (--all).")
 @click.option("--legacy", is_flag=True, help="Send legacy isMaster as OP_QUERY instead of hello as OP_MSG.")
 @click.option("--address", metavar="HOST:PORT", default=None, help="Server to ask (default: the URI's first host).")
 @click.option("--all", "all_members", is_flag=True,
@@ -33,7 +33,7 @@ def hello(app: App, legacy: bool, address: str | None, all_members: bool) -> Non
     app.renderer().hello_all(diagnostics.hello_all(app.options, addresses, legacy=legacy))
 
 
-@click.command()
+@click.command(short_help="The topology, and what each read preference selects.")
 @click.option("--watch", is_flag=True, help="Redraw on every topology change until Ctrl-C.")
 @click.option("--duration", type=click.FloatRange(0), default=None, help="With --watch: stop after S seconds.")
 @click.option("--read-preference", "mode", default=None,
@@ -104,7 +104,7 @@ def _watch_topology(app: App, renderer: Any, live: Any, changed: threading.Event
         return  # Ctrl-C is how a watch ends
 
 
-@click.command()
+@click.command(short_help="Live heartbeats and topology changes.")
 @click.option("--heartbeat-frequency-ms", "--heartbeat-ms", "heartbeat_ms", type=click.IntRange(500), default=None,
               help="heartbeatFrequencyMS (default: the URI's, else 10000).")
 @click.option("--connect-timeout-ms", type=click.IntRange(0), default=None,
@@ -185,7 +185,7 @@ class _FailoverStopwatch:
             self.primary = primary
 
 
-@click.command()
+@click.command(short_help="Check the way to a deployment step by step.")
 @click.argument("uri", required=False)
 @pass_app
 def doctor(app: App, uri: str | None) -> None:

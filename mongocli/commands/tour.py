@@ -7,7 +7,7 @@ import click
 from mongocli.commands._app import App, pass_app
 
 
-@click.command()
+@click.command(short_help="A failover tour on a local sandbox replica set.")
 @click.option("--members", type=click.IntRange(2, 7), default=3, show_default=True,
               help="Replica set members.")
 @click.option("--election-delay-ms", type=click.IntRange(0, 5000), default=300, show_default=True,

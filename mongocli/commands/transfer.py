@@ -47,7 +47,7 @@ def _fail_if_lost(problems: list[tuple[int, str]], headline: str) -> None:
         raise UserError(headline, exit_code=EXIT_FAILURE, details=tuple(details))
 
 
-@click.command("import")
+@click.command("import", short_help="Import JSON lines, a JSON array, CSV or TSV.")
 @click.argument("namespace", metavar="DB.COLL")
 @click.argument("path", metavar="[FILE|-]", default="-")
 @click.option("--type", "kind", type=click.Choice(["json", "csv", "tsv"]), default="json", show_default=True,
@@ -113,7 +113,7 @@ def _size(stream: Any) -> int | None:
         return None
 
 
-@click.command()
+@click.command(short_help="Export as JSON lines, a JSON array, CSV or TSV.")
 @click.argument("namespace", metavar="DB.COLL")
 @click.option("-o", "--out", "path", metavar="FILE", default="-", help="Write to FILE (default: stdout).")
 @click.option("--type", "kind", type=click.Choice(["json", "jsonarray", "csv", "tsv"]), default="json",
@@ -171,7 +171,7 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-@click.command()
+@click.command(short_help="Run a file of bulkWrite operations.")
 @click.argument("namespace", metavar="DB.COLL")
 @click.argument("path", metavar="[FILE|-]", default="-")
 @click.option("--ordered/--unordered", default=True, show_default=True,

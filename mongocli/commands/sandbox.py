@@ -4,4 +4,4 @@ engine, mongomock, loads only when it runs)."""
 from mongocli.commands import Deferred
 
 COMMANDS = [Deferred("sandbox", "mongocli.sandbox.cli_command:sandbox_command",
-                     "Run a simulated deployment in the foreground, URI on the first stdout line.")]
+                     "A simulated deployment on loopback; its URI first.")]

@@ -124,7 +124,9 @@ def cli(ctx: click.Context, uri: str | None, profile: str | None, host: str | No
     ctx.obj = App(env=env, options=ConnectOptions(uri=DEFAULT_URI), fmt=fmt or config.format or "auto",
                   ejson=ejson or config.ejson or "relaxed", debug=debug, trace=trace)
     if host is not None and uri is not None:
-        raise click.UsageError("give either --uri (or MONGODB_URI) or --host, not both")
+        if ctx.get_parameter_source("uri") is not click.core.ParameterSource.ENVIRONMENT:
+            raise click.UsageError("give either --uri or --host, not both")
+        uri = None  # --host on the command line wins over MONGODB_URI in the environment
     if port is not None and host is None:
         host = "127.0.0.1"
     if host is not None:

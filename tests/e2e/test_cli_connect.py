@@ -181,3 +181,17 @@ def test_shell_wrong_password_exits_4_at_connect(auth_server: Sandbox) -> None:
 def test_shell_refused_port_fails_fast_with_exit_3(closed_port: int) -> None:
     result = mongocli("--uri", f"mongodb://127.0.0.1:{closed_port}/", "shell", "--eval", "1")
     assert result.returncode == EXIT_UNREACHABLE and "refused" in result.stderr.lower()
+
+
+def test_host_option_wins_over_the_environment_but_not_over_uri(closed_port: int) -> None:
+    result = mongocli("--host", "127.0.0.1", "--port", str(closed_port), "ping",
+                      env={"MONGODB_URI": "mongodb://elsewhere.invalid:1/"})
+    assert result.returncode == EXIT_UNREACHABLE and f"127.0.0.1:{closed_port}" in result.stderr
+    both = mongocli("--uri", "mongodb://a:1/", "--host", "b", "ping")
+    assert both.returncode == EXIT_USAGE and "either --uri or --host" in both.stderr
+
+
+def test_tls_ca_file_option_that_does_not_exist_is_a_configuration_error(closed_port: int) -> None:
+    result = mongocli("--port", str(closed_port), "--tls", "--tlsCAFile", "/no/such/ca.pem", "ping")
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr.startswith("Error: configuration error:") and "tlsCAFile" in result.stderr

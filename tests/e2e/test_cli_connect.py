@@ -195,3 +195,11 @@ def test_tls_ca_file_option_that_does_not_exist_is_a_configuration_error(closed_
     result = mongocli("--port", str(closed_port), "--tls", "--tlsCAFile", "/no/such/ca.pem", "ping")
     assert result.returncode == EXIT_USAGE
     assert result.stderr.startswith("Error: configuration error:") and "tlsCAFile" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["ping", "--frobnicate"], ["--frobnicate", "ping"], ["import", "a.b", "-", "--mode", "sideways"]])
+def test_unknown_options_and_choices_are_usage_errors(args: list[str]) -> None:
+    result = mongocli(*args)
+    assert result.returncode == EXIT_USAGE
+    assert "No such option" in result.stderr or "Invalid value" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 import click
@@ -90,7 +89,7 @@ def import_(app: App, namespace: str, path: str, kind: str, fields: str | None, 
                                                   position=(lambda: stream.tell()) if size else None) as advance:
             report = import_documents(client, db, coll, items, options, progress=advance)
     finally:
-        if stream is not getattr(sys.stdin, "buffer", None):
+        if path != "-":
             stream.close()
     rate = report.read / report.elapsed_s if report.elapsed_s > 0 else 0.0
     written = report.inserted + report.upserted + report.modified

@@ -284,7 +284,9 @@ def _data_command(conn: "Connection", db: str, name: str, cmd: dict[str, Any]) -
         return deployment.transactions.run_statement(db, name, cmd, engine_cmd)
     if (bad := cluster_time.check_after_cluster_time(deployment, cmd)) is not None:
         return bad
-    if snapshot_reads.wants_snapshot(cmd):
+    # getMore/killCursors continue a cursor opened at its snapshot: a server accepts the
+    # readConcern some drivers repeat on them (PyMongo's raw-batch cursors in snapshot sessions).
+    if snapshot_reads.wants_snapshot(cmd) and name not in ("getMore", "killCursors"):
         return snapshot_reads.run(deployment, db, name, cmd, engine_cmd)
     deployment.sessions.touch(cmd.get("lsid"))
     stored = deployment.sessions.before(cmd)

@@ -376,3 +376,15 @@ def test_partial_index_used_only_when_the_query_implies_its_filter(client) -> No
         assert stage["indexName"] == "x_1" and stage["isPartial"] is True, implied
     for not_implied in ({"x": 6, "a": {"$lte": 1.6}}, {"x": 6}):
         assert plan(not_implied)["stage"] == "COLLSCAN", not_implied
+
+
+def test_snapshot_raw_batches_continue_with_get_more(client) -> None:
+    from bson import decode_all
+
+    docs = [{"_id": i, "x": 3.0 * i} for i in range(10)]
+    client.snap.c.insert_many(docs)
+    with client.start_session(snapshot=True) as session:
+        client.snap.c.distinct("x", {}, session=session)
+        # PyMongo repeats readConcern on the getMore of a raw-batch cursor: a server accepts it.
+        batches = client.snap.c.aggregate_raw_batches([{"$sort": {"_id": 1}}], session=session).to_list()
+    assert [d for b in batches for d in decode_all(b)] == docs

@@ -169,10 +169,12 @@ class Deployment:
         if self.topology == "replset":
             # The initial election is immediate so that a Sandbox is usable within milliseconds.
             self._run_election()
+            self.replication.start_noop_writer()
         self._notify()
 
     async def close(self) -> None:
         """Stop every member and cancel pending elections."""
+        self.replication.stop_noop_writer()
         if self._election is not None:
             self._election.cancel()
         for member in self.members:

@@ -16,6 +16,9 @@ if TYPE_CHECKING:  # pragma: no cover
 # nothing more until the fail point is switched off, then catches up.
 STOP_REPL_PRODUCER = "stopReplProducer"
 _MAX_W = 50  # the server refuses w above the replica-set member limit (FailedToParse)
+# A primary writes a no-op this often when idle (the server's periodicNoopIntervalSecs), so that
+# secondaries' lastWrite keeps moving and max staleness measures lag, not idleness.
+NOOP_INTERVAL_S = 10.0
 
 
 def _epoch() -> datetime.datetime:
@@ -32,6 +35,32 @@ class Replication:
         self.lag = max(0, lag_ms) / 1000
         self._applied: dict[int, tuple[Timestamp, datetime.datetime]] = {}
         self._progress: asyncio.Event | None = None
+        self._noop: asyncio.TimerHandle | None = None
+
+    def start_noop_writer(self) -> None:
+        """With a lag configured, the primary's periodic no-op write starts (event loop thread).
+        Without one every member applies at once and the sandbox stays quiet when idle."""
+        if self.lag > 0 and self.deployment.loop is not None and self._noop is None:
+            self._noop = self.deployment.loop.call_later(NOOP_INTERVAL_S, self._periodic_noop)
+
+    def stop_noop_writer(self) -> None:
+        if self._noop is not None:
+            self._noop.cancel()
+            self._noop = None
+
+    def _periodic_noop(self) -> None:
+        self._noop = None
+        self.noop_if_idle(datetime.datetime.now(datetime.timezone.utc))
+        self.start_noop_writer()
+
+    def noop_if_idle(self, now: datetime.datetime) -> bool:
+        """The primary's "periodic noop" write when nothing was written for an interval (the
+        optime and lastWriteDate move on; secondaries follow after the lag). True if written."""
+        deployment = self.deployment
+        if deployment.primary is None or (now - deployment.last_write_date).total_seconds() < NOOP_INTERVAL_S * 0.9:
+            return False
+        deployment.note_write()
+        return True
 
     # ----- progress ---------------------------------------------------------------------------
     def applied(self, member: "Member") -> tuple[Timestamp, datetime.datetime]:

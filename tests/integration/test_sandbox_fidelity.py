@@ -388,3 +388,22 @@ def test_snapshot_raw_batches_continue_with_get_more(client) -> None:
         # PyMongo repeats readConcern on the getMore of a raw-batch cursor: a server accepts it.
         batches = client.snap.c.aggregate_raw_batches([{"$sort": {"_id": 1}}], session=session).to_list()
     assert [d for b in batches for d in decode_all(b)] == docs
+
+
+def test_lagging_secondary_stays_stale_while_the_primary_writes_noops(start_sandbox, mongo_client) -> None:
+    import datetime
+
+    from mongocli.sandbox.replication import NOOP_INTERVAL_S
+
+    lagging = start_sandbox(topology="replset", members=3, election_delay_ms=100, replication_lag_ms=120_000)
+    client = mongo_client(lagging.uri)
+    replication = lagging.deployment.replication
+    before = client.admin.command("hello")["lastWrite"]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert lagging._call_sync(lambda: replication.noop_if_idle(now)) is False  # just started: not idle
+    later = now + datetime.timedelta(seconds=NOOP_INTERVAL_S)
+    assert lagging._call_sync(lambda: replication.noop_if_idle(later)) is True
+    primary = client.admin.command("hello")["lastWrite"]
+    secondary = _secondary(lagging, mongo_client).admin.command("hello")["lastWrite"]
+    assert primary["opTime"]["ts"] > before["opTime"]["ts"]
+    assert secondary["opTime"]["ts"] == before["opTime"]["ts"]  # 120 s until it applies the no-op

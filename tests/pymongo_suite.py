@@ -64,6 +64,9 @@ def _default_ports_free() -> bool:
     so reach only a deployment on the default port."""
     for port in (27017, 27018, 27019):
         with socket.socket() as probe:
+            # As the sandbox binds (reuse_address): connections of the previous file's sandbox
+            # in TIME_WAIT must not make the port look taken.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:

@@ -13,15 +13,10 @@ from bson import Int64
 
 from driver.socket_connection import check_reply
 from driver.errors import (
-    AuthenticationFailed,
     ConfigurationError,
     ConnectionFailure,
     DriverError,
-    NetworkTimeout,
     OperationFailure,
-    PoolClearedError,
-    PoolClosedError,
-    WaitQueueTimeout,
     WriteConcernError,
 )
 from driver.events.command import command_context
@@ -44,7 +39,7 @@ from driver.retry import (
     supports_retryable_reads,
     supports_retryable_writes,
 )
-from driver.sdam.app_errors import ErrorKind, Phase, command_error_details
+from driver.sdam.app_errors import Phase
 from driver.sdam.description import ServerType, TopologyType
 from driver.command_session import attach_session, transaction_read_preference
 from driver.session import ClientSession, greater_cluster_time
@@ -310,32 +305,27 @@ class Executor:
         try:
             try:
                 pooled = pool.checkout()
-            except (PoolClearedError, WaitQueueTimeout, PoolClosedError):
-                raise  # pool-side refusals: no connection was attempted, SDAM is not told
-            except AuthenticationFailed as exc:
-                self._sdam_error(server, exc, ErrorKind.AUTH, generation, Phase.AUTHENTICATING)
-                raise
-            except ConnectionFailure as exc:
-                kind = ErrorKind.TIMEOUT if isinstance(exc, NetworkTimeout) else ErrorKind.NETWORK
-                self._sdam_error(server, exc, kind, generation, Phase.ESTABLISHING)
+            except DriverError as exc:
+                # Connection establishment (connect, hello, auth): SDAM decides what it means.
+                self.topology.handle_application_error(server.address, exc, phase=Phase.ESTABLISHING,
+                                                       generation=generation)
                 raise
             try:
                 document = self._send(server, pooled, op, use_txn, new_txn)
-            except ConnectionFailure as exc:
-                pooled.mark_errored()
-                if op.session is not None:
-                    op.session.mark_dirty()
-                kind = ErrorKind.TIMEOUT if isinstance(exc, NetworkTimeout) else ErrorKind.NETWORK
-                self._sdam_error(server, exc, kind, pooled.generation, Phase.ESTABLISHED)
-                raise
-            except OperationFailure as exc:
-                self._sdam_error(server, exc, ErrorKind.COMMAND, pooled.generation, Phase.ESTABLISHED, exc.details)
+            except DriverError as exc:
+                if isinstance(exc, ConnectionFailure):
+                    pooled.mark_errored()
+                    if op.session is not None:
+                        op.session.mark_dirty()
+                self.topology.handle_application_error(server.address, exc, phase=Phase.ESTABLISHED,
+                                                       generation=pooled.generation)
                 raise
             finally:
                 pool.checkin(pooled)
             if document is not None and (not document.get("ok") or document.get("writeConcernError")):
                 # ok: 0 returned unchecked (check=False), or a writeConcernError: SDAM still inspects it.
-                self._sdam_error(server, None, ErrorKind.COMMAND, pooled.generation, Phase.ESTABLISHED, document)
+                self.topology.handle_application_error(server.address, None, phase=Phase.ESTABLISHED,
+                                                       generation=pooled.generation, reply=document)
             return Reply(document, server.address)
         finally:
             server.end_operation()
@@ -425,41 +415,6 @@ class Executor:
             session.transaction.note_reply(reply)
         if session is not None and session.snapshot:
             session.note_snapshot_time(reply)
-
-    # -- SDAM ----------------------------------------------------------------------------
-    def _sdam_error(self, server: Any, exc: DriverError | None, kind: ErrorKind, generation: int, phase: Phase,
-                    reply: Mapping[str, Any] | None = None) -> None:
-        """SDAM "handleError" for an application error, then do what the outcome says."""
-        code = message = topology_version = None
-        if kind is ErrorKind.COMMAND:
-            details = command_error_details(reply)
-            if details is None:
-                return
-            code, message, topology_version = details
-        sd = self.topology.description.servers.get(server.address)
-        # The pool is cleared under the topology lock, together with marking the server Unknown.
-        outcome = self.topology.handle_application_error(
-            server.address, kind, generation=generation, pool_generation=server.pool.generation,
-            max_wire_version=sd.max_wire_version if sd is not None and sd.max_wire_version else None,
-            code=code, message=message or (str(exc) if exc is not None else ""),
-            topology_version=topology_version, phase=phase, clear_pool=server.pool.clear)
-        if exc is not None:
-            for label in outcome.error_labels:
-                exc.add_error_label(label)
-        monitor = getattr(server, "monitor", None)
-        if outcome.request_check:
-            server.request_check()
-            # A streaming monitor sits in an awaitable hello that the server answers only when
-            # its topologyVersion moves or after maxAwaitTimeMS (a whole heartbeat). A state
-            # change error without a topologyVersion (shutdown errors outside quiesce mode, or
-            # failCommand) leaves the server's version where it was, so the requested check
-            # would not run for heartbeatFrequencyMS while the server stays Unknown and the
-            # retry waits in selection. Cancel the awaitable hello: the monitor then checks
-            # again after minHeartbeatFrequencyMS, as a polling monitor would on request.
-            if topology_version is None and monitor is not None and getattr(monitor, "streaming", False):
-                monitor.cancel_check()
-        if outcome.cancel_check and monitor is not None:
-            monitor.cancel_check()
 
 
 # Wire version of MongoDB 5.0: secondaries run $out/$merge aggregates (writing via the primary).

@@ -18,6 +18,7 @@ from driver.errors import (
     WriteConcernError,
     WriteError,
 )
+from driver.sdam.description import ServerDescription, ServerType
 
 RETRYABLE_WRITE_ERROR = "RetryableWriteError"
 NO_WRITES_PERFORMED = "NoWritesPerformed"
@@ -50,18 +51,16 @@ def _command_name(command: Mapping[str, Any]) -> str:
     return next(iter(command)) if command else ""
 
 
-def supports_retryable_writes(server: Any) -> bool:
+def supports_retryable_writes(server: ServerDescription) -> bool:
     """isRetryableWritesSupported: wire >= 6, logicalSessionTimeoutMinutes known, not standalone.
 
-    `server` is a ServerDescription (anything with max_wire_version, logical_session_timeout_minutes
-    and type). Load balancers support retryable writes too (load-balancers spec).
+    Load balancers support retryable writes too (load-balancers spec).
     """
-    server_type = getattr(getattr(server, "type", None), "value", getattr(server, "type", None))
-    if server_type == "LoadBalancer":
+    if server.type is ServerType.LoadBalancer:
         return True
     if server.max_wire_version < MIN_RETRYABLE_WIRE_VERSION or server.logical_session_timeout_minutes is None:
         return False
-    return server_type not in ("Standalone", "Unknown")
+    return server.type not in (ServerType.Standalone, ServerType.Unknown)
 
 
 def supports_retryable_reads(max_wire_version: int) -> bool:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from driver.errors import AuthenticationFailed, NetworkTimeout, OperationFailure
 from driver.establish import open_connection
 from driver.events.listeners import EventBus
 from driver.pool import Pool
-from driver.sdam.app_errors import ErrorKind, Phase, command_error_details
+from driver.sdam.app_errors import Phase
 from driver.sdam.server import server_factory
 from driver.sdam.topology import Topology
 from driver.settings import ClientSettings
@@ -28,33 +27,8 @@ def build_topology(settings: ClientSettings, events: EventBus) -> Topology:
             conn.connection_id = connection_id
             return conn
         def on_populate_error(error: BaseException, pooled: Any) -> None:
-            # CMAP "Populating the Pool": errors go to SDAM like any establishment error. A
-            # handshake answered with ok: 0 is a command error (SDAM "handleError": a state
-            # change error marks the server Unknown); an auth failure is one after the hello.
-            details: dict[str, Any] = {}
-            if isinstance(error, OperationFailure):
-                kind, phase = ErrorKind.COMMAND, Phase.ESTABLISHING
-                found = command_error_details(error.details or {"ok": 0, "code": error.code,
-                                                                "errmsg": str(error)})
-                if found is None:
-                    return
-                details = {"code": found[0], "message": found[1], "topology_version": found[2]}
-            elif isinstance(error, AuthenticationFailed):
-                kind, phase = ErrorKind.AUTH, Phase.AUTHENTICATING
-            else:
-                kind = ErrorKind.TIMEOUT if isinstance(error, NetworkTimeout) else ErrorKind.NETWORK
-                phase = Phase.ESTABLISHING
-            sd = topology.description.servers.get(address)
-            server = topology.server(address)
-            # Cleared under the topology lock with the description update (SDAM).
-            outcome = topology.handle_application_error(
-                address, kind, generation=pooled.generation, pool_generation=pooled.generation,
-                max_wire_version=sd.max_wire_version if sd is not None and sd.max_wire_version else None,
-                phase=phase, clear_pool=server.pool.clear if server is not None else None, **details)
-            if server is None:
-                return
-            if outcome.request_check:
-                server.request_check()
+            # CMAP "Populating the Pool": errors go to SDAM like any establishment error.
+            topology.handle_application_error(address, error, phase=Phase.ESTABLISHING, generation=pooled.generation)
 
         return Pool(address, settings.pool, connect, listeners=events, on_populate_error=on_populate_error)
 

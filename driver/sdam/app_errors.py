@@ -6,6 +6,15 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from driver.errors import (
+    AuthenticationFailed,
+    ConnectionFailure,
+    NetworkTimeout,
+    OperationFailure,
+    PoolClearedError,
+    PoolClosedError,
+    WaitQueueTimeout,
+)
 from driver.hello import normalize_address, parse_topology_version, unknown_server
 from driver.sdam.description import TopologyDescription, TopologyType, TopologyVersion
 from driver.sdam.transitions import compare_topology_version, update_topology
@@ -34,6 +43,47 @@ class Phase(str, enum.Enum):
     ESTABLISHING = "establishing"      # TCP/TLS connect or the handshake hello (spec tests: beforeHandshakeCompletes)
     AUTHENTICATING = "authenticating"  # after the hello, during authentication
     ESTABLISHED = "established"        # the connection was in use (spec tests: afterHandshakeCompletes)
+
+
+@dataclass(frozen=True)
+class ErrorReport:
+    """An application error as SDAM reads it: kind, phase and, for command errors, what the reply said."""
+
+    kind: ErrorKind
+    phase: Phase
+    code: int | None = None
+    message: str = ""
+    topology_version: TopologyVersion | None = None
+
+
+# Pool-side refusals: no connection was attempted, so SDAM learns nothing about the server.
+_POOL_REFUSALS = (PoolClearedError, WaitQueueTimeout, PoolClosedError)
+
+
+def classify_error(error: BaseException | None, phase: Phase, reply: Mapping[str, Any] | None = None
+                   ) -> ErrorReport | None:
+    """What SDAM must consider of `error` (or of an unchecked `reply`) met in `phase`; None: nothing.
+
+    A server reply (ok: 0, or ok: 1 with a writeConcernError) or an OperationFailure is a
+    command error; an AuthenticationFailed is an auth error, always after the hello
+    (AUTHENTICATING); a NetworkTimeout a timeout, another ConnectionFailure a network error.
+    Pool-side refusals (PoolClearedError, WaitQueueTimeout, PoolClosedError) and other
+    errors tell nothing about the server.
+    """
+    if isinstance(error, OperationFailure) or (error is None and reply is not None):
+        source = reply if reply is not None else (
+            getattr(error, "details", None) or {"ok": 0, "code": error.code, "errmsg": str(error)})  # type: ignore[union-attr]
+        details = command_error_details(source)
+        if details is None:
+            return None
+        code, message, topology_version = details
+        return ErrorReport(ErrorKind.COMMAND, phase, code, message, topology_version)
+    if isinstance(error, AuthenticationFailed):
+        return ErrorReport(ErrorKind.AUTH, Phase.AUTHENTICATING, message=str(error))
+    if isinstance(error, _POOL_REFUSALS) or not isinstance(error, ConnectionFailure):
+        return None
+    kind = ErrorKind.TIMEOUT if isinstance(error, NetworkTimeout) else ErrorKind.NETWORK
+    return ErrorReport(kind, phase, message=str(error))
 
 
 @dataclass(frozen=True)

@@ -49,9 +49,22 @@ class Server:
             self.monitor.stop()
         self.pool.close()
 
+    @property
+    def pool_generation(self) -> int:
+        return self.pool.generation
+
     def request_check(self) -> None:
         if self.monitor is not None:
             self.monitor.request_check()
+
+    def cancel_check(self, *, only_if_streaming: bool = False) -> None:
+        """SDAM "cancelCheck" on this server's monitor (none in load-balanced mode)."""
+        if self.monitor is not None and (self.monitor.streaming or not only_if_streaming):
+            self.monitor.cancel_check()
+
+    def clear_pool(self) -> None:
+        """Clear the pool after an application error (SDAM "handleError"); no I/O."""
+        self.pool.clear()
 
     def on_description(self, description: ServerDescription) -> None:
         if description.type is ServerType.Unknown:

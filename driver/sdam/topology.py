@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
-from driver.errors import ConfigurationError, ServerSelectionTimeout
+from driver.errors import ConfigurationError, DriverError, ServerSelectionTimeout
 from driver.events.listeners import EventBus
 from driver.hello import load_balancer_server
 from driver.sdam import app_errors, selection, transitions
@@ -21,9 +21,13 @@ class ServerHandle(Protocol):
     address: str
     operation_count: int
 
+    @property
+    def pool_generation(self) -> int: ...
     def open(self) -> None: ...
     def close(self) -> None: ...
     def request_check(self) -> None: ...
+    def cancel_check(self, *, only_if_streaming: bool = False) -> None: ...
+    def clear_pool(self) -> None: ...
     def on_description(self, description: ServerDescription) -> None: ...
 
 
@@ -109,30 +113,65 @@ class Topology:
         """A monitor (or an application error) produced a new description of one server."""
         self._apply(lambda td: transitions.update_topology(td, server), server)
 
-    def handle_application_error(self, address: str, error_kind: str, *,
-                                 clear_pool: Callable[[], None] | None = None,
-                                 **details: Any) -> app_errors.ErrorOutcome:
-        """Apply SDAM "handleError" for an operation's error, as the one writer; return the outcome.
+    def handle_application_error(self, address: str, error: BaseException | None, *, phase: app_errors.Phase,
+                                 generation: int, reply: Mapping[str, Any] | None = None) -> app_errors.ErrorOutcome:
+        """SDAM "handleError": the one door for application errors, from operations and pool population alike.
 
-        The pure decision (driver/sdam/app_errors.py) is taken under the lock against the
-        current description. When it says to clear the pool, `clear_pool()` runs under the same
-        lock: SDAM "Clearing the connection pool for a server MUST be synchronized with the
-        update to the corresponding ServerDescription". Cleared outside it, a monitor could
-        report the server (and ready its pool) between the two, and the pool would then be
-        paused under a selectable server: a retry selects it and fails with PoolClearedError.
-        Check requests and cancellation stay the caller's, outside the lock.
+        `error` met in `phase` on a connection of pool `generation` (or an unchecked `reply`
+        with ok: 0 or a writeConcernError) is classified (app_errors.classify_error), then the
+        pure decision (app_errors.handle_application_error) is taken as the one writer, against
+        the current description and the server's current pool generation. When it says to
+        clear the pool, that runs under the same lock: SDAM "Clearing the connection pool for a
+        server MUST be synchronized with the update to the corresponding ServerDescription".
+        Cleared outside it, a monitor could report the server (and ready its pool) between the
+        two, leaving a paused pool under a selectable server. After the lock: labels the
+        outcome names are added to `error`, and the server's monitor is asked to check again
+        or cancel its check.
         """
+        report = app_errors.classify_error(error, phase, reply)
+        if report is None:
+            return app_errors.ErrorOutcome(self._description, ignored="not an error SDAM inspects")
         outcome: list[app_errors.ErrorOutcome] = []
+        handles: list[ServerHandle] = []
 
         def change(current: TopologyDescription) -> TopologyDescription:
-            result = app_errors.handle_application_error(current, address, error_kind, **details)
+            handle = self._servers.get(address)
+            sd = current.servers.get(address)
+            result = app_errors.handle_application_error(
+                current, address, report.kind, generation=generation,
+                pool_generation=handle.pool_generation if handle is not None else generation,
+                max_wire_version=sd.max_wire_version if sd is not None and sd.max_wire_version else None,
+                code=report.code, message=report.message, topology_version=report.topology_version,
+                phase=report.phase)
             outcome.append(result)
-            if result.clear_pool and clear_pool is not None:
-                clear_pool()  # a quick, non-blocking pool call (no I/O), like on_description's
+            if handle is not None:
+                handles.append(handle)
+                if result.clear_pool:
+                    handle.clear_pool()  # a quick, non-blocking pool call (no I/O), like on_description's
             return result.topology
 
         self._apply(change, None)
-        return outcome[0] if outcome else app_errors.ErrorOutcome(self._description, ignored="topology closed")
+        if not outcome:
+            return app_errors.ErrorOutcome(self._description, ignored="topology closed")
+        result = outcome[0]
+        if isinstance(error, DriverError):
+            for label in result.error_labels:
+                error.add_error_label(label)
+        for handle in handles:
+            if result.request_check:
+                handle.request_check()
+                # A streaming monitor sits in an awaitable hello that the server answers only
+                # when its topologyVersion moves or after maxAwaitTimeMS (a whole heartbeat). A
+                # state change error without a topologyVersion (shutdown errors outside quiesce
+                # mode, or failCommand) leaves the server's version where it was, so the
+                # requested check would not run for heartbeatFrequencyMS while the server stays
+                # Unknown. Cancel the awaitable hello: the monitor then checks again after
+                # minHeartbeatFrequencyMS, as a polling monitor would on request.
+                if report.topology_version is None:
+                    handle.cancel_check(only_if_streaming=True)
+            if result.cancel_check:
+                handle.cancel_check()
+        return result
 
     def _apply(self, change: Callable[[TopologyDescription], TopologyDescription],
                server: ServerDescription | None) -> None:

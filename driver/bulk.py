@@ -132,7 +132,8 @@ class DeleteMany:
 WriteRequest = Union[InsertOne, UpdateOne, UpdateMany, ReplaceOne, DeleteOne, DeleteMany]
 _REQUEST_TYPES = (InsertOne, UpdateOne, UpdateMany, ReplaceOne, DeleteOne, DeleteMany)
 _KIND_ORDER = ("insert", "update", "delete")
-_COMMAND_FIELD = {"insert": "documents", "update": "updates", "delete": "deletes"}
+# The command field its statements travel in (as an OP_MSG document sequence).
+SEQUENCE_FIELD = {"insert": "documents", "update": "updates", "delete": "deletes"}
 
 
 @dataclass(frozen=True)
@@ -189,16 +190,6 @@ class Batch:
     indexes: tuple[int, ...]
     inserted_ids: tuple[tuple[int, Any], ...] = ()
     multi: bool = False
-
-    @property
-    def command_field(self) -> str:
-        """"documents", "updates" or "deletes"."""
-        return _COMMAND_FIELD[self.kind]
-
-    @property
-    def retryable(self) -> bool:
-        """True when this batch may carry a transaction id and be retried."""
-        return not self.multi
 
     def command(
         self,
@@ -266,11 +257,7 @@ def _prepare(requests: Sequence[Any], limits: BatchLimits) -> list[_Prepared]:
     max_size = limits.max_bson_object_size
     for i, request in enumerate(requests):
         if type(request) is InsertOne:
-            # Encode once: these bytes measure the document here and are sent as they are.
-            encoded, _id = _encode_insert(request.document, ids, i)
-            if len(encoded) > max_size:
-                raise _too_large(f"requests[{i}] (InsertOne)", "document", len(encoded), limits)
-            prepared.append((i, "insert", False, encoded, len(encoded), _id))
+            prepared.append(_prepare_insert(i, request.document, ids, limits))
             continue
         where = f"requests[{i}] ({type(request).__name__})"
         try:
@@ -282,6 +269,17 @@ def _prepare(requests: Sequence[Any], limits: BatchLimits) -> list[_Prepared]:
             raise _too_large(where, f"{request.kind} statement", size, limits)
         prepared.append((i, request.kind, request.multi, statement, size, None))
     return prepared
+
+
+def _prepare_insert(index: int, document: Any, ids: Iterator[Any], limits: BatchLimits) -> _Prepared:
+    """The one insert path of plan_bulk and plan_inserts: encode once (_id first), check the size.
+
+    These bytes measure the document here and are sent as they are.
+    """
+    encoded, _id = _encode_insert(document, ids, index)
+    if len(encoded) > limits.max_bson_object_size:
+        raise _too_large(f"requests[{index}] (InsertOne)", "document", len(encoded), limits)
+    return (index, "insert", False, encoded, len(encoded), _id)
 
 
 def _lacks_id(document: Any) -> bool:
@@ -365,27 +363,16 @@ def plan_bulk(requests: Sequence[WriteRequest], *, ordered: bool = True, limits:
 def plan_inserts(documents: Sequence[Mapping[str, Any]], *, limits: BatchLimits | None = None) -> list[Batch]:
     """plan_bulk for a list of documents to insert (insert_many), without an InsertOne per document.
 
-    Same batches, ids and errors as plan_bulk([InsertOne(d) for d in documents]): missing
-    _ids are generated, documents[i] errors name requests[i] (InsertOne).
+    The same path as plan_bulk's inserts (one run, _prepare_insert, _batches_of_run), so the
+    same batches, ids and errors: missing _ids are generated, documents[i] errors name
+    requests[i] (InsertOne).
     """
     limits = _checked(limits)
     if not isinstance(documents, (list, tuple)) or not documents:
         raise ConfigurationError("a bulk write needs a non-empty list of write requests")
     ids = iter(new_object_ids(sum(1 for d in documents if _lacks_id(d))))
-    raw: list[bytes] = []
-    inserted: list[tuple[int, Any]] = []
-    max_size = limits.max_bson_object_size
-    for i, document in enumerate(documents):
-        encoded, _id = _encode_insert(document, ids, i)
-        if len(encoded) > max_size:
-            raise _too_large(f"requests[{i}] (InsertOne)", "document", len(encoded), limits)
-        raw.append(encoded)
-        inserted.append((i, _id))
-    batches = []
-    for start, stop in _split_sizes([len(r) for r in raw], limits):
-        batches.append(Batch(kind="insert", statements=EncodedDocuments(raw[start:stop]),
-                             indexes=tuple(range(start, stop)), inserted_ids=tuple(inserted[start:stop])))
-    return batches
+    run = [_prepare_insert(i, document, ids, limits) for i, document in enumerate(documents)]
+    return list(_batches_of_run(run, limits))
 
 
 def _checked(limits: BatchLimits | None) -> BatchLimits:
@@ -408,6 +395,7 @@ class BulkWriteResult:
     inserted_ids: Mapping[int, Any] = field(default_factory=dict)
     write_errors: tuple[Mapping[str, Any], ...] = ()
     write_concern_errors: tuple[Mapping[str, Any], ...] = ()
+    acknowledged: bool = True  # an acknowledged write's result (w: 0 gives UnacknowledgedBulkWriteResult)
 
     def as_document(self) -> dict[str, Any]:
         """The legacy bulk result shape (nInserted, upserted: [{index, _id}], writeErrors, ...)."""
@@ -421,6 +409,18 @@ class BulkWriteResult:
             "writeErrors": [dict(e) for e in self.write_errors],
             "writeConcernErrors": [dict(e) for e in self.write_concern_errors],
         }
+
+
+@dataclass(frozen=True)
+class UnacknowledgedBulkWriteResult:
+    """A bulk write sent with w: 0: nothing is known but the generated insert _ids.
+
+    Why no counts: a w: 0 write gets no reply (OP_MSG moreToCome), so nothing is known; there
+    are no count fields to be mistaken for "zero documents matched".
+    """
+
+    inserted_ids: Mapping[int, Any] = field(default_factory=dict)
+    acknowledged: bool = False
 
 
 class BulkResultAccumulator:
@@ -517,28 +517,37 @@ def bulk_write_error(result: BulkWriteResult) -> BulkWriteError:
         code = first.get("code")
         message = f"bulk write concern error: {first.get('errmsg', '')} (code {code})"
     labels = [label for e in result.write_concern_errors for label in e.get("errorLabels", ())]
-    error = BulkWriteError(message, code=code, details=result.as_document(), error_labels=labels)
-    error.result = error.partial_result = result  # type: ignore[attr-defined]  # partial result (CRUD spec)
-    return error
+    return BulkWriteError(message, code=code, details=result.as_document(), error_labels=labels, result=result)
 
 
-def run_bulk(batches: Sequence[Batch], send: Callable[[Batch], Mapping[str, Any]], *, ordered: bool = True) -> BulkWriteResult:
+def run_bulk(batches: Sequence[Batch], send: Callable[[Batch], Mapping[str, Any] | None], *, ordered: bool = True,
+             acknowledged: bool = True) -> BulkWriteResult | UnacknowledgedBulkWriteResult:
     """Send batches in order through `send` (the I/O, injected) and merge the replies.
 
-    Stops after the first batch with a write error when ordered. Raises BulkWriteError when
-    any write or write concern error was reported; an exception from `send` (network or
-    command error) propagates with `partial_result`, the BulkWriteResult of the batches that
-    completed before it (CRUD spec: a bulk write error carries what was written).
+    The one bulk path: Collection.bulk_write and insert_many send through the executor, tests
+    through a stub. Stops after the first batch with a write error when ordered. Raises
+    BulkWriteError when any write or write concern error was reported; an exception from
+    `send` (network or command error) propagates with `partial_result`, the BulkWriteResult of
+    the batches that completed before it (CRUD spec: a bulk write error carries what was
+    written). Unacknowledged (w: 0): `send` returns None and the result holds only the
+    inserted _ids.
     """
     acc = BulkResultAccumulator(ordered=ordered)
+    unacknowledged_ids: dict[int, Any] = {}
     for batch in batches:
         try:
             reply = send(batch)
         except DriverError as exc:
-            exc.partial_result = acc.result()  # type: ignore[attr-defined]
+            if acknowledged:
+                exc.partial_result = acc.result()
             raise
+        if reply is None:
+            unacknowledged_ids.update(batch.inserted_ids)
+            continue
         acc.merge(batch, reply)
         if acc.should_stop:
             break
+    if not acknowledged:
+        return UnacknowledgedBulkWriteResult(unacknowledged_ids)
     acc.raise_for_errors()
     return acc.result()

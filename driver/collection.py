@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from driver import bulk as bulk_mod
-from driver.bulk import BatchLimits, BulkResultAccumulator, plan_bulk, plan_inserts
+from driver.bulk import SEQUENCE_FIELD, BatchLimits, BulkWriteResult, plan_bulk, plan_inserts, run_bulk
 from driver.cursor import Cursor, ListCursor
 from driver.errors import (
     ConfigurationError,
-    DriverError,
     DuplicateKeyError,
     OperationFailure,
     WriteConcernError,
@@ -59,7 +57,6 @@ if TYPE_CHECKING:
     from driver.database import Database
 
 DUPLICATE_KEY_CODES = frozenset({11000, 11001, 12582})
-_SEQUENCE_FIELD = {"insert": "documents", "update": "updates", "delete": "deletes"}
 
 
 class IndexModel:
@@ -195,8 +192,7 @@ class Collection:
         result = self._run_batches(batches, ordered=ordered, session=session, comment=comment,
                                    bypass_document_validation=bypass_document_validation)
         ids = result.inserted_ids
-        return InsertManyResult([ids[i] for i in range(len(documents))], acknowledged=result.acknowledged
-                                if hasattr(result, "acknowledged") else True)
+        return InsertManyResult([ids[i] for i in range(len(documents))], acknowledged=result.acknowledged)
 
     # -- bulk ----------------------------------------------------------------------------
     def bulk_write(self, requests: Sequence[Any], *, ordered: bool = True, session: ClientSession | None = None,
@@ -220,31 +216,14 @@ class Collection:
 
     def _run_batches(self, batches: list[Any], *, ordered: bool, session: ClientSession | None,
                      let: Mapping[str, Any] | None = None, comment: Any = None,
-                     bypass_document_validation: bool | None = None) -> Any:
-        """Send planned batches in order and merge the replies (bulk_write's result types)."""
-        unack = not self._acknowledged(session)
-        acc = BulkResultAccumulator(ordered=ordered)
-        inserted: dict[int, Any] = {}
-        for batch in batches:
+                     bypass_document_validation: bool | None = None) -> BulkWriteResult | UnacknowledgedBulkWriteResult:
+        """Send planned batches through the executor on the one bulk path (bulk.run_bulk)."""
+        def send(batch: Any) -> dict[str, Any] | None:
             body = batch.command(self.name, ordered=ordered, write_concern=self._wc, let=let, comment=comment,
                                  bypass_document_validation=bypass_document_validation, encoded=True)
-            try:
-                reply = self._write(body, session, sequence=_SEQUENCE_FIELD[batch.kind])
-            except DriverError as exc:
-                # CRUD spec: a failed bulk write reports what the completed batches wrote.
-                if not unack:
-                    exc.partial_result = acc.result()  # type: ignore[attr-defined]
-                raise
-            if reply is None:
-                inserted.update(batch.inserted_ids)
-                continue
-            acc.merge(batch, reply)
-            if acc.should_stop:
-                break
-        if unack:
-            return UnacknowledgedBulkWriteResult(inserted)
-        acc.raise_for_errors()
-        return _Acked(acc.result())
+            return self._write(body, session, sequence=SEQUENCE_FIELD[batch.kind])
+
+        return run_bulk(batches, send, ordered=ordered, acknowledged=self._acknowledged(session))
 
     # -- updates and deletes -------------------------------------------------------------
     def _update(self, filter: Mapping[str, Any], update: Any, *, multi: bool, replacement: bool,
@@ -521,24 +500,6 @@ class Collection:
         body = rename_collection_command(self.full_name, f"{self.database.name}.{new_name}",
                                          drop_target=drop_target or None, write_concern=self._wc, comment=comment)
         self._execute(Operation("admin", body, session=session))
-
-
-class _Acked:
-    """A BulkWriteResult plus `acknowledged` (the pure result type has no notion of w: 0)."""
-
-    acknowledged = True
-
-    def __init__(self, result: bulk_mod.BulkWriteResult) -> None:
-        self._result = result
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._result, name)
-
-    def __eq__(self, other: object) -> bool:
-        return self._result == getattr(other, "_result", other)
-
-    def __repr__(self) -> str:
-        return repr(self._result)
 
 
 class _Prefixed:

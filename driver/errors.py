@@ -6,7 +6,13 @@ from typing import Any, Iterable, Mapping
 
 
 class DriverError(Exception):
-    """Base of every error the driver raises on purpose."""
+    """Base of every error the driver raises on purpose.
+
+    `partial_result`: when the error ended a bulk write (CRUD spec), the BulkWriteResult of the
+    batches that completed before it; None otherwise.
+    """
+
+    partial_result: Any = None
 
     def __init__(self, message: str, error_labels: Iterable[str] = ()) -> None:
         super().__init__(message)
@@ -102,4 +108,13 @@ class WriteConcernError(OperationFailure):
 
 
 class BulkWriteError(OperationFailure):
-    """One or more writes of a bulk write failed; `details` holds the full result."""
+    """One or more writes of a bulk write failed; `details` holds the full result document.
+
+    `result` (also `partial_result`) is the BulkWriteResult: what was written, the write
+    errors and write concern errors, with the caller's request indexes (CRUD spec).
+    """
+
+    def __init__(self, message: str, code: int | None = None, details: Mapping[str, Any] | None = None,
+                 error_labels: Iterable[str] = (), *, result: Any = None) -> None:
+        super().__init__(message, code, details, error_labels)
+        self.result = self.partial_result = result

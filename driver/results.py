@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from driver.bulk import BulkWriteResult
+from driver.bulk import BulkWriteResult, UnacknowledgedBulkWriteResult
 
 __all__ = ["InsertOneResult", "InsertManyResult", "UpdateResult", "DeleteResult", "BulkWriteResult",
            "UnacknowledgedBulkWriteResult"]
@@ -49,11 +49,3 @@ class DeleteResult:
     deleted_count: int | None
     acknowledged: bool = True
     raw_result: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class UnacknowledgedBulkWriteResult:
-    """A bulk write sent with w: 0: nothing is known but the generated insert _ids."""
-
-    inserted_ids: Mapping[int, Any] = field(default_factory=dict)
-    acknowledged: bool = False

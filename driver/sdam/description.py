@@ -98,11 +98,6 @@ class ServerDescription:
         return self.type.is_data_bearing
 
     @property
-    def is_readable(self) -> bool:
-        return self.type in (ServerType.RSPrimary, ServerType.RSSecondary, ServerType.Standalone,
-                             ServerType.Mongos, ServerType.LoadBalancer)
-
-    @property
     def is_writable(self) -> bool:
         return self.type in (ServerType.RSPrimary, ServerType.Standalone, ServerType.Mongos,
                              ServerType.LoadBalancer)
@@ -156,10 +151,6 @@ class TopologyDescription:
     @property
     def known_servers(self) -> list[ServerDescription]:
         return [s for s in self.servers.values() if s.type is not ServerType.Unknown]
-
-    @property
-    def has_readable_server(self) -> bool:
-        return any(s.is_readable for s in self.servers.values())
 
     @property
     def has_writable_server(self) -> bool:

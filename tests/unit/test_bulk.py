@@ -27,14 +27,14 @@ def test_ordered_runs_are_consecutive_kinds():
     batches = plan_bulk(MIXED, ordered=True)
     assert [(b.kind, b.indexes) for b in batches] == [
         ("insert", (0, 1)), ("update", (2,)), ("insert", (3,)), ("delete", (4,)), ("update", (5,))]
-    assert [b.retryable for b in batches] == [True, True, True, True, False]
+    assert [b.multi for b in batches] == [False, False, False, False, True]
 
 
 def test_unordered_groups_by_kind_keeping_indexes():
     batches = plan_bulk(MIXED, ordered=False)
     assert [(b.kind, b.indexes) for b in batches] == [
         ("insert", (0, 1, 3)), ("update", (2, 5)), ("delete", (4,))]
-    assert batches[1].multi and not batches[1].retryable
+    assert batches[1].multi
 
 
 def test_split_by_max_write_batch_size():
@@ -150,3 +150,31 @@ def test_run_bulk_success_and_command_errors_propagate():
 
     with pytest.raises(ConnectionError):
         run_bulk(batches, boom)
+
+
+def test_run_bulk_is_the_one_path_for_unacknowledged_writes_and_partial_results():
+    from driver.bulk import UnacknowledgedBulkWriteResult
+    from driver.errors import ConnectionFailure
+
+    batches = plan_bulk([InsertOne({"_id": 1}), InsertOne({"x": 2}), DeleteOne({"_id": 1})], ordered=True)
+    unacked = run_bulk(batches, lambda b: None, ordered=True, acknowledged=False)
+    assert isinstance(unacked, UnacknowledgedBulkWriteResult) and not unacked.acknowledged
+    assert unacked.inserted_ids[0] == 1 and 1 in unacked.inserted_ids  # generated _id kept
+
+    def fail_on_delete(batch):
+        if batch.kind == "delete":
+            raise ConnectionFailure("reset")
+        return {"ok": 1, "n": len(batch.statements)}
+
+    with pytest.raises(ConnectionFailure) as info:
+        run_bulk(batches, fail_on_delete)
+    assert info.value.partial_result.inserted_count == 2  # declared on DriverError, set by the bulk path
+    assert ConnectionFailure("x").partial_result is None
+
+
+def test_bulk_write_error_declares_its_result():
+    from driver.bulk import BulkWriteResult, bulk_write_error
+
+    result = BulkWriteResult(inserted_count=1, write_errors=({"index": 0, "code": 11000, "errmsg": "dup"},))
+    error = bulk_write_error(result)
+    assert error.result is result and error.partial_result is result and error.code == 11000

@@ -41,8 +41,8 @@ class InsertOne:
 
 
 @dataclass(frozen=True)
-class UpdateOne:
-    """Apply update operators (or a pipeline) to the first document matching `filter`."""
+class _Update:
+    """An update statement's fields; UpdateOne / UpdateMany say how many documents it may touch."""
 
     filter: Mapping[str, Any]
     update: Any
@@ -50,35 +50,30 @@ class UpdateOne:
     collation: Mapping[str, Any] | None = None
     array_filters: Sequence[Mapping[str, Any]] | None = None
     hint: Any = None
-    sort: Any = None
     kind: ClassVar[str] = "update"
-    multi: ClassVar[bool] = False
+    multi: ClassVar[bool]
+    sort: ClassVar[Any] = None  # UpdateOne only (CRUD spec: updateOne's sort option)
 
     def statement(self) -> tuple[dict[str, Any], Any]:
         return update_statement(
-            self.filter, self.update, multi=False, upsert=self.upsert, collation=self.collation,
+            self.filter, self.update, multi=self.multi, upsert=self.upsert, collation=self.collation,
             array_filters=self.array_filters, hint=self.hint, sort=self.sort,
         ), None
 
 
 @dataclass(frozen=True)
-class UpdateMany:
+class UpdateOne(_Update):
+    """Apply update operators (or a pipeline) to the first document matching `filter`."""
+
+    sort: Any = None
+    multi: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class UpdateMany(_Update):
     """Apply update operators (or a pipeline) to every document matching `filter`."""
 
-    filter: Mapping[str, Any]
-    update: Any
-    upsert: bool | None = None
-    collation: Mapping[str, Any] | None = None
-    array_filters: Sequence[Mapping[str, Any]] | None = None
-    hint: Any = None
-    kind: ClassVar[str] = "update"
     multi: ClassVar[bool] = True
-
-    def statement(self) -> tuple[dict[str, Any], Any]:
-        return update_statement(
-            self.filter, self.update, multi=True, upsert=self.upsert, collation=self.collation,
-            array_filters=self.array_filters, hint=self.hint,
-        ), None
 
 
 @dataclass(frozen=True)
@@ -102,31 +97,31 @@ class ReplaceOne:
 
 
 @dataclass(frozen=True)
-class DeleteOne:
-    """Delete the first document matching `filter`."""
+class _Delete:
+    """A delete statement's fields; DeleteOne / DeleteMany say how many documents it may remove."""
 
     filter: Mapping[str, Any]
     collation: Mapping[str, Any] | None = None
     hint: Any = None
     kind: ClassVar[str] = "delete"
-    multi: ClassVar[bool] = False
+    multi: ClassVar[bool]
 
     def statement(self) -> tuple[dict[str, Any], Any]:
-        return delete_statement(self.filter, multi=False, collation=self.collation, hint=self.hint), None
+        return delete_statement(self.filter, multi=self.multi, collation=self.collation, hint=self.hint), None
 
 
 @dataclass(frozen=True)
-class DeleteMany:
+class DeleteOne(_Delete):
+    """Delete the first document matching `filter`."""
+
+    multi: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class DeleteMany(_Delete):
     """Delete every document matching `filter`."""
 
-    filter: Mapping[str, Any]
-    collation: Mapping[str, Any] | None = None
-    hint: Any = None
-    kind: ClassVar[str] = "delete"
     multi: ClassVar[bool] = True
-
-    def statement(self) -> tuple[dict[str, Any], Any]:
-        return delete_statement(self.filter, multi=True, collation=self.collation, hint=self.hint), None
 
 
 WriteRequest = Union[InsertOne, UpdateOne, UpdateMany, ReplaceOne, DeleteOne, DeleteMany]

@@ -92,6 +92,15 @@ def _check_info(value: str | None, what: str) -> None:
         raise ConfigurationError(f"driver info {what} {value!r} must not contain '|' (the metadata delimiter)")
 
 
+def check_app_name(app_name: str | None) -> None:
+    """Raise ConfigurationError for an appName over 128 bytes (handshake spec, "Limitations")."""
+    if app_name is not None and len(app_name.encode("utf-8")) > MAX_APP_NAME_BYTES:
+        raise ConfigurationError(
+            f"appName {app_name[:20]!r}... is {len(app_name.encode('utf-8'))} bytes; "
+            f"the handshake allows at most {MAX_APP_NAME_BYTES}"
+        )
+
+
 def client_metadata(
     app_name: str | None = None,
     *,
@@ -108,11 +117,7 @@ def client_metadata(
     host = host or host_info()
     doc: dict[str, Any] = {}
     if app_name is not None:
-        if len(app_name.encode("utf-8")) > MAX_APP_NAME_BYTES:
-            raise ConfigurationError(
-                f"appName {app_name[:20]!r}... is {len(app_name.encode('utf-8'))} bytes; "
-                f"the handshake allows at most {MAX_APP_NAME_BYTES}"
-            )
+        check_app_name(app_name)
         doc["application"] = {"name": app_name}
     names, versions, platforms = [DRIVER_NAME], [__version__], [host.platform]
     for name, version, extra_platform in driver_info:

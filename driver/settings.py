@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from driver.credential import Credential, credential_from_uri
 from driver.errors import ConfigurationError
+from driver.handshake import check_app_name
 from driver.hello import normalize_address
 from driver.option_defaults import DEFAULTS
 from driver.pool_options import PoolOptions
@@ -15,7 +16,7 @@ from driver.read_concern import ReadConcern
 from driver.read_preference import ReadPreference
 from driver.sdam.description import TopologySettings
 from driver.sdam.monitor import MonitorSettings
-from driver.socket_connection import ConnectionOptions
+from driver.socket_connection import ConnectionOptions, ssl_context
 from driver.uri import ConnectionString, parse_uri
 from driver.uri_options import coerce_keyword_options, validate_options
 from driver.write_concern import WriteConcern
@@ -99,6 +100,11 @@ def build_settings(cs: ConnectionString, *, min_heartbeat_frequency_ms: float | 
         srv_max_hosts=o["srvMaxHosts"],
     )
     connection = ConnectionOptions.from_uri_options(o)
+    # Settings no connection could use are configuration errors now, at construction, not a
+    # server selection timeout 30 s later (issue 11): unreadable TLS files, an appName too long.
+    if connection.tls:
+        ssl_context(connection)  # cached: the first connection reuses it
+    check_app_name(o.get("appname"))
     read_preference = ReadPreference.from_uri_options(cs.options)
     read_preference.check_max_staleness(topology.heartbeat_frequency_ms)
     return ClientSettings(

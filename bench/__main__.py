@@ -3,7 +3,7 @@
     python -m bench [--quick] [--json] [--server responder|sandbox] [--tasks a,b] [--scale 10000,100000]
 
 Default: every task at the spec's scale, then the scale figures (find and insert at 10k, 100k and
-1M documents; 10k and 100k on the sandbox). `--quick`: a tenth of the single-op scale, three
+1M documents; 10k and 100k on the sandbox) and `mongocli import`/`export` at 100k and 1M. `--quick`: a tenth of the single-op scale, three
 iterations, no scale figures; under a minute. `--json` prints one JSON object
 {task: {"mongocli": MB/s, "pymongo": MB/s, "ratio": r, ...}} on stdout; progress goes to stderr.
 """
@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 
-from bench.report import render_scale, render_tasks
+from bench.report import render_commands, render_scale, render_tasks
 from bench.runner import run_task
 from bench.servers import SERVERS, serve
 from bench.tasks import TASKS
@@ -33,14 +33,19 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ops", type=int, help="operations per iteration (overrides the task's scale)")
     parser.add_argument("--iterations", type=int, help="most iterations per client and task")
     parser.add_argument("--scale", help="document counts for the scale figures, e.g. 10000,100000 ('' for none)")
+    parser.add_argument("--import-export", dest="import_export",
+                        help="document counts for mongocli import/export (default 100000,1000000 on the "
+                             "responder without --quick; '' for none)")
     args = parser.parse_args(argv)
     unknown = [t for t in args.tasks.split(",") if t and t not in TASKS]
     if unknown:
         parser.error(f"unknown task(s) {', '.join(unknown)}: choose from {', '.join(TASKS)}")
     try:
         args.scale_sizes = _scale_sizes(args)
+        args.command_sizes = _command_sizes(args)
     except ValueError:
-        parser.error(f"--scale takes comma-separated document counts, got {args.scale!r}")
+        parser.error(f"--scale and --import-export take comma-separated document counts, got "
+                     f"{args.scale!r} / {args.import_export!r}")
     return args
 
 
@@ -52,14 +57,20 @@ def _scale_sizes(args: argparse.Namespace) -> list[int]:
     return [10_000, 100_000, 1_000_000] if args.server == "responder" else [10_000, 100_000]
 
 
+def _command_sizes(args: argparse.Namespace) -> list[int]:
+    if args.import_export is not None:
+        return [int(n) for n in args.import_export.split(",") if n.strip()]
+    return [100_000, 1_000_000] if args.server == "responder" and not args.quick else []
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     import pymongo  # the peer, for comparison only; never imported by driver/ or mongocli/
 
     from driver.client import Client
-    from bench.scale import run_scale
+    from bench.scale import run_import_export, run_scale
 
-    results, scale_rows = [], []
+    results, scale_rows, command_rows = [], [], []
     with serve(args.server) as uri:
         clients = {"mongocli": Client(uri), "pymongo": pymongo.MongoClient(uri)}
         try:
@@ -78,9 +89,11 @@ def main(argv: list[str] | None = None) -> int:
                 c.close()
         if args.scale_sizes:
             scale_rows = run_scale(uri, args.scale_sizes)
+        if args.command_sizes:
+            command_rows = run_import_export(uri, args.command_sizes)
     if args.json:
         out = {r.task.name: r.as_json() for r in results}
-        out.update({row.key: row.as_json() for row in scale_rows})
+        out.update({row.key: row.as_json() for row in [*scale_rows, *command_rows]})
         print(json.dumps(out, indent=1))
     else:
         print(f"server: {args.server}")
@@ -88,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         if scale_rows:
             print()
             print(render_scale(scale_rows))
+        if command_rows:
+            print()
+            print(render_commands(command_rows))
     return 0
 
 

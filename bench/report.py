@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from bench.runner import TaskResult
-from bench.scale import ScaleRow
+from bench.scale import CommandRow, ScaleRow
 
 
 def render_tasks(results: Sequence[TaskResult]) -> str:
@@ -15,6 +15,13 @@ def render_tasks(results: Sequence[TaskResult]) -> str:
         lines.append(f"| {r.task.name} ({r.ops} ops) | {r.megabytes:.4g} | {r.mb_per_s('mongocli'):.4g} | "
                      f"{r.mb_per_s('pymongo'):.4g} | {r.ratio:.2f} | {r.median_cpu('mongocli'):.4f} | "
                      f"{r.median_cpu('pymongo'):.4f} | {r.cpu_ratio:.2f} |")
+    return "\n".join(lines)
+
+
+def render_commands(rows: Sequence[CommandRow]) -> str:
+    lines = ["| command (process, wall incl. start-up) | docs/s | peak RSS MB |", "| --- | ---: | ---: |"]
+    for row in rows:
+        lines.append(f"| mongocli {row.op} {row.n:,} | {row.docs_per_s:,.0f} | {row.peak_mb:.1f} |")
     return "\n".join(lines)
 
 

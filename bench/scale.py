@@ -1,5 +1,9 @@
 """Scale figures: insert and find at growing document counts, docs/s and peak memory, ours vs PyMongo.
 
+`mongocli import` / `export` (JSON lines, through the command as a user runs it; measured with
+bench.import_export's probe, which reports the command's own peak RSS) run at the same sizes;
+they have no PyMongo peer, so their entries carry no ratio.
+
 Each measurement runs in a fresh worker process (`python -m bench.scale CLIENT OP N URI`), so its
 peak resident memory (ru_maxrss) belongs to that one operation: the figure is the growth of the
 peak during the operation over the peak after start-up. Inserts stream: documents come from a
@@ -11,9 +15,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -42,6 +48,47 @@ class ScaleRow:
                 "ratio": round(self.ratio, 3), "unit": "docs/s",
                 "mongocli_cpu_s": round(ours["cpu_s"], 3), "pymongo_cpu_s": round(theirs["cpu_s"], 3),
                 "mongocli_peak_mb": round(ours["peak_mb"], 1), "pymongo_peak_mb": round(theirs["peak_mb"], 1)}
+
+
+@dataclass(frozen=True)
+class CommandRow:
+    """`mongocli import`/`export` of N documents: docs/s and the command's peak RSS (no peer)."""
+
+    op: str
+    n: int
+    docs_per_s: float
+    peak_mb: float
+
+    @property
+    def key(self) -> str:
+        return f"scale_{self.op}_{self.n}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"mongocli": round(self.docs_per_s), "pymongo": None, "ratio": None, "unit": "docs/s",
+                "mongocli_peak_mb": round(self.peak_mb, 1)}
+
+
+def run_import_export(uri: str, sizes: list[int]) -> list[CommandRow]:
+    """Import N documents from a JSON-lines file, then export them to a file, for each N."""
+    from bench.import_export import measure, write_file  # the commands' own probe (cmds, issue 10)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            print(f"bench: scale mongocli import+export {n}", file=sys.stderr)
+            source, target = os.path.join(tmp, "in.jsonl"), os.path.join(tmp, "out.jsonl")
+            write_file(source, n)
+            for op, args in (("import", ("import", f"scale_cli.docs{n}", source, "--drop")),
+                             ("export", ("export", f"scale_cli.docs{n}", "-o", target))):
+                code, seconds, peak_kib, err = measure(*args, uri=uri)
+                if code:
+                    raise RuntimeError(f"mongocli {op} of {n} documents failed ({code}): {err.strip()[-300:]}")
+                rows.append(CommandRow(op, n, n / seconds, peak_kib / 1024))
+            with open(target, "rb") as exported:
+                lines = sum(1 for _ in exported)
+            if lines != n:
+                raise RuntimeError(f"mongocli export wrote {lines} lines for {n} imported documents")
+    return rows
 
 
 def _documents(n: int) -> Iterator[dict[str, Any]]:

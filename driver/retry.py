@@ -263,5 +263,7 @@ class TokenBucket:
 
     def deposit(self, n: float) -> None:
         """Return n tokens, never above capacity."""
+        if self._tokens >= self.capacity:
+            return  # full (the common case): every successful operation deposits, so skip the lock
         with self._lock:
             self._tokens = min(self.capacity, self._tokens + n)

@@ -15,6 +15,7 @@ import os
 import re
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 MONGOSH_CANDIDATES = ("/work/tools/mongosh/node_modules/.bin/mongosh",)
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def find_mongosh() -> str | None:
     for candidate in (os.environ.get("MONGOSH"), shutil.which("mongosh"), *MONGOSH_CANDIDATES):
         if candidate and os.access(candidate, os.X_OK):
@@ -34,26 +42,30 @@ def find_mongosh() -> str | None:
     return None
 
 
-def _time(argv: list[str]) -> tuple[float, float]:
-    """Wall and CPU (user+sys of the child) seconds for one run; the command must succeed."""
+# A command that is expected to fail (the fail-fast ping on a refused port exits 3, unreachable).
+EXPECTED_EXIT = {"mongocli ping (refused port)": 3}
+
+
+def _time(argv: list[str], expected_exit: int = 0) -> tuple[float, float]:
+    """Wall and CPU (user+sys of the child) seconds for one run; the command must exit as expected."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if out.returncode:
+    if out.returncode != expected_exit:
         raise RuntimeError(f"{' '.join(argv)} failed ({out.returncode}): {out.stderr.strip()[-300:]}")
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def measure(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float, float]]:
     """Median (wall, cpu) per command label, runs interleaved; one untimed warm-up run each."""
-    for argv in commands.values():
-        _time(argv)
+    for label, argv in commands.items():
+        _time(argv, EXPECTED_EXIT.get(label, 0))
     samples: dict[str, list[tuple[float, float]]] = {label: [] for label in commands}
     for _ in range(runs):
         for label, argv in commands.items():
-            samples[label].append(_time(argv))
+            samples[label].append(_time(argv, EXPECTED_EXIT.get(label, 0)))
     return {label: (statistics.median(s[0] for s in runs_), statistics.median(s[1] for s in runs_))
             for label, runs_ in samples.items()}
 
@@ -81,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
             "mongocli --version": [py, "-m", "mongocli", "--version"],
             "mongocli --help": [py, "-m", "mongocli", "--help"],
             "mongocli ping": [py, "-m", "mongocli", "--uri", uri, "ping"],
+            # Fail fast (issue 10): a refused port must answer in well under 2 s, not 30 s later.
+            "mongocli ping (refused port)": [py, "-m", "mongocli", "--uri", f"mongodb://127.0.0.1:{closed_port()}/", "ping"],
         }
         mongosh = find_mongosh()
         if mongosh:

@@ -100,6 +100,11 @@ def main(argv: list[str] | None = None) -> None:
         if mongosh:
             commands["mongosh --eval ping"] = [mongosh, uri, "--quiet", "--norc", "--eval", "db.runCommand({ping: 1})"]
         figures = measure(commands, args.runs)
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        # Seen on our workstations: every import then compiles from source, which more than
+        # doubled mongocli ping (0.81 s vs 0.38 s here); an installed mongocli has its .pyc files.
+        print("note: PYTHONDONTWRITEBYTECODE is set, so these figures include compiling every module",
+              file=sys.stderr)
     base = figures["python -c pass"][0]
     print(f"| command | median wall ms | CPU ms | x python -c pass |\n| --- | ---: | ---: | ---: |")
     for label, (wall, cpu) in figures.items():

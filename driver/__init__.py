@@ -32,6 +32,15 @@ _EXPORTS: dict[str, str] = {
     "DeleteOne": "driver.bulk",
     "DeleteMany": "driver.bulk",
     "BulkWriteResult": "driver.bulk",
+    "ClientInsertOne": "driver.ops.client_bulk_write",
+    "ClientUpdateOne": "driver.ops.client_bulk_write",
+    "ClientUpdateMany": "driver.ops.client_bulk_write",
+    "ClientReplaceOne": "driver.ops.client_bulk_write",
+    "ClientDeleteOne": "driver.ops.client_bulk_write",
+    "ClientDeleteMany": "driver.ops.client_bulk_write",
+    "ClientBulkWriteResult": "driver.ops.client_bulk_write",
+    "ClientBulkWriteError": "driver.ops.client_bulk_write",
+    "ChangeStream": "driver.change_stream",
     "InsertOneResult": "driver.results",
     "InsertManyResult": "driver.results",
     "UpdateResult": "driver.results",
@@ -60,10 +69,15 @@ __all__ = ["__version__", "DRIVER_NAME", *_EXPORTS]
 
 if TYPE_CHECKING:  # for type checkers and readers; at run time __getattr__ loads them
     from driver.bulk import BulkWriteResult, DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
+    from driver.change_stream import ChangeStream
     from driver.client import Client
     from driver.collection import Collection, IndexModel
     from driver.cursor import Cursor, ListCursor
     from driver.database import Database
+    from driver.ops.client_bulk_write import (
+        ClientBulkWriteError, ClientBulkWriteResult, ClientDeleteMany, ClientDeleteOne, ClientInsertOne,
+        ClientReplaceOne, ClientUpdateMany, ClientUpdateOne,
+    )
     from driver.errors import (
         AuthenticationFailed, BulkWriteError, ConfigurationError, ConnectionFailure, DocumentTooLarge,
         DriverError, DuplicateKeyError, InvalidURI, NetworkTimeout, OperationFailure, PoolClearedError,

@@ -10,12 +10,14 @@ Collection, Cursor, ClientSession, the bulk request types and the errors. Result
 from __future__ import annotations
 
 import itertools
+import threading
+from collections import deque
 from typing import Any, Callable, Mapping
 
 from bson import json_util
 from bson.json_util import CANONICAL_JSON_OPTIONS, DatetimeConversion, JSONOptions
 
-from driver import BulkWriteError, DriverError, OperationFailure, ServerSelectionTimeout
+from driver import BulkWriteError, ClientBulkWriteError, ConfigurationError, DriverError, OperationFailure, ServerSelectionTimeout
 
 __all__ = ["Bridge"]
 
@@ -36,6 +38,29 @@ _WRITE_OPTIONS = {"upsert": "upsert", "arrayFilters": "array_filters", "hint": "
                   "ordered": "ordered", "sort": "sort", "projection": "projection", "maxTimeMS": "max_time_ms",
                   "skip": "skip", "limit": "limit"}
 
+_WATCH_OPTIONS = {"fullDocument": "full_document", "fullDocumentBeforeChange": "full_document_before_change",
+                  "resumeAfter": "resume_after", "startAfter": "start_after",
+                  "startAtOperationTime": "start_at_operation_time", "showExpandedEvents": "show_expanded_events",
+                  "batchSize": "batch_size", "maxAwaitTimeMS": "max_await_time_ms", "collation": "collation",
+                  "comment": "comment"}
+_TXN_OPTIONS = {"readConcern": "read_concern", "writeConcern": "write_concern", "readPreference": "read_preference",
+                "maxCommitTimeMS": "max_commit_time_ms"}
+# Mongo.bulkWrite (Node driver's AnyClientBulkWriteModel): name -> (driver model, field renames)
+_CLIENT_MODELS = {"insertOne": ("ClientInsertOne", {"document": "document"}),
+                  "updateOne": ("ClientUpdateOne", {"filter": "filter", "update": "update", "upsert": "upsert",
+                                                    "arrayFilters": "array_filters", "collation": "collation",
+                                                    "hint": "hint", "sort": "sort"}),
+                  "updateMany": ("ClientUpdateMany", {"filter": "filter", "update": "update", "upsert": "upsert",
+                                                      "arrayFilters": "array_filters", "collation": "collation",
+                                                      "hint": "hint"}),
+                  "replaceOne": ("ClientReplaceOne", {"filter": "filter", "replacement": "replacement",
+                                                      "upsert": "upsert", "collation": "collation", "hint": "hint",
+                                                      "sort": "sort"}),
+                  "deleteOne": ("ClientDeleteOne", {"filter": "filter", "collation": "collation", "hint": "hint"}),
+                  "deleteMany": ("ClientDeleteMany", {"filter": "filter", "collation": "collation", "hint": "hint"})}
+_CLIENT_BULK_OPTIONS = {"ordered": "ordered", "verboseResults": "verbose_results",
+                        "bypassDocumentValidation": "bypass_document_validation", "comment": "comment", "let": "let"}
+
 
 def _kwargs(options: Mapping[str, Any] | None, table: Mapping[str, str], what: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -54,6 +79,59 @@ class _InvalidInput(Exception):
 
 class _Unsupported(Exception):
     """A mongosh feature this shell does not offer yet (reported as MongoshUnimplementedError)."""
+
+
+class _TransactionMisuse(Exception):
+    """A transaction call out of order (reported as MongoTransactionError, as the Node driver names it)."""
+
+
+def _require_transaction(step: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def run(session: Any) -> Any:
+        if session.transaction_state == "none":
+            raise _TransactionMisuse("No transaction started")  # the Node driver's words, which mongosh shows
+        return step(session)
+    return run
+
+
+class _Stream:
+    """A change stream as the shell holds it: one reader at a time, and nothing lost to a Ctrl-C.
+
+    `fill` (the getMore, on a worker thread a Ctrl-C abandons) only parks what it brings in
+    `pending`, with the resume token that follows it; `pop` hands it over on the shell's thread.
+    So a change fetched by an abandoned call waits for the next call instead of being dropped."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+        self.pending: deque[tuple[Any, Any]] = deque()
+        self.closed = False
+
+    def fill(self) -> None:
+        with self.lock:
+            if self.pending or self.closed:
+                return
+            change = self.stream.try_next()
+            if change is not None:
+                self.pending.append((change, self.stream.resume_token))
+            elif not self.stream.alive:
+                self.closed = True  # e.g. an invalidate event ended it
+
+    def pop(self) -> tuple[Any, Any]:
+        with self.lock:
+            if self.pending:
+                return self.pending.popleft()
+            return None, self.stream.resume_token
+
+    def close(self) -> None:
+        with self.lock:  # not under a getMore still running for an abandoned call
+            self.closed = True
+            self.stream.close()
+
+
+def _on_shell_thread(op: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks an op that runs on the shell's thread and hands only its blocking part to `call_driver`."""
+    op.on_shell_thread = True  # type: ignore[attr-defined]
+    return op
 
 
 class Bridge:
@@ -79,15 +157,22 @@ class Bridge:
             handler = getattr(self, f"op_{op}", None)
             if handler is None:
                 raise _Unsupported(f"{op} is not supported by this shell yet")
-            reply: dict[str, Any] = {"ok": self.call_driver(lambda: handler(request))}
+            if getattr(handler, "on_shell_thread", False):
+                reply: dict[str, Any] = {"ok": handler(request)}
+            else:
+                reply = {"ok": self.call_driver(lambda: handler(request))}
         except KeyboardInterrupt:
             reply = {"error": {"name": "MongoshInterruptedError", "message": "execution was interrupted"}}
         except _InvalidInput as exc:
             reply = {"error": {"name": "MongoshInvalidInputError", "message": str(exc)}}
+        except _TransactionMisuse as exc:
+            reply = {"error": {"name": "MongoTransactionError", "message": str(exc)}}
         except _Unsupported as exc:
             reply = {"error": {"name": "MongoshUnimplementedError", "message": str(exc)}}
         except BulkWriteError as exc:
             reply = {"error": _bulk_error(exc)}
+        except ClientBulkWriteError as exc:
+            reply = {"error": _client_bulk_error(exc)}
         except OperationFailure as exc:
             reply = {"error": _server_error(exc)}
         except ServerSelectionTimeout as exc:
@@ -159,24 +244,11 @@ class Bridge:
         elif kind == "aggregate":
             target = self._coll(r) if r.get("coll") else self._db(r)
             cursor = target.aggregate(list(r["pipeline"]), session=session, **_kwargs(spec, _AGG_OPTIONS, "aggregate"))
-        elif kind == "watch":
-            cursor = self._watch(r, spec, session)
         else:
             raise _InvalidInput(f"unknown cursor kind {kind!r}")
         cursor_id = next(self._ids)
         self.cursors[cursor_id] = cursor
         return cursor_id
-
-    def _watch(self, r: dict[str, Any], spec: dict[str, Any], session: Any) -> Any:
-        target = self.client if r.get("cluster") else (self._coll(r) if r.get("coll") else self._db(r))
-        watch = getattr(target, "watch", None)
-        if watch is None:
-            raise _Unsupported("watch() is not supported yet: the driver has no change streams")
-        return watch(list(r.get("pipeline") or []), session=session, **_kwargs(spec, {
-            "fullDocument": "full_document", "resumeAfter": "resume_after", "startAfter": "start_after",
-            "batchSize": "batch_size", "maxAwaitTimeMS": "max_await_time_ms", "comment": "comment",
-            "fullDocumentBeforeChange": "full_document_before_change",
-            "startAtOperationTime": "start_at_operation_time"}, "watch"))
 
     def op_nextBatch(self, r: dict[str, Any]) -> Any:
         cursor = self.cursors.get(r["id"])
@@ -197,6 +269,28 @@ class Bridge:
         if cursor is not None:
             cursor.close()
         return None
+
+    # -- change streams (mongosh ChangeStreamCursor) ----------------------------------------
+    def op_openChangeStream(self, r: dict[str, Any]) -> Any:
+        """watch(): the aggregate runs now, so the stream sees every change made after this call."""
+        target = self.client if r.get("cluster") else (self._coll(r) if r.get("coll") else self._db(r))
+        stream = target.watch(list(r.get("pipeline") or []), session=self._session(r),
+                              **_kwargs(r.get("options"), _WATCH_OPTIONS, "watch"))
+        stream_id = next(self._ids)
+        self.cursors[stream_id] = _Stream(stream)
+        return {"id": stream_id, "resumeToken": stream.resume_token}
+
+    @_on_shell_thread
+    def op_changeStreamNext(self, r: dict[str, Any]) -> Any:
+        """At most one getMore (never blocks longer than the server's await time): {change|null, resumeToken, closed}."""
+        handle = self.cursors.get(r["id"])
+        if not isinstance(handle, _Stream):
+            raise _InvalidInput("the change stream was closed")
+        self.call_driver(handle.fill)
+        change, token = handle.pop()
+        if handle.closed:
+            self.cursors.pop(r["id"], None)
+        return {"change": change, "resumeToken": token, "closed": handle.closed}
 
     def op_explain(self, r: dict[str, Any]) -> Any:
         spec = dict(r.get("spec") or {})
@@ -353,7 +447,14 @@ class Bridge:
     # -- sessions and transactions -------------------------------------------------------
     def op_startSession(self, r: dict[str, Any]) -> Any:
         options = dict(r.get("options") or {})
-        session = self.client.start_session(causal_consistency=options.get("causalConsistency"))
+        # mongosh: readConcern/writeConcern/readPreference become the session's default transaction options
+        defaults = {k: options.pop(k) for k in ("readConcern", "writeConcern", "readPreference") if k in options}
+        causal = options.pop("causalConsistency", None)
+        if options:
+            raise _InvalidInput(f"startSession: unknown option(s) {', '.join(options)} (known: causalConsistency, "
+                                "readConcern, writeConcern, readPreference)")
+        session = self.client.start_session(causal_consistency=causal,
+                                            default_transaction_options=defaults or None)
         sid = next(self._ids)
         self.sessions[sid] = session
         return sid
@@ -367,25 +468,44 @@ class Bridge:
             session.end_session()
         return None
 
-    def _transaction(self, r: dict[str, Any], method: str, shell_name: str, *args: Any) -> Any:
+    def _transaction_step(self, r: dict[str, Any], step: Callable[[Any], Any]) -> None:
+        """A transaction call; misuse (no transaction, one already running...) is a MongoTransactionError as in mongosh."""
         session = self._session(r)
-        fn = getattr(session, method, None)
-        if fn is None:
-            raise _Unsupported(f"session.{shell_name}() is not supported yet: the driver has no transactions")
-        fn(*args)
-        return None
+        if session is None:
+            raise _InvalidInput("transactions need a session: db.getMongo().startSession()")
+        try:
+            step(session)
+        except ConfigurationError as exc:
+            raise _TransactionMisuse(str(exc)) from exc
 
     def op_startTransaction(self, r: dict[str, Any]) -> Any:
-        return self._transaction(r, "start_transaction", "startTransaction")
+        options = _transaction_options(r.get("options"), "startTransaction")
+        self._transaction_step(r, lambda s: s.start_transaction(**options))
 
     def op_commitTransaction(self, r: dict[str, Any]) -> Any:
-        return self._transaction(r, "commit_transaction", "commitTransaction")
+        self._transaction_step(r, _require_transaction(lambda s: s.commit_transaction()))
 
     def op_abortTransaction(self, r: dict[str, Any]) -> Any:
-        return self._transaction(r, "abort_transaction", "abortTransaction")
+        self._transaction_step(r, _require_transaction(lambda s: s.abort_transaction()))
 
+    # -- client bulk write (Mongo.bulkWrite, MongoDB 8.0) ----------------------------------
     def op_clientBulkWrite(self, r: dict[str, Any]) -> Any:
-        raise _Unsupported("Mongo.bulkWrite() is not supported yet: the driver has no client bulk write")
+        import driver
+        models = []
+        for i, model in enumerate(r["models"]):
+            where = f"Mongo.bulkWrite: models[{i}]"
+            if not isinstance(model, Mapping) or model.get("name") not in _CLIENT_MODELS:
+                raise _InvalidInput(f"{where} must be a document whose name is one of {', '.join(_CLIENT_MODELS)}")
+            if not isinstance(model.get("namespace"), str) or "." not in model["namespace"]:
+                raise _InvalidInput(f"{where}: namespace must be a string \"db.collection\"")
+            cls_name, fields = _CLIENT_MODELS[model["name"]]
+            rest = {k: v for k, v in model.items() if k not in ("name", "namespace")}
+            models.append(getattr(driver, cls_name)(model["namespace"], **_kwargs(rest, fields, where)))
+        options = dict(r.get("options") or {})
+        write_concern = options.pop("writeConcern", None)
+        res = self.client.bulk_write(models, session=self._session(r), write_concern=write_concern,
+                                     **_kwargs(options, _CLIENT_BULK_OPTIONS, "Mongo.bulkWrite"))
+        return _client_bulk_result(res)
 
     def close(self) -> None:
         """Close open cursors and end sessions (the shell is leaving)."""
@@ -416,6 +536,43 @@ def _server_error(exc: OperationFailure) -> dict[str, Any]:
     for key in ("errInfo", "keyPattern", "keyValue"):
         if key in details:
             out[key] = details[key]
+    return out
+
+
+def _transaction_options(options: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (options or {}).items():
+        if key not in _TXN_OPTIONS:
+            raise _InvalidInput(f"{what}: unknown option {key!r} (known: {', '.join(sorted(_TXN_OPTIONS))})")
+        out[_TXN_OPTIONS[key]] = value
+    return out
+
+
+def _client_bulk_result(res: Any) -> dict[str, Any]:
+    """ClientBulkWriteResult as mongosh shows it (Node's shape: per-model Maps only with verboseResults)."""
+    out: dict[str, Any] = {"acknowledged": res.acknowledged, "insertedCount": res.inserted_count,
+                           "matchedCount": res.matched_count, "modifiedCount": res.modified_count,
+                           "deletedCount": res.deleted_count, "upsertedCount": res.upserted_count}
+    if res.has_verbose_results:
+        out["insertResults"] = [[i, {"insertedId": v["inserted_id"]}] for i, v in sorted(res.insert_results.items())]
+        out["updateResults"] = [[i, {"matchedCount": v["matched_count"], "modifiedCount": v["modified_count"],
+                                     **({"upsertedId": v["upserted_id"]} if "upserted_id" in v else {}),
+                                     "didUpsert": "upserted_id" in v}]
+                                for i, v in sorted(res.update_results.items())]
+        out["deleteResults"] = [[i, {"deletedCount": v["deleted_count"]}] for i, v in sorted(res.delete_results.items())]
+    return out
+
+
+def _client_bulk_error(exc: Any) -> dict[str, Any]:
+    """MongoClientBulkWriteError: writeErrors by model index, writeConcernErrors, partialResult."""
+    first = exc.write_errors[min(exc.write_errors)] if exc.write_errors else {}
+    out: dict[str, Any] = {"name": "MongoClientBulkWriteError", "message": first.get("errmsg") or str(exc)}
+    if first.get("code") is not None:
+        out["code"] = first["code"]
+    out["writeErrors"] = [[i, dict(e)] for i, e in sorted(exc.write_errors.items())]
+    out["writeConcernErrors"] = exc.write_concern_errors
+    if exc.partial_result is not None:
+        out["partialResult"] = _client_bulk_result(exc.partial_result)
     return out
 
 

@@ -16,7 +16,7 @@ class MongoServerError extends Error {
 }
 
 function __mc_makeError(info) {
-  if (info.name === "MongoServerError" || info.name === "MongoBulkWriteError" || info.name === "MongoWriteConcernError") {
+  if (info.name === "MongoServerError" || info.name === "MongoBulkWriteError" || info.name === "MongoClientBulkWriteError" || info.name === "MongoWriteConcernError") {
     return new MongoServerError(info);
   }
   const err = new MongoshError(info.message, info.name);
@@ -218,7 +218,7 @@ class Collection {
   isCapped() { const info = this.__db.getCollectionInfos({ name: this.__name })[0]; return !!(info && info.options && info.options.capped); }
   validate(options) { return this.__db.runCommand(Object.assign({ validate: this.__name }, typeof options === "object" ? options : { full: !!options })); }
   explain(verbosity) { return new Explainable(this, verbosity || "queryPlanner"); }
-  watch(pipeline, options) { return __mc_watch(this.__args({}), pipeline, options, `ChangeStreamCursor(${this.getFullName()})`); }
+  watch(pipeline, options) { return __mc_watch(this.__args({}), pipeline, options, this.__name); }
   getCollection(name) { return this.__db.getCollection(`${this.__name}.${name}`); }
   hideIndex(name) { return this.__db.runCommand({ collMod: this.__name, index: { name, hidden: true } }); }
   unhideIndex(name) { return this.__db.runCommand({ collMod: this.__name, index: { name, hidden: false } }); }
@@ -240,9 +240,75 @@ class Explainable {
   __inspect() { return `Explainable(${this.__coll.getFullName()})`; }
 }
 
-function __mc_watch(args, pipeline, options, description) {
-  const cursor = new Cursor(() => Object.assign({ kind: "watch", pipeline: pipeline || [] }, args), description, null);
-  cursor.__aggOptions = Object.assign({}, __mc_options(options));
+// -- change streams (mongosh's ChangeStreamCursor) ------------------------------------------
+// watch() opens the stream at once (the aggregate runs now), so it sees every change made
+// after the call. tryNext() is one bridge call of at most one getMore; next()/hasNext() repeat it
+// until a change comes, and each call is a point where Ctrl-C stops them.
+class ChangeStreamCursor {
+  constructor(args, on) {
+    const opened = __mc_call("openChangeStream", args);
+    this.__id = opened.id;
+    this.__token = opened.resumeToken;
+    this.__on = on;
+    this.__closed = false;
+    this.__held = null;   // a change hasNext() saw and next() has not returned yet
+  }
+  __take() {
+    if (this.__held !== null) { const c = this.__held; this.__held = null; return c; }
+    if (this.__closed) return null;
+    const reply = __mc_call("changeStreamNext", { id: this.__id });
+    this.__token = reply.resumeToken;
+    if (reply.closed) this.__closed = true;
+    return reply.change;
+  }
+  __blockingWarning(method) {
+    __mc_warn(`If there are no documents in the batch, ${method} will block. Use tryNext if you want to check if there are any documents without waiting.`);
+  }
+  tryNext() {
+    if (this.__closed && this.__held === null) throw new MongoshError("Cannot call tryNext on closed cursor", "MongoshRuntimeError");
+    return this.__take();
+  }
+  hasNext() {
+    this.__blockingWarning("hasNext");
+    while (this.__held === null && !this.__closed) this.__held = this.__take();
+    return this.__held !== null;
+  }
+  next() {
+    this.__blockingWarning("next");
+    for (;;) {
+      const change = this.__take();
+      if (change !== null) return change;
+      if (this.__closed) throw new MongoshError("ChangeStreamCursor is closed", "MongoshRuntimeError");
+    }
+  }
+  getResumeToken() { return this.__token; }
+  isClosed() { return this.__closed; }
+  close() { if (!this.__closed) __mc_call("closeCursor", { id: this.__id }); this.__closed = true; this.__held = null; }
+  isExhausted() {
+    throw new MongoshError("isExhausted is not implemented for ChangeStreams because after closing a cursor, the remaining documents in the batch are no longer accessible. If you want to see if the cursor is closed use isClosed. If you want to see if there are documents left in the batch, use tryNext.", "MongoshInvalidInputError");
+  }
+  itcount() { let n = 0; while (this.tryNext() !== null) n++; return n; }
+  pretty() { return this; }
+  toArray() { throw new MongoshError("Cannot call toArray on a change stream cursor", "MongoshUnimplementedError"); }
+  batchSize() { throw new MongoshError("Cannot call batchSize on a change stream cursor", "MongoshUnimplementedError"); }
+  objsLeftInBatch() { throw new MongoshError("Cannot call objsLeftInBatch on a change stream cursor", "MongoshUnimplementedError"); }
+  maxTimeMS() { throw new MongoshError("Cannot call maxTimeMS on a change stream cursor", "MongoshUnimplementedError"); }
+  // `it`: the changes there are now, up to a page, without waiting for more (mongosh iterates with tryNext)
+  __page(size) {
+    if (this.__closed && this.__held === null) throw new MongoshError("ChangeStreamCursor is closed", "MongoshRuntimeError");
+    const docs = [];
+    let change;
+    while (docs.length < size && (change = this.__take()) !== null) docs.push(change);
+    return docs;
+  }
+  __inspect() { return `ChangeStreamCursor on ${this.__on}`; }
+}
+
+function __mc_watch(args, pipeline, options, on) {
+  if (pipeline !== undefined && pipeline !== null && !Array.isArray(pipeline)) { options = pipeline; pipeline = []; }
+  const cursor = new ChangeStreamCursor(Object.assign({ pipeline: pipeline || [], options: __mc_options(options) }, args), on);
+  if (__mc_lastCursor !== null && __mc_lastCursor !== cursor) __mc_lastCursor.close();
+  __mc_lastCursor = cursor;  // `it` reads it, as mongosh's currentCursor
   return cursor;
 }
 
@@ -291,7 +357,7 @@ class Database {
     cursor.__aggOptions = Object.assign({}, __mc_options(options));
     return cursor;
   }
-  watch(pipeline, options) { return __mc_watch({ db: this.__name, coll: null, session: this.__session }, pipeline, options, `ChangeStreamCursor(${this.__name})`); }
+  watch(pipeline, options) { return __mc_watch({ db: this.__name, coll: null, session: this.__session }, pipeline, options, this.__name); }
   stats(scale) { return this.runCommand({ dbStats: 1, scale: typeof scale === "object" && scale ? scale.scale : scale }); }
   serverStatus(options) { return this.adminCommand(Object.assign({ serverStatus: 1 }, __mc_options(options))); }
   hello() { return this.adminCommand({ hello: 1 }); }
@@ -347,16 +413,48 @@ class Session {
   startTransaction(options) { __mc_call("startTransaction", { session: this.__id, options: __mc_options(options) }); }
   commitTransaction() { __mc_call("commitTransaction", { session: this.__id }); }
   abortTransaction() { __mc_call("abortTransaction", { session: this.__id }); }
+  // The convenient transaction API (transactions-convenient-api spec): the callback runs here, in
+  // JavaScript, so the retry loop does too: the whole again on TransientTransactionError, the
+  // commit again on UnknownTransactionCommitResult (not after MaxTimeMSExpired), for up to 120 s.
   withTransaction(fn, options) {
-    this.startTransaction(options);
-    let result;
-    try { result = fn(this); } catch (e) { this.abortTransaction(); throw e; }
-    this.commitTransaction();
-    return result;
+    if (typeof fn !== "function") throw new MongoshError("withTransaction: the first argument must be a function", "MongoshInvalidInputError");
+    const deadline = Date.now() + 120000;
+    const labelled = (e, label) => !!(e && Array.isArray(e.errorLabels) && e.errorLabels.includes(label));
+    for (;;) {
+      this.startTransaction(options);
+      let result;
+      try {
+        result = fn(this);
+      } catch (e) {
+        this.abortTransaction();
+        if (labelled(e, "TransientTransactionError") && Date.now() < deadline) continue;
+        throw e;
+      }
+      for (;;) {
+        try {
+          this.commitTransaction();
+          return result;
+        } catch (e) {
+          const unknown = labelled(e, "UnknownTransactionCommitResult") && e.codeName !== "MaxTimeMSExpired";
+          if (unknown && Date.now() < deadline) continue;
+          if (labelled(e, "TransientTransactionError") && Date.now() < deadline) break;
+          throw e;
+        }
+      }
+    }
   }
   endSession() { if (!this.__ended) __mc_call("endSession", { session: this.__id }); this.__ended = true; }
   hasEnded() { return this.__ended; }
-  __inspect() { return `ClientSession`; }
+  __inspect() { return __mc_inspect(this.getSessionId()); }
+}
+
+// Mongo.bulkWrite's result as mongosh shows it (ClientBulkWriteResult; per-model Maps only with verboseResults).
+function __mc_clientBulkResult(r) {
+  const out = { acknowledged: r.acknowledged, insertedCount: r.insertedCount, matchedCount: r.matchedCount,
+    modifiedCount: r.modifiedCount, deletedCount: r.deletedCount, upsertedCount: r.upsertedCount,
+    insertResults: undefined, updateResults: undefined, deleteResults: undefined };
+  for (const key of ["insertResults", "updateResults", "deleteResults"]) if (r[key]) out[key] = new Map(r[key]);
+  return out;
 }
 
 // -- the connection ------------------------------------------------------------------------
@@ -371,8 +469,14 @@ class Mongo {
   getURI() { return __mc_call("connectionInfo", {}).uri; }
   getReadPrefMode() { return "primary"; }
   setReadPref() { throw new MongoshError("setReadPref is not supported yet: put readPreference in the connection string", "MongoshUnimplementedError"); }
-  watch(pipeline, options) { return __mc_watch({ db: "admin", coll: null, cluster: true }, pipeline, options, "ChangeStreamCursor(cluster)"); }
-  bulkWrite(models, options) { return __mc_call("clientBulkWrite", { models, options: __mc_options(options) }); }
+  watch(pipeline, options) { return __mc_watch({ db: "admin", coll: null, cluster: true }, pipeline, options, __mc_call("connectionInfo", {}).uri); }
+  bulkWrite(models, options) {
+    if (!Array.isArray(models)) throw new MongoshError("Mongo.bulkWrite: the models must be an array", "MongoshInvalidInputError");
+    const session = options && options.session instanceof Session ? options.session.__id : null;
+    const rest = Object.assign({}, __mc_options(options));
+    delete rest.session;
+    return __mc_clientBulkResult(__mc_call("clientBulkWrite", { models, options: rest, session }));
+  }
   __inspect() { return `Mongo(${this.getURI()})`; }
 }
 const __mc_mongo = Object.create(Mongo.prototype);

@@ -85,6 +85,10 @@ const __mc_meta = {
   },
   it() {
     if (__mc_lastCursor === null) return "no cursor";
+    if (__mc_lastCursor instanceof ChangeStreamCursor) {
+      const changes = __mc_lastCursor.__page(__mc_pageSize);
+      return changes.length ? __mc_inspect(changes) : "";
+    }
     return __mc_page(__mc_lastCursor);
   },
   help() {

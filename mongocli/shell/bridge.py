@@ -4,7 +4,7 @@ Each request names an operation (`op`) and carries its arguments as canonical Ex
 so BSON types survive exactly; the reply is {"ok": value} or {"error": {name, message, code,
 codeName, ...}} (a Python exception cannot cross into QuickJS, so errors travel as data and the
 prelude throws them). Only the driver's public API (`driver.__all__`) is used: Client, Database,
-Collection, Cursor, ClientSession, the bulk request types and the errors. Results are shaped as mongosh prints them (acknowledged, insertedId, ...).
+Collection, Cursor, ChangeStream, ClientSession, the bulk request and client bulk write models, the errors. Results are shaped as mongosh prints them (acknowledged, insertedId, ...).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from driver import Client
 from mongocli.sandbox import Sandbox
 from mongocli.shell.app import Shell
 from mongocli.shell.command import shell_command
+from tests.shell.signalling import SignallingOutput
 
 SHELL = [sys.executable, "-m", "mongocli", "shell"]
 
@@ -223,23 +224,10 @@ def test_ctrl_c_interrupts_a_runaway_loop_in_a_pty(sandbox: Sandbox, tmp_path) -
         os.close(fd)
 
 
-class _SignallingOutput(io.StringIO):
-    """stdout that sets an event once `word` was written (the test's cue that the input is running)."""
-
-    def __init__(self, word: str) -> None:
-        super().__init__()
-        self.word, self.seen = word, threading.Event()
-
-    def write(self, text: str) -> int:
-        if self.word in text:
-            self.seen.set()
-        return super().write(text)
-
-
 @pytest.mark.parametrize("blocking", ["sleep(600000)", "db.getSiblingDB('admin').runCommand({sleep: 1, secs: 600})"])
 def test_ctrl_c_abandons_a_blocking_call(sandbox: Sandbox, blocking: str) -> None:
     client = Client(sandbox.uri, serverSelectionTimeoutMS=5000)
-    out, err = _SignallingOutput("started"), io.StringIO()
+    out, err = SignallingOutput("started"), io.StringIO()
     sh = Shell(client, sandbox.uri, out, err)
 
     def interrupt() -> None:

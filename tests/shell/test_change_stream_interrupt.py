@@ -9,25 +9,13 @@ import threading
 from driver import Client
 from mongocli.sandbox import Sandbox
 from mongocli.shell.app import Shell
-
-
-class _SignallingOutput(io.StringIO):
-    """stdout that sets an event once `word` was written (the cue that next() is about to block)."""
-
-    def __init__(self, word: str) -> None:
-        super().__init__()
-        self.word, self.seen = word, threading.Event()
-
-    def write(self, text: str) -> int:
-        if self.word in text:
-            self.seen.set()
-        return super().write(text)
+from tests.shell.signalling import SignallingOutput
 
 
 def test_ctrl_c_interrupts_next_and_the_stream_still_sees_later_changes() -> None:
     sb = Sandbox(topology="replset", port=0, host="127.0.0.1").start()
     client = Client(sb.uri, serverSelectionTimeoutMS=10000)
-    out, err = _SignallingOutput("waiting"), io.StringIO()
+    out, err = SignallingOutput("waiting"), io.StringIO()
     sh = Shell(client, sb.uri, out, err, db_name="cs_interrupt")
 
     def interrupt() -> None:

@@ -211,6 +211,15 @@ def _write_error(index: int, exc: CommandError) -> dict:
     return doc
 
 
+def _write_reply(n: int, errors: list[dict]) -> dict:
+    """An insert or delete reply: the count, then writeErrors only when there are some."""
+    reply: dict = {"n": n}
+    if errors:
+        reply["writeErrors"] = errors
+    reply["ok"] = 1.0
+    return reply
+
+
 def check_id(value: Any) -> None:
     """Refuse an ``_id`` the server will not store: an array, or a document with a $-prefixed key."""
     if isinstance(value, list):
@@ -249,11 +258,7 @@ def insert(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
             errors.append(_write_error(i, exc))
             if ordered:
                 break
-    reply: dict = {"n": n}
-    if errors:
-        reply["writeErrors"] = errors
-    reply["ok"] = 1.0
-    return reply
+    return _write_reply(n, errors)
 
 
 def _update_one_statement(coll: Collection, stmt: dict, max_bson_size: int, bypass: bool = False) -> tuple:
@@ -358,11 +363,7 @@ def delete(catalog: Catalog, db: str, cmd: dict) -> dict:
             errors.append(_write_error(i, exc))
             if ordered:
                 break
-    reply: dict = {"n": n}
-    if errors:
-        reply["writeErrors"] = errors
-    reply["ok"] = 1.0
-    return reply
+    return _write_reply(n, errors)
 
 
 def find_and_modify(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:

@@ -74,12 +74,12 @@ def _comparable(value: Any) -> Any:
     return str(value) if value is not None else None
 
 
-def server_row(sd: ServerDescription, primary_write_ms: float | None = None) -> ServerRow:
+def server_row(sd: ServerDescription, primary: ServerDescription | None = None) -> ServerRow:
     """One server's facts for display (setVersion/electionId only for primaries, as SDAM uses them;
     how far a secondary's last write trails the primary's, the basis of max staleness)."""
     is_primary = sd.type is ServerType.RSPrimary
-    behind = (primary_write_ms - sd.last_write_date_ms if sd.type is ServerType.RSSecondary
-              and primary_write_ms is not None and sd.last_write_date_ms is not None else None)
+    behind = (_replication_lag_ms(sd, primary) if sd.type is ServerType.RSSecondary and primary is not None
+              else None)
     return ServerRow(
         address=sd.address, type=sd.type.value, rtt_ms=sd.round_trip_time_ms,
         set_version=sd.set_version if is_primary else None,
@@ -87,13 +87,28 @@ def server_row(sd: ServerDescription, primary_write_ms: float | None = None) -> 
         tags=dict(sd.tags), error=sd.error, behind_ms=behind)
 
 
+def _replication_lag_ms(secondary: ServerDescription, primary: ServerDescription) -> float | None:
+    """How far the secondary's last write trails the primary's, each judged at its own check.
+
+    Comparing the two lastWriteDates directly goes negative when the secondary was checked after
+    a write the primary's older check has not reported; the max-staleness spec's formula
+    ("Max Staleness", with a primary) subtracts each server's own age instead:
+    (S.lastUpdateTime - S.lastWriteDate) - (P.lastUpdateTime - P.lastWriteDate), here without
+    the heartbeat term (that bounds the estimate; this column shows the measured part).
+    """
+    if secondary.last_write_date_ms is None or primary.last_write_date_ms is None:
+        return None
+    lag = ((secondary.last_update_time_ms - secondary.last_write_date_ms)
+           - (primary.last_update_time_ms - primary.last_write_date_ms))
+    return max(0.0, lag)
+
+
 def topology_view(td: TopologyDescription, read_preferences: Sequence[ReadPreference] = ()) -> TopologyView:
     """The whole description as plain rows, servers sorted by address; with `read_preferences`,
     what each would select now (see selection_row)."""
-    primary_write_ms = next((sd.last_write_date_ms for sd in td.servers.values()
-                             if sd.type is ServerType.RSPrimary), None)
+    primary = next((sd for sd in td.servers.values() if sd.type is ServerType.RSPrimary), None)
     return TopologyView(type=td.type.value, set_name=td.set_name,
-                        servers=tuple(server_row(sd, primary_write_ms) for _a, sd in sorted(td.servers.items())),
+                        servers=tuple(server_row(sd, primary) for _a, sd in sorted(td.servers.items())),
                         compatible=td.compatible, compatibility_error=td.compatibility_error,
                         selection=tuple(selection_row(td, rp) for rp in read_preferences))
 

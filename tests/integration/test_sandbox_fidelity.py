@@ -337,10 +337,16 @@ def test_replication_lag_delays_secondaries_acks_and_reads(start_sandbox, mongo_
     # w: 3 returns once every secondary has applied everything (the server waits on the event).
     client.app.get_collection("c", write_concern=WriteConcern(w=3, wtimeout=10_000)).insert_one({"_id": 4})
     assert reader.count_documents({}) == 4
-    rows = [server_row(ServerDescription(address="p", type=ServerType.RSPrimary, last_write_date_ms=5000.0)),
-            server_row(ServerDescription(address="s", type=ServerType.RSSecondary, last_write_date_ms=3500.0),
-                       5000.0)]
-    assert [r.behind_ms for r in rows] == [None, 1500.0]
+    primary = ServerDescription(address="p", type=ServerType.RSPrimary, last_write_date_ms=5000.0,
+                                last_update_time_ms=100.0)
+    rows = [server_row(primary),
+            server_row(ServerDescription(address="s", type=ServerType.RSSecondary, last_write_date_ms=3500.0,
+                                         last_update_time_ms=100.0), primary),
+            # Checked 600 ms after the primary, it reports a write the primary's check has not:
+            # still not ahead of the primary (was -500 ms when lastWriteDates were compared).
+            server_row(ServerDescription(address="s2", type=ServerType.RSSecondary, last_write_date_ms=5500.0,
+                                         last_update_time_ms=700.0), primary)]
+    assert [r.behind_ms for r in rows] == [None, 1500.0, 100.0]
 
 
 def test_text_search_scores_and_sorts(client) -> None:

@@ -134,6 +134,12 @@ class HostileServer:
     # -- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
         self._closed.set()
+        # close() alone does not wake a thread blocked in accept() on Linux (the accepter then
+        # held every close() for its 10 s join); shutdown() makes that accept() fail at once.
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         try:
             self._listener.close()
         except OSError:

@@ -102,6 +102,12 @@ class FirstChecks:
         snapshot, decided = wait_until(topology, self._decided, timeout_ms)
         if decided and not snapshot.known_servers:
             raise Unreachable(self._explain(topology, snapshot))
+        if not decided:
+            # The whole serverSelectionTimeoutMS passed with no server known (e.g. servers that
+            # accept and never answer): the command's own selection would wait it a second time
+            # (61 s at the default 30 s). Fail now with the same per-server explanation.
+            raise ServerSelectionTimeout(no_server_answered(topology, snapshot, "within serverSelectionTimeoutMS="
+                                                            f"{timeout_ms:g}"))
 
     def _decided(self, td: TopologyDescription) -> bool:
         if td.known_servers or not td.servers:
@@ -176,9 +182,14 @@ def discover(topology: Topology) -> TopologyDescription:
     timeout_ms = topology.settings.server_selection_timeout_ms
     snapshot, settled = wait_until(topology, is_settled, timeout_ms)
     if not snapshot.known_servers:
-        # The topology's explanation names each server, its last error and a hint.
-        explanation = topology.explain(ReadPreference(mode="nearest"), snapshot, timeout_ms).splitlines()[1:]
         waited = "within serverSelectionTimeoutMS=%g" % timeout_ms if not settled else "when first checked"
-        raise ServerSelectionTimeout("\n".join([f"no server answered {waited}; topology is "
-                                                f"{snapshot.type.value}."] + explanation))
+        raise ServerSelectionTimeout(no_server_answered(topology, snapshot, waited))
     return topology.description
+
+
+def no_server_answered(topology: Topology, snapshot: TopologyDescription, waited: str) -> str:
+    """The message for "no server is known": the topology's explanation names each server, its
+    last error and a hint."""
+    timeout_ms = topology.settings.server_selection_timeout_ms
+    explanation = topology.explain(ReadPreference(mode="nearest"), snapshot, timeout_ms).splitlines()[1:]
+    return "\n".join([f"no server answered {waited}; topology is {snapshot.type.value}."] + explanation)

@@ -26,7 +26,10 @@ def hello(options: ConnectOptions, address: str | None = None, *, legacy: bool =
     """
     settings = options.settings()
     target = normalize_address(address) if address else settings.seeds[0]
-    conn = Connection.connect(target, settings.connection)
+    # A hello check's socket timeout is connectTimeoutMS, as for SDAM monitoring connections
+    # (SDAM monitoring spec, "Timeouts"): a server that accepts and never answers must not
+    # hold the command forever (socketTimeoutMS defaults to no timeout).
+    conn = Connection.connect(target, settings.monitor_connection)
     try:
         if legacy:
             # Handshake spec: the legacy isMaster travels as OP_QUERY on admin.$cmd.

@@ -58,6 +58,22 @@ def test_refused_port_fails_fast_naming_address_and_refusal(closed_port: int) ->
     assert elapsed < 20.0, elapsed
 
 
+def test_servers_that_never_answer_cost_one_selection_timeout_not_two() -> None:
+    """Accepted, never answered: not a hopeless first check (it may come up), so the command waits
+    serverSelectionTimeoutMS once, in the first-check wait, and stops there with its explanation;
+    before, the operation's own selection then waited a second full timeout."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        address = "127.0.0.1:%d" % listener.getsockname()[1]
+        result = mongocli("--uri", f"mongodb://{address}/?serverSelectionTimeoutMS=1500&connectTimeoutMS=300",
+                          "ping")
+    assert result.returncode == EXIT_UNREACHABLE, result.stderr
+    assert "no server answered within serverSelectionTimeoutMS=1500" in result.stderr, result.stderr
+    assert f"{address}: Unknown" in result.stderr and "timed out" in result.stderr
+    assert "No server selected within" not in result.stderr  # the second wait never started
+
+
 def test_unresolvable_host_fails_fast() -> None:
     result = mongocli("--uri", "mongodb://no-such-host.invalid:27017/", "ping")
     assert result.returncode == EXIT_UNREACHABLE

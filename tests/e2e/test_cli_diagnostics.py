@@ -104,6 +104,22 @@ def test_hello_shows_the_raw_op_msg_reply_and_rtt(replset: Sandbox) -> None:
     assert sorted(doc["reply"]["hosts"]) == sorted(replset.addresses)
 
 
+def test_hello_to_a_server_that_never_answers_ends_at_connect_timeout() -> None:
+    """A listener that accepts and stays silent: hello's socket timeout is connectTimeoutMS (as for
+    monitoring), so the command ends with a timeout error instead of waiting forever."""
+    import socket
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)  # accepted by the kernel, never read or answered
+        address = "127.0.0.1:%d" % listener.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "mongocli", "--uri", f"mongodb://{address}/",
+                                 "--connect-timeout-ms", "300", "hello"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=120)  # a hang would end here, far beyond 300 ms
+    assert result.returncode == 3, result.stderr
+    assert address in result.stderr and "timed out" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_hello_legacy_sends_is_master_over_op_query(replset: Sandbox) -> None:
     secondary = next(a for a in replset.addresses if a != replset.primary)
     result = invoke(replset.uri, "hello", "--legacy", "--address", secondary, "--format", "json")

@@ -41,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "ClientBulkWriteResult": "driver.ops.client_bulk_write",
     "ClientBulkWriteError": "driver.ops.client_bulk_write",
     "ChangeStream": "driver.change_stream",
+    "ServerApi": "driver.server_api",
+    "ServerApiVersion": "driver.server_api",
     "InsertOneResult": "driver.results",
     "InsertManyResult": "driver.results",
     "UpdateResult": "driver.results",

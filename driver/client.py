@@ -54,7 +54,8 @@ class Client:
                                       retry_writes=self._settings.retry_writes,
                                       retry_reads=self._settings.retry_reads,
                                       max_adaptive_retries=self._settings.max_adaptive_retries,
-                                      overload_retargeting=self._settings.overload_retargeting)
+                                      overload_retargeting=self._settings.overload_retargeting,
+                                      server_api=self._settings.server_api)
         self._executor = self._context.executor
         self._closed = False
         self.topology.open()

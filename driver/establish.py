@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from driver.compression import negotiate
 from driver.socket_connection import Connection, ConnectionOptions
 from driver.errors import AuthenticationFailed, ConfigurationError, OperationFailure
 from driver.handshake import build_hello, client_metadata, uses_op_msg
 from driver.hello import check_hello
+
+if TYPE_CHECKING:
+    from driver.server_api import ServerApi
 
 
 def open_connection(
@@ -20,7 +23,7 @@ def open_connection(
     app_name: str | None = None,
     compressors: Iterable[str] = (),
     load_balanced: bool = False,
-    server_api: Mapping[str, Any] | None = None,
+    server_api: "ServerApi | None" = None,
     metadata: Mapping[str, Any] | None = None,
     codec_options: Any = None,
     on_connection: Callable[[Connection], None] | None = None,
@@ -54,7 +57,7 @@ def open_connection(
 
 
 def _handshake(conn: Connection, address: str, credential: Any, *, app_name: str | None, compressors: list[str],
-               load_balanced: bool, server_api: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None,
+               load_balanced: bool, server_api: "ServerApi | None", metadata: Mapping[str, Any] | None,
                on_connection: Callable[[Connection], None] | None) -> tuple[Connection, dict[str, Any], float]:
     """The handshake and authentication on a connected socket (see open_connection)."""
     if on_connection is not None:

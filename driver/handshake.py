@@ -6,12 +6,15 @@ import functools
 import os
 import platform
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import bson
 
 from driver import DRIVER_NAME, __version__
 from driver.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from driver.server_api import ServerApi
 
 MAX_METADATA_BYTES = 512  # "Limitations": the whole client document, BSON overhead included
 MAX_APP_NAME_BYTES = 128  # the application name string alone
@@ -191,7 +194,7 @@ def build_hello(
     sasl_supported_mechs: str | None = None,
     speculative_authenticate: Mapping[str, Any] | None = None,
     load_balanced: bool = False,
-    server_api: Mapping[str, Any] | None = None,
+    server_api: "ServerApi | None" = None,
 ) -> HandshakeRequest:
     """The initial handshake command (handshake spec, "Connection handshake").
 
@@ -199,7 +202,7 @@ def build_hello(
     is legacy `isMaster` over OP_QUERY with helloOk: true, so the reply says whether later
     monitoring may use `hello`. Every handshake carries `backpressure: true` (client-backpressure).
     """
-    legacy = not server_api and not load_balanced
+    legacy = server_api is None and not load_balanced
     cmd: dict[str, Any] = {"isMaster": 1} if legacy else {"hello": 1}
     cmd["helloOk"] = True
     cmd["client"] = dict(metadata)
@@ -212,22 +215,13 @@ def build_hello(
         cmd["saslSupportedMechs"] = sasl_supported_mechs
     if speculative_authenticate:
         cmd["speculativeAuthenticate"] = dict(speculative_authenticate)
-    if server_api:
-        cmd.update(server_api_fields(server_api))
+    if server_api is not None:
+        # Stable API spec, "Handshake behavior": the declared version rides on hello over OP_MSG.
+        server_api.add_to(cmd)
     # Client backpressure spec, "Handshake changes": drivers that retry overload errors with
     # backoff and a token bucket MUST say so, so the server may rate-limit them differently.
     cmd["backpressure"] = True
     return HandshakeRequest(cmd, legacy)
-
-
-def server_api_fields(server_api: Mapping[str, Any]) -> dict[str, Any]:
-    """apiVersion / apiStrict / apiDeprecationErrors as the server expects them (versioned-api spec)."""
-    fields: dict[str, Any] = {"apiVersion": str(server_api.get("apiVersion") or server_api.get("version"))}
-    for key, alt in (("apiStrict", "strict"), ("apiDeprecationErrors", "deprecation_errors")):
-        value = server_api.get(key, server_api.get(alt))
-        if value is not None:
-            fields[key] = bool(value)
-    return fields
 
 
 def monitoring_hello(hello_ok: bool) -> dict[str, Any]:
@@ -247,5 +241,5 @@ def uses_op_msg(max_wire_version: int, *, legacy_request: bool) -> bool:
 
 __all__ = [
     "HandshakeRequest", "HostInfo", "build_hello", "client_metadata", "host_info", "monitoring_hello",
-    "server_api_fields", "truncate_metadata", "uses_op_msg", "MAX_METADATA_BYTES", "MAX_APP_NAME_BYTES",
+    "truncate_metadata", "uses_op_msg", "MAX_METADATA_BYTES", "MAX_APP_NAME_BYTES",
 ]

@@ -16,6 +16,7 @@ from driver.read_concern import ReadConcern
 from driver.read_preference import ReadPreference
 from driver.sdam.description import TopologySettings
 from driver.sdam.monitor import MonitorSettings
+from driver.server_api import ServerApi
 from driver.socket_connection import ConnectionOptions, ssl_context
 from driver.uri import ConnectionString, parse_uri
 from driver.uri_options import coerce_keyword_options, validate_options
@@ -52,6 +53,8 @@ class ClientSettings:
     read_concern: ReadConcern
     # For tests only (not a URI option): see client_settings(min_heartbeat_frequency_ms=...).
     min_heartbeat_frequency_ms: float | None = None
+    # The declared Stable API version (never a URI option: versioned-api spec, "No URI Options").
+    server_api: ServerApi | None = None
 
     def get(self, name: str, default: Any = None) -> Any:
         """An effective URI option by canonical name (e.g. "appname"), or `default`."""
@@ -59,15 +62,18 @@ class ClientSettings:
 
 
 def client_settings(uri: str, *, resolver: Any = None, min_heartbeat_frequency_ms: float | None = None,
-                    **overrides: Any) -> ClientSettings:
+                    server_api: ServerApi | None = None, **overrides: Any) -> ClientSettings:
     """Parse the URI (resolving mongodb+srv), merge keyword overrides (URI option names), build once.
 
     Overrides are typed Python values merged into the parsed options as a mapping (no
     "k=v&..." text is built), then the cross-option rules run once on the result.
     `min_heartbeat_frequency_ms` is internal, for test runners only: it lowers SDAM's fixed
     minHeartbeatFrequencyMS (500 ms) for this client's monitors, as the unified test format
-    permits; it is not a URI option. None keeps the spec's value.
+    permits; it is not a URI option. None keeps the spec's value. `server_api` declares a
+    Stable API version (a `ServerApi`; the spec forbids it in the URI).
     """
+    if server_api is not None and not isinstance(server_api, ServerApi):
+        raise ConfigurationError(f"server_api must be a driver.ServerApi, not {type(server_api).__name__}")
     if min_heartbeat_frequency_ms is not None:
         if isinstance(min_heartbeat_frequency_ms, bool) or not isinstance(min_heartbeat_frequency_ms, (int, float)) \
                 or min_heartbeat_frequency_ms < 0:
@@ -83,8 +89,9 @@ def client_settings(uri: str, *, resolver: Any = None, min_heartbeat_frequency_m
         options = {**cs.options, **coerce_keyword_options(overrides)}
         validate_options(options, srv=cs.is_srv, n_hosts=len(cs.hosts))
         cs = replace(cs, options=options)
-    return build_settings(cs, min_heartbeat_frequency_ms=None if min_heartbeat_frequency_ms is None
-                          else float(min_heartbeat_frequency_ms))
+    settings = build_settings(cs, min_heartbeat_frequency_ms=None if min_heartbeat_frequency_ms is None
+                              else float(min_heartbeat_frequency_ms))
+    return settings if server_api is None else replace(settings, server_api=server_api)
 
 
 def build_settings(cs: ConnectionString, *, min_heartbeat_frequency_ms: float | None = None) -> ClientSettings:

@@ -23,7 +23,7 @@ def build_topology(settings: ClientSettings, events: EventBus) -> Topology:
         def connect(addr: str, connection_id: int) -> Any:
             conn, _reply, _rtt = open_connection(
                 addr, settings.connection, settings.credential, app_name=app_name,
-                compressors=compressors, load_balanced=load_balanced)
+                compressors=compressors, load_balanced=load_balanced, server_api=settings.server_api)
             conn.connection_id = connection_id
             return conn
         def on_populate_error(error: BaseException, pooled: Any) -> None:
@@ -36,7 +36,7 @@ def build_topology(settings: ClientSettings, events: EventBus) -> Topology:
         def connect(adopt: Any = None) -> Any:
             # `adopt` takes the connection before the handshake (driver.sdam.monitor.ConnectFn).
             return open_connection(address, settings.monitor_connection, None, app_name=app_name,
-                                   compressors=compressors, on_connection=adopt)
+                                   compressors=compressors, server_api=settings.server_api, on_connection=adopt)
         return connect
 
     factory = server_factory(pool_factory=pool_factory,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 from bson import Binary, Int64, Timestamp
 
-from mongocli.sandbox import change_journal, cluster_time, scram, snapshot_reads, transactions
+from mongocli.sandbox import change_journal, cluster_time, scram, server_api, snapshot_reads, transactions
 from mongocli.sandbox.engine_values import CODE_NAMES
 from mongocli.sandbox import users as users_module
 from mongocli.sandbox.failpoints import FailPointError
@@ -42,7 +42,7 @@ NO_AUTH_COMMANDS = HELLO_NAMES | {"ping", "buildInfo", "buildinfo", "saslStart",
                                   "authenticate", "logout", "getnonce"}
 ADMIN_ONLY = frozenset({"shutdown", "replSetStepDown", "replSetFreeze", "replSetGetStatus", "replSetGetConfig",
                         "configureFailPoint", "getLog", "getCmdLineOpts", "getParameter", "currentOp",
-                        "killOp", "hostInfo", "fsync"})
+                        "killOp", "hostInfo", "fsync", "setParameter"})
 # Data commands that write (refused on a secondary with NotWritablePrimary).
 WRITE_COMMANDS = frozenset({"insert", "update", "delete", "findAndModify", "create", "drop", "dropDatabase",
                             "createIndexes", "dropIndexes", "renameCollection", "collMod", "bulkWrite"})
@@ -109,6 +109,10 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
         # server reads the client metadata before the failpoint fires; SDAM tests fail it).
         app = cmd["client"].get("application")
         conn.app_name = app.get("name") if isinstance(app, Mapping) else None
+    if name in _HANDLERS or member.deployment.engine.handles(name):  # an unknown command: CommandNotFound
+        refused = server_api.check(name, cmd, member.deployment.parameters)
+        if refused is not None:
+            return _finish(conn, cmd, refused, None)
     action = member.failpoints.fail_command(name, conn.app_name) if name != "configureFailPoint" else None
     conn.current = {"command": cmd, "started": time.monotonic()}
     try:
@@ -515,8 +519,9 @@ async def _cmd_line_opts(conn: "Connection", db: str, cmd: dict) -> dict:
 async def _get_parameter(conn: "Connection", db: str, cmd: dict) -> dict:
     params = {"featureCompatibilityVersion": {"version": "8.0"},
               "authenticationMechanisms": list(scram.MECHANISMS), "logLevel": 0, "quiet": False,
-              "enableTestCommands": 1, "scramIterationCount": 10000, "scramSHA256IterationCount": 15000,
+              "enableTestCommands": True, "scramIterationCount": 10000, "scramSHA256IterationCount": 15000,
               "transactionLifetimeLimitSeconds": 60, "maxBSONDepth": 200}
+    params.update(conn.member.deployment.parameters)
     which = cmd.get("getParameter")
     if which == "*" or (isinstance(which, Mapping) and which.get("allParameters")):
         return {**params, "ok": 1.0}
@@ -524,6 +529,17 @@ async def _get_parameter(conn: "Connection", db: str, cmd: dict) -> dict:
     if not found:
         return error(72, "InvalidOptions", "no option found to get")
     return {**found, "ok": 1.0}
+
+
+@command("setParameter")
+async def _set_parameter(conn: "Connection", db: str, cmd: dict) -> dict:
+    return server_api.set_parameters(conn.member.deployment.parameters, cmd)
+
+
+@command(*server_api.TEST_COMMANDS)
+async def _api_test_command(conn: "Connection", db: str, cmd: dict) -> dict:
+    """The Stable API test commands (enableTestCommands): they succeed once the API checks pass."""
+    return {"ok": 1.0}
 
 
 @command("fsync")

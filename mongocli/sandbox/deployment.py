@@ -16,6 +16,7 @@ from mongocli.sandbox.cluster_time import ClusterClock
 from mongocli.sandbox.failpoints import FailPoints
 from mongocli.sandbox.oplog import Oplog
 from mongocli.sandbox.replication import Replication
+from mongocli.sandbox import server_api
 from mongocli.sandbox.users import UserStore
 from mongocli.sandbox.sessions import SessionStore
 from mongocli.sandbox.transactions import TransactionStore
@@ -125,6 +126,8 @@ class Deployment:
         self.auth = bool(users)
         self.users = UserStore(users)
         self.sessions = SessionStore()
+        # Server parameters set at startup or by setParameter (getParameter reports them).
+        self.parameters: dict[str, Any] = dict(server_api.DEFAULT_PARAMETERS)
         self.engine = engine if engine is not None else _default_engine()
         self.members = [
             Member(self, i, host, port + i if port else 0, arbiter=arbiter and i == count - 1) for i in range(count)

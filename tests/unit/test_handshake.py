@@ -7,8 +7,9 @@ import pytest
 
 import driver
 from driver.errors import ConfigurationError
+from driver.server_api import ServerApi
 from driver.handshake import (
-    HostInfo, build_hello, client_metadata, monitoring_hello, server_api_fields, truncate_metadata, uses_op_msg,
+    HostInfo, build_hello, client_metadata, monitoring_hello, truncate_metadata, uses_op_msg,
 )
 
 HOST = HostInfo(os_type="Linux", os_name="Debian GNU/Linux 12", architecture="x86_64",
@@ -110,7 +111,7 @@ def test_legacy_handshake_by_default():
     assert "loadBalanced" not in req.command
 
 
-@pytest.mark.parametrize("kwargs", [{"load_balanced": True}, {"server_api": {"apiVersion": "1", "apiStrict": True}}])
+@pytest.mark.parametrize("kwargs", [{"load_balanced": True}, {"server_api": ServerApi("1", strict=True)}])
 def test_hello_over_op_msg_with_server_api_or_load_balancer(kwargs):
     req = build_hello({}, **kwargs)
     assert req.legacy is False and list(req.command)[0] == "hello" and req.command["helloOk"] is True
@@ -120,7 +121,7 @@ def test_hello_over_op_msg_with_server_api_or_load_balancer(kwargs):
     assert "compression" not in req.command and "saslSupportedMechs" not in req.command
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"load_balanced": True}, {"server_api": {"apiVersion": "1"}},
+@pytest.mark.parametrize("kwargs", [{}, {"load_balanced": True}, {"server_api": ServerApi("1")},
                                     {"compressors": ["zlib"], "sasl_supported_mechs": "admin.u"}])
 def test_handshake_advertises_backpressure(kwargs):
     # client-backpressure spec, "Handshake changes": MUST add backpressure: true, in every form.
@@ -128,11 +129,6 @@ def test_handshake_advertises_backpressure(kwargs):
     assert req.command["backpressure"] is True
     # monitoring hellos after the handshake stay minimal (no metadata, no handshake-only fields)
     assert "backpressure" not in monitoring_hello(True)
-
-
-def test_server_api_fields_accept_both_spellings():
-    assert server_api_fields({"version": "1", "deprecation_errors": False}) == {
-        "apiVersion": "1", "apiDeprecationErrors": False}
 
 
 def test_after_handshake():

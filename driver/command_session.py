@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driver.errors import ConfigurationError
 from driver.read_preference import PRIMARY, ReadPreference
 from driver.transaction import ENDING_COMMANDS, TransactionState
+
+if TYPE_CHECKING:
+    from driver.retry_policy import Attempts
 
 # Causal-consistency spec, "Causally consistent read and write commands": the read commands of
 # the read-concern spec and the write commands accept readConcern.afterClusterTime; the unified
@@ -22,22 +25,23 @@ AFTER_CLUSTER_TIME_COMMANDS = frozenset({
 NO_READ_CONCERN_COMMANDS = frozenset({"getMore", "killCursors", "endSessions"})
 
 
-def attach_session(body: dict[str, Any], session: Any, op: Any, *, retryable_write: bool, new_txn: bool,
-                   address: str | None = None) -> bool:
+def attach_session(body: dict[str, Any], session: Any, attempts: Attempts, *, retryable_write: bool, new_txn: bool,
+                   user_command: bool = False, address: str | None = None) -> bool:
     """Add the session's fields to `body` (the command as sent); True when a retryable write's
     txnNumber was taken (the caller keeps it for the retry).
 
     Inside a transaction (and for commitTransaction/abortTransaction) the transaction decides:
     txnNumber, autocommit, startTransaction and its readConcern on the first command, no
     per-operation read or write concern (transactions spec, "Behavior of ... commands").
-    `op` is the executor's Operation: its attempt count and flags say what a retry must repeat.
+    `attempts` is the operation's retry_policy.Attempts: its count of commands sent and its flags
+    say what a retry must repeat. `user_command`: a runCommand, which gets no afterClusterTime.
     `address`: the mongos this command goes to, when the transaction must be pinned to one."""
     name = next(iter(body))
     txn = session.transaction
     if txn.active or name in ENDING_COMMANDS:
         session.apply(body, retryable_write=False, new_txn=False)  # lsid and last use
         if name in ENDING_COMMANDS:
-            if name == "commitTransaction" and op.attempts > 1 and not op.overload_retry:
+            if name == "commitTransaction" and attempts.sent > 1 and not attempts.overload_retry:
                 # Transactions spec, "Retry commitTransaction": the retry asks for w: "majority"
                 # (an overload retry repeats the command as it was: the server did not run it).
                 body["writeConcern"] = txn.commit_command(retry=True)["writeConcern"]
@@ -45,8 +49,8 @@ def attach_session(body: dict[str, Any], session: Any, op: Any, *, retryable_wri
             body.pop("readConcern", None)
             body.pop("writeConcern", None)
         # A retried first statement starts the transaction again (its first attempt did not).
-        starting = txn.state is TransactionState.STARTING or op.starts_transaction
-        op.starts_transaction = starting and name not in ENDING_COMMANDS
+        starting = txn.state is TransactionState.STARTING or attempts.starts_transaction
+        attempts.starts_transaction = starting and name not in ENDING_COMMANDS
         after = session.operation_time if (session.causal_consistency and not session.implicit
                                            and starting) else None
         body.update(txn.command_fields(name, session.server_session.txn_number, after_cluster_time=after,
@@ -66,7 +70,7 @@ def attach_session(body: dict[str, Any], session: Any, op: Any, *, retryable_wri
             read_concern["atClusterTime"] = session.snapshot_time
         body["readConcern"] = read_concern
     elif (session.causal_consistency and not session.implicit and session.operation_time is not None
-            and name in AFTER_CLUSTER_TIME_COMMANDS and not op.user_command):
+            and name in AFTER_CLUSTER_TIME_COMMANDS and not user_command):
         read_concern = dict(body.get("readConcern") or {})
         read_concern["afterClusterTime"] = session.operation_time
         body["readConcern"] = read_concern

@@ -1,17 +1,17 @@
-"""The one execution loop: select a server, check out, attach session/cluster fields, send, monitor, handle errors, retry once."""
+"""The one execution loop: select a server, check out, attach session/cluster fields, send, monitor, hand errors to SDAM, retry by policy."""
 
 from __future__ import annotations
 
 import itertools
 import threading
 import time
-from dataclasses import dataclass, field
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from bson import Int64
 
-from driver.socket_connection import check_reply
+from driver.command_session import attach_session, transaction_read_preference
 from driver.errors import (
     ConfigurationError,
     ConnectionFailure,
@@ -22,67 +22,64 @@ from driver.errors import (
 from driver.events.command import command_context
 from driver.read_preference import PRIMARY, ReadPreference
 from driver.retry import (
-    RETRY_TOKEN_RETURN_RATE,
     RETRYABLE_WRITES_UNSUPPORTED_MESSAGE,
     TokenBucket,
     add_retryable_write_label,
-    error_after_read_retry,
-    error_after_write_retry,
-    is_overload_error,
-    is_retryable_overload_error,
-    is_retryable_read_command,
-    is_retryable_write_command,
     overload_backoff_s,
     retryable_writes_unsupported,
-    should_retry_read,
     should_retry_write,
-    supports_retryable_reads,
-    supports_retryable_writes,
 )
+from driver.retry_policy import Attempts, OverloadPolicy, Retryable, Step, base_policy
 from driver.sdam.app_errors import Phase
-from driver.sdam.description import ServerType, TopologyType
-from driver.command_session import attach_session, transaction_read_preference
+from driver.sdam.description import ServerDescription, ServerType, TopologyType
 from driver.session import ClientSession, greater_cluster_time
+from driver.socket_connection import check_reply
 from driver.transaction import ENDING_COMMANDS, label_command_error
 from driver.wire import next_request_id
 
 if TYPE_CHECKING:
     from driver.context import ClientContext
+    from driver.sdam.server import Server
 
 _operation_ids = itertools.count(1)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Operation:
-    """One logical operation: a command for `db`, and how it may be routed and retried.
+    """One logical operation: a command for `db`, and how it may be routed and retried; never changed.
 
-    `read_preference` None means a write (a writable server). `retryable` is "write", "read"
-    or None. `address` pins the command to a server (getMore/killCursors on the cursor's
-    server). `unacknowledged` sends with moreToCome (w: 0) and returns no reply.
+    `read_preference` None means a write (a writable server). `retryable` says which retry
+    regime the operation is a candidate for (retry_policy.Retryable; "write"/"read" accepted).
+    `address` pins the command to a server (getMore/killCursors on the cursor's server).
+    `unacknowledged` sends with moreToCome (w: 0) and returns no reply. What changes from
+    attempt to attempt lives in retry_policy.Attempts.
     """
 
     db: str
     body: dict[str, Any]
     read_preference: ReadPreference | None = None
     session: ClientSession | None = None
-    retryable: str | None = None
+    retryable: Retryable | None = None
     sequences: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
     unacknowledged: bool = False
     address: str | None = None
     check: bool = True
     sessionless: bool = False  # never attach a session (endSessions itself)
-    # Set once the operation's txnNumber was taken: every later attempt reuses it.
-    txn_number_taken: bool = False
     # An aggregate ending in $out/$merge: a write that may still run on a secondary (5.0+).
     write_stage: bool = False
     # A command the caller wrote (runCommand): the driver adds no readConcern to it (read-write-
     # concern and causal-consistency specs); `explicit_read_preference`: given to this very call.
     user_command: bool = False
     explicit_read_preference: bool = False
-    attempts: int = 0  # commands sent so far (a retried commitTransaction asks for w: majority...)
-    overload_retry: bool = False  # ...unless the retry is for an overload error (client backpressure)
-    starts_transaction: bool = False  # an attempt carried startTransaction: its retries carry it too
     operation_id: int = field(default_factory=lambda: next(_operation_ids))
+
+    def __post_init__(self) -> None:
+        if self.retryable is not None and not isinstance(self.retryable, Retryable):
+            object.__setattr__(self, "retryable", Retryable(self.retryable))
+
+    @property
+    def command_name(self) -> str:
+        return next(iter(self.body))
 
 
 @dataclass(frozen=True)
@@ -120,34 +117,35 @@ class Executor:
         """Run `op` (with an implicit session when none is given and the write is acknowledged)."""
         if self.pending_kills:
             self.kill_pending_cursors()
-        implicit = None
-        if op.session is None and not op.unacknowledged and not op.sessionless:
-            implicit = op.session = ClientSession(self._context, implicit=True)
-        elif op.session is not None and op.unacknowledged and not op.session.implicit:
+        if op.session is not None and op.unacknowledged and not op.session.implicit:
             raise ConfigurationError("an unacknowledged write (w=0) cannot use an explicit session; "
                                      "drop the session or use an acknowledged write concern")
-        session = op.session
-        in_txn = session is not None and session.in_transaction and next(iter(op.body)) not in ENDING_COMMANDS
+        if op.session is not None or op.unacknowledged or op.sessionless:
+            return self._execute_in_session(op)
+        implicit = ClientSession(self._context, implicit=True)
         try:
-            if in_txn:
-                op.read_preference = transaction_read_preference(op.read_preference, session,
-                                                                 explicit=op.explicit_read_preference)
-            return self._run_with_retry(op)
-        except DriverError as exc:
-            if in_txn:
-                label_command_error(exc)  # transactions spec: network / selection errors are transient
-                session.transaction.unpin_after_error(exc, next(iter(op.body)))
-            raise
+            return self._execute_in_session(replace(op, session=implicit))
         finally:
-            if implicit is not None:
-                implicit.end_session()
-                op.session = None
+            implicit.end_session()
+
+    def _execute_in_session(self, op: Operation) -> Reply:
+        """Run `op`; inside a transaction, errors get the transaction's labels and may unpin it."""
+        session = op.session
+        ending = op.command_name in ENDING_COMMANDS
+        if session is None or not session.in_transaction or ending:
+            return self._run_with_retry(op, self._attempts(op, in_txn=False, ending=ending))
+        try:
+            return self._run_with_retry(op, self._attempts(op, in_txn=True, ending=False))
+        except DriverError as exc:
+            label_command_error(exc)  # transactions spec: network / selection errors are transient
+            session.transaction.unpin_after_error(exc, op.command_name)
+            raise
 
     def end_transaction(self, session: ClientSession, command: str) -> Reply:
         """commitTransaction / abortTransaction on admin: a retryable write of the session's transaction."""
         txn = session.transaction
         body = txn.commit_command(retry=False) if command == "commitTransaction" else txn.abort_command()
-        reply = self.execute(Operation("admin", body, session=session, retryable="write"))
+        reply = self.execute(Operation("admin", body, session=session, retryable=Retryable.WRITE))
         txn.note_reply(reply.document)
         document = reply.document or {}
         wce = document.get("writeConcernError")
@@ -169,106 +167,89 @@ class Executor:
             except DriverError:
                 pass  # the server will time the cursor out itself (10 minutes)
 
-    # -- the retry loop (retryable-writes / retryable-reads specs) -----------------------
-    def _run_with_retry(self, op: Operation) -> Reply:
-        session = op.session
-        ending = next(iter(op.body)) in ENDING_COMMANDS
-        in_txn = session is not None and session.in_transaction and not ending
+    # -- the retry loop: one state machine over named policies (driver/retry_policy.py) --
+    def _attempts(self, op: Operation, *, in_txn: bool, ending: bool) -> Attempts:
+        """The policies `op` runs under, and its attempt state before the first attempt."""
         # Transactions spec: commitTransaction/abortTransaction are retried once even with retryWrites off.
         retry_writes = self.retry_writes or ending
         # Judge the command with its document sequences merged back (multi updates / limit-0 deletes).
         whole = {**op.body, **op.sequences} if op.sequences else op.body
-        retry_write = (op.retryable == "write" and retry_writes and session is not None and not in_txn
-                       and is_retryable_write_command(whole))
-        retry_read = (op.retryable == "read" and self.retry_reads and not in_txn
-                      and is_retryable_read_command(whole))
-        errors: list[BaseException] = []
-        deprioritized: tuple[str, ...] = ()
-        attempt = 0
-        # One retry (retryable reads/writes specs), or up to maxAdaptiveRetries once any
-        # attempt failed with a SystemOverloadedError (client-backpressure spec).
-        max_retries = 1
+        policy = base_policy(op.retryable, whole, retry_writes=retry_writes, retry_reads=self.retry_reads,
+                             has_session=op.session is not None, in_transaction=in_txn)
         # Client backpressure: overload retries follow retryWrites for writes, retryReads for
         # reads, and need both for a runCommand (the driver cannot tell what it does).
         if op.user_command:
-            overload_retry_on = self.retry_writes and self.retry_reads
-        elif op.retryable == "write" or op.read_preference is None or op.write_stage:
-            overload_retry_on = retry_writes
+            overload_on = self.retry_writes and self.retry_reads
+        elif op.retryable is Retryable.WRITE or op.read_preference is None or op.write_stage:
+            overload_on = retry_writes
         else:
-            overload_retry_on = self.retry_reads
+            overload_on = self.retry_reads
+        overload = OverloadPolicy(overload_on, self.max_adaptive_retries, self.overload_retargeting)
+        pref = op.read_preference
+        if in_txn:  # the transaction's read preference, or one given to this very call
+            pref = transaction_read_preference(pref, op.session, explicit=op.explicit_read_preference)
+        return Attempts(policy, overload, self.retry_tokens, read_preference=pref, address=op.address)
 
-        def final_error(current: BaseException) -> BaseException:
-            if retry_write:
-                return error_after_write_retry(errors)
-            return error_after_read_retry(errors[-2] if len(errors) > 1 else errors[0], current)
+    def _run_with_retry(self, op: Operation, attempts: Attempts) -> Reply:
+        """SELECT a server -> SEND one attempt -> SUCCEEDED (return), or FAILED -> RETRY (SELECT again) or GIVE UP.
 
+        `attempts` holds the policies and what changes between attempts; its methods take every
+        decision (retry or not, which server, which error ends the operation). The one raise
+        site is at the end: the error `attempts.final_error()` chose.
+        """
         while True:
+            # SELECT
             try:
-                server = self._select(op, deprioritized)
+                server = self._select(op, attempts)
             except DriverError as exc:
-                if attempt == 0:
-                    raise
-                errors.append(exc)
-                raise final_error(exc) from None
+                attempts.selection_failed(exc)
+                break
             sd = self.topology.description.servers.get(server.address)
-            use_txn = retry_write and sd is not None and supports_retryable_writes(sd)
-            if attempt >= 1 and retry_write and not use_txn:
-                raise errors[0]  # the new server cannot retry: the original error stands (spec)
-            if attempt >= 1 and retry_read and (sd is None or not supports_retryable_reads(sd.max_wire_version)):
-                raise errors[0]
+            if not attempts.may_run_on(sd):
+                break  # a retry on a server that cannot retry: the first error stands
+            txn_number = attempts.policy.takes_txn_number(sd)
+            # SEND
             try:
-                # retryable-writes spec: one txnNumber per operation, taken by the first attempt
-                # that sends the command (an attempt that failed in check-out, e.g. with a
-                # PoolClearedError, sent nothing and must not make the retry reuse an old one).
-                reply = self._attempt(server, op, use_txn, new_txn=not op.txn_number_taken)
-                if use_txn and attempt < max_retries and reply.document is not None:
+                reply = self._attempt(server, op, attempts, txn_number)
+                if txn_number and attempts.may_retry_again and reply.document is not None:
                     self._raise_retryable_wce(reply.document, sd)
-                # Backpressure: every success refills the retry budget a little, a retried one more.
-                self.retry_tokens.deposit(RETRY_TOKEN_RETURN_RATE + (1 if attempt else 0))
-                return reply
             except DriverError as exc:
-                if use_txn and retryable_writes_unsupported(exc):
-                    raise ConfigurationError(RETRYABLE_WRITES_UNSUPPORTED_MESSAGE) from exc
-                if op.retryable == "write" and not isinstance(exc, ConfigurationError):
-                    add_retryable_write_label(exc, sd.max_wire_version if sd else None,
-                                              retry_writes=retry_writes and use_txn,
-                                              is_mongos=sd is not None and sd.type is ServerType.Mongos,
-                                              in_transaction=in_txn)
-                errors.append(exc)
-                overload = is_overload_error(exc)
-                if attempt >= 1 and not overload:
-                    # A retry failing for another reason shows the server is coping again.
-                    self.retry_tokens.deposit(1)
-                retryable = ((use_txn and should_retry_write(exc)) or (retry_read and should_retry_read(exc))
-                             or (overload_retry_on and is_retryable_overload_error(exc)))
-                if overload and retryable:
-                    max_retries = self.max_adaptive_retries
-                if not retryable or attempt >= max_retries:
-                    if attempt == 0:
-                        raise
-                    raise final_error(exc) from None
-                if overload and not self.retry_tokens.consume(1):
-                    if attempt == 0:
-                        raise  # the retry budget is spent: no retry
-                    raise final_error(exc) from None
-                attempt += 1
-                op.overload_retry = overload
-                if ending and session is not None:
+                # FAILED
+                step = self._failed(op, attempts, exc, sd, txn_number=txn_number)
+                if step is Step.GIVE_UP:
+                    break
+                # RETRY
+                attempts.next_attempt(server.address, step,
+                                      sharded=self.topology.description.type is TopologyType.Sharded)
+                if op.command_name in ENDING_COMMANDS and op.session is not None:
                     # Transactions spec, "When to unpin": retried commit/abort select a server afresh.
-                    session.transaction.unpin_after_error(exc, next(iter(op.body)))
-                    op.address = None
-                if overload:
-                    # Client backpressure: back off exponentially with jitter and, with
-                    # enableOverloadRetargeting, prefer another server than the overloaded one.
-                    if self.overload_retargeting:
-                        deprioritized = tuple(dict.fromkeys(deprioritized + (server.address,)))
-                    time.sleep(overload_backoff_s(attempt))
-                elif self.topology.description.type is TopologyType.Sharded:
-                    # Server selection spec, "deprioritized servers": a retry in a sharded
-                    # cluster prefers another mongos than the one that failed.
-                    deprioritized = (server.address,)
+                    op.session.transaction.unpin_after_error(exc, op.command_name)
+                    attempts.address = None
+                if step is Step.BACK_OFF_AND_RETRY:
+                    # Client backpressure: back off exponentially with jitter before an overload retry.
+                    time.sleep(overload_backoff_s(attempts.number))
+                continue
+            # SUCCEEDED
+            attempts.succeeded()
+            return reply
+        # GIVE UP
+        raise attempts.final_error()
 
-    def _raise_retryable_wce(self, reply: Mapping[str, Any], sd: Any) -> None:
+    def _failed(self, op: Operation, attempts: Attempts, exc: DriverError, sd: ServerDescription | None, *,
+                txn_number: bool) -> Step:
+        """Label the error as the retryable-writes spec says, then let the policies decide what follows."""
+        if txn_number and retryable_writes_unsupported(exc):
+            error = ConfigurationError(RETRYABLE_WRITES_UNSUPPORTED_MESSAGE)
+            error.__cause__ = exc
+            attempts.stop(error)
+            return Step.GIVE_UP
+        if op.retryable is Retryable.WRITE and not isinstance(exc, ConfigurationError):
+            # Only an attempt that took a txnNumber is a retryable write (never inside a transaction).
+            add_retryable_write_label(exc, sd.max_wire_version if sd else None, retry_writes=txn_number,
+                                      is_mongos=sd is not None and sd.type is ServerType.Mongos)
+        return attempts.failed(exc, txn_number=txn_number)
+
+    def _raise_retryable_wce(self, reply: Mapping[str, Any], sd: ServerDescription | None) -> None:
         """A retryable write whose reply carries a retryable writeConcernError is retried too."""
         wce = reply.get("writeConcernError")
         if not isinstance(wce, Mapping):
@@ -280,25 +261,25 @@ class Executor:
         if should_retry_write(error):
             raise error
 
-    def _select(self, op: Operation, deprioritized: Sequence[str]) -> Any:
+    def _select(self, op: Operation, attempts: Attempts) -> Server:
         session = op.session
-        if op.address is None and session is not None and session.transaction.pinned_address is not None and (
-                session.in_transaction or next(iter(op.body)) in ENDING_COMMANDS):
-            op.address = session.transaction.pinned_address  # transactions spec, "Mongos Pinning"
-        if op.address is not None:
-            server = self.topology.server(op.address)
+        if attempts.address is None and session is not None and session.transaction.pinned_address is not None and (
+                session.in_transaction or op.command_name in ENDING_COMMANDS):
+            attempts.address = session.transaction.pinned_address  # transactions spec, "Mongos Pinning"
+        if attempts.address is not None:
+            server = self.topology.server(attempts.address)
             if server is None:
-                raise ConnectionFailure(f"server {op.address} (where this cursor lives) has left the topology; "
-                                        "the cursor cannot continue")
+                raise ConnectionFailure(f"server {attempts.address} (where this cursor lives) has left the "
+                                        "topology; the cursor cannot continue")
             return server
-        if op.write_stage and op.read_preference is not None and not _secondary_write_stage_ok(
-                op.read_preference, self.topology.description):
-            op.read_preference = None  # run it as a write on the primary
-        criteria = "write" if op.read_preference is None else op.read_preference
-        return self.topology.select_server(criteria, deprioritized=deprioritized)
+        if op.write_stage and attempts.read_preference is not None and not _secondary_write_stage_ok(
+                attempts.read_preference, self.topology.description):
+            attempts.read_preference = None  # run it as a write on the primary
+        criteria = "write" if attempts.read_preference is None else attempts.read_preference
+        return self.topology.select_server(criteria, deprioritized=attempts.deprioritized)
 
     # -- one attempt ---------------------------------------------------------------------
-    def _attempt(self, server: Any, op: Operation, use_txn: bool, *, new_txn: bool) -> Reply:
+    def _attempt(self, server: Server, op: Operation, attempts: Attempts, txn_number: bool) -> Reply:
         pool = server.pool
         generation = pool.generation
         server.begin_operation()
@@ -311,7 +292,7 @@ class Executor:
                                                        generation=generation)
                 raise
             try:
-                document = self._send(server, pooled, op, use_txn, new_txn)
+                document = self._send(server, pooled, op, attempts, txn_number)
             except DriverError as exc:
                 if isinstance(exc, ConnectionFailure):
                     pooled.mark_errored()
@@ -330,9 +311,10 @@ class Executor:
         finally:
             server.end_operation()
 
-    def _send(self, server: Any, pooled: Any, op: Operation, use_txn: bool, new_txn: bool) -> dict[str, Any] | None:
+    def _send(self, server: Server, pooled: Any, op: Operation, attempts: Attempts,
+              txn_number: bool) -> dict[str, Any] | None:
         conn = pooled.connection
-        body = self._prepare(server, op, use_txn, new_txn)
+        body = self._prepare(server, op, attempts, txn_number)
         publish = bool(self.events)
         ctx = None
         if publish:
@@ -371,7 +353,7 @@ class Executor:
             self.events.publish(ctx.succeeded(reply, duration_ms))
         return reply
 
-    def _prepare(self, server: Any, op: Operation, use_txn: bool, new_txn: bool) -> dict[str, Any]:
+    def _prepare(self, server: Server, op: Operation, attempts: Attempts, txn_number: bool) -> dict[str, Any]:
         """The command as sent: lsid/txnNumber, $clusterTime, $readPreference, afterClusterTime."""
         body = dict(op.body)
         topology = self.topology.description
@@ -381,11 +363,15 @@ class Executor:
             supported = topology.logical_session_timeout_minutes is not None or (
                 sd is not None and sd.logical_session_timeout_minutes is not None)
             if supported:
-                op.attempts += 1
+                attempts.sent += 1
                 sharded = topology.type is TopologyType.Sharded
-                if attach_session(body, session, op, retryable_write=use_txn, new_txn=new_txn,
+                # retryable-writes spec: one txnNumber per operation, taken by the first attempt
+                # that sends the command (an attempt that failed in check-out, e.g. with a
+                # PoolClearedError, sent nothing and must not make the retry reuse an old one).
+                if attach_session(body, session, attempts, user_command=op.user_command, retryable_write=txn_number,
+                                  new_txn=not attempts.txn_number_taken,
                                   address=server.address if sharded else None):
-                    op.txn_number_taken = True
+                    attempts.txn_number_taken = True
             elif not session.implicit:
                 raise ConfigurationError(f"server {server.address} does not support sessions "
                                          "(no logicalSessionTimeoutMinutes in its hello); run without a session")
@@ -394,7 +380,7 @@ class Executor:
             cluster_time = greater_cluster_time(cluster_time, session.cluster_time)
         if cluster_time is not None and sd is not None and sd.max_wire_version >= 6:
             body["$clusterTime"] = cluster_time
-        pref = op.read_preference
+        pref = attempts.read_preference
         if pref is not None and sd is not None:
             document = _read_preference_document(pref, topology.type, sd.type)
             if document is not None:

@@ -30,7 +30,8 @@ class FakeSession:
 
 
 def _op(**kw):
-    fields = {"attempts": 1, "overload_retry": False, "starts_transaction": False, "user_command": False, **kw}
+    """The attempt state attach_session reads and writes (retry_policy.Attempts' fields)."""
+    fields = {"sent": 1, "overload_retry": False, "starts_transaction": False, **kw}
     return SimpleNamespace(**fields)
 
 
@@ -41,7 +42,8 @@ def test_causal_reads_and_writes_get_after_cluster_time_but_run_command_does_not
         attach_session(body, FakeSession(operation_time=t), _op(), retryable_write=False, new_txn=False)
         assert body["readConcern"] == {"afterClusterTime": t}, name
     body = {"find": "c"}
-    attach_session(body, FakeSession(operation_time=t), _op(user_command=True), retryable_write=False, new_txn=False)
+    attach_session(body, FakeSession(operation_time=t), _op(), user_command=True, retryable_write=False,
+                   new_txn=False)
     assert "readConcern" not in body
     body = {"getMore": 1}
     attach_session(body, FakeSession(operation_time=t), _op(), retryable_write=False, new_txn=False)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bson import ObjectId
 
 from driver.errors import ProtocolError
-from driver.sdam.description import ServerDescription, ServerType, TopologyVersion
+from driver.sdam.description import CheckFailure, ServerDescription, ServerType, TopologyVersion
 
 DEFAULT_PORT = 27017
 
@@ -116,10 +116,12 @@ def normalize_address(address: str) -> str:
 
 
 def unknown_server(address: str, error: str | None = None,
-                   topology_version: TopologyVersion | None = None) -> ServerDescription:
-    """A default ServerDescription of type Unknown (a failed check, or a server marked Unknown)."""
+                   topology_version: TopologyVersion | None = None,
+                   failure: CheckFailure | None = None) -> ServerDescription:
+    """A default ServerDescription of type Unknown (a failed check, or a server marked Unknown);
+    `failure` says whether the server was unreachable or answered and was rejected."""
     return ServerDescription(address=normalize_address(address), error=error,
-                             topology_version=topology_version)
+                             topology_version=topology_version, failure=failure)
 
 
 def load_balancer_server(address: str) -> ServerDescription:
@@ -193,18 +195,19 @@ def server_description_from_hello(address: str, reply: Mapping[str, Any] | None,
     address = normalize_address(address)
     if reply is None or error is not None:
         return ServerDescription(address=address, error=error or "no hello reply",
-                                 last_update_time_ms=now_ms)
+                                 failure=CheckFailure.UNREACHABLE, last_update_time_ms=now_ms)
     if not reply.get("ok"):
         errmsg = reply.get("errmsg") or "hello command failed"
         code = reply.get("code")
         message = f"hello to {address} failed: {errmsg}" + (f" (code {code})" if code is not None else "")
-        return ServerDescription(address=address, error=message, last_update_time_ms=now_ms,
-                                 raw_reply=reply)
+        return ServerDescription(address=address, error=message, failure=CheckFailure.REJECTED,
+                                 last_update_time_ms=now_ms, raw_reply=reply)
 
     try:
         limits = check_hello(address, reply)
     except ProtocolError as exc:
-        return ServerDescription(address=address, error=str(exc), last_update_time_ms=now_ms, raw_reply=reply)
+        return ServerDescription(address=address, error=str(exc), failure=CheckFailure.REJECTED,
+                                 last_update_time_ms=now_ms, raw_reply=reply)
     server_type = server_type_from_hello(reply)
     last_write = reply.get("lastWrite")
     last_write_ms = _datetime_ms(last_write.get("lastWriteDate")) if isinstance(last_write, Mapping) else None

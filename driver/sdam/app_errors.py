@@ -16,7 +16,7 @@ from driver.errors import (
     WaitQueueTimeout,
 )
 from driver.hello import normalize_address, parse_topology_version, unknown_server
-from driver.sdam.description import TopologyDescription, TopologyType, TopologyVersion
+from driver.sdam.description import CheckFailure, TopologyDescription, TopologyType, TopologyVersion
 from driver.sdam.transitions import compare_topology_version, update_topology
 
 # SDAM "not writable primary" and "node is recovering": numeric codes decide, never code names.
@@ -165,7 +165,7 @@ def handle_application_error(topology: TopologyDescription, address: str, error_
             return ErrorOutcome(topology, clear_pool=clear)
         what = f"server {address} answered code {code}: {message}" if code is not None else \
             f"server {address} answered: {message}"
-        unknown = unknown_server(address, what, topology_version=topology_version)
+        unknown = unknown_server(address, what, topology_version=topology_version, failure=CheckFailure.REJECTED)
         return ErrorOutcome(update_topology(topology, unknown), clear_pool=clear, request_check=True)
 
     if kind is ErrorKind.TIMEOUT and phase is Phase.ESTABLISHED:
@@ -179,7 +179,8 @@ def handle_application_error(topology: TopologyDescription, address: str, error_
     if load_balanced:
         return ErrorOutcome(topology, clear_pool=True)
     what = f"{kind.value} error on {address} ({phase.value})" + (f": {message}" if message else "")
-    return ErrorOutcome(update_topology(topology, unknown_server(address, what)), clear_pool=True,
+    failure = CheckFailure.REJECTED if kind is ErrorKind.AUTH else CheckFailure.UNREACHABLE
+    return ErrorOutcome(update_topology(topology, unknown_server(address, what, failure=failure)), clear_pool=True,
                         cancel_check=True)
 
 

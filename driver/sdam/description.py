@@ -43,6 +43,17 @@ class TopologyType(str, enum.Enum):
     LoadBalanced = "LoadBalanced"
 
 
+class CheckFailure(str, enum.Enum):
+    """Why a server is Unknown with an error: it never answered, or it answered and was set aside.
+
+    Data for messages (the CLI tells "nothing listens there" from "something answered, but not
+    a server we can use"); SDAM's rules never read it.
+    """
+
+    UNREACHABLE = "unreachable"  # no reply: connect refused or timed out, connection lost, network error
+    REJECTED = "rejected"        # a reply came and was refused: hello ok: 0, invalid hello, auth, state change
+
+
 @dataclass(frozen=True)
 class TopologyVersion:
     """A server's {processId, counter}; orders states of one process (SDAM "topologyVersion")."""
@@ -62,6 +73,7 @@ class ServerDescription:
     address: str
     type: ServerType = ServerType.Unknown
     error: str | None = None
+    failure: CheckFailure | None = None         # with `error`: unreachable or answered-but-rejected
     round_trip_time_ms: float | None = None      # EWMA average, SDAM "roundTripTime"
     min_round_trip_time_ms: float | None = None  # CSOT: minimum over the last samples
     last_write_date_ms: float | None = None      # lastWrite.lastWriteDate, ms since epoch

@@ -17,7 +17,7 @@ from driver.hello import server_description_from_hello, unknown_server
 from driver.lazy_log import LazyLogger
 from driver.option_defaults import DEFAULTS
 from driver.option_defaults import MIN_HEARTBEAT_FREQUENCY_MS as _SPEC_MIN_HEARTBEAT_MS
-from driver.sdam.description import ServerDescription, ServerType, TopologyVersion
+from driver.sdam.description import CheckFailure, ServerDescription, ServerType, TopologyVersion
 from driver.sdam.rtt import RttStats
 
 _log = LazyLogger("driver.monitor")
@@ -224,7 +224,10 @@ class Monitor:
                 self.address, duration_ms=duration_ms, error=exc, awaited=awaited))
             if self._cancels != cancels or self._stop.is_set():
                 raise _CheckCancelled() from exc
-            return unknown_server(self.address, error=str(exc)), exc
+            # A network error: nothing answered. Anything else (ok: 0, an invalid or
+            # undecodable reply) came from the server and was refused: the CLI says which.
+            failure = CheckFailure.UNREACHABLE if is_network_error(exc) else CheckFailure.REJECTED
+            return unknown_server(self.address, error=str(exc), failure=failure), exc
         duration_ms = (self._clock() - started) * 1000.0
         # RTT comes from handshakes and polls, never from streamed replies (RTT monitor's job).
         if rtt_ms is not None:

@@ -10,7 +10,7 @@ from driver.errors import ConfigurationError, DriverError, ServerSelectionTimeou
 from driver.events.listeners import EventBus
 from driver.hello import load_balancer_server
 from driver.sdam import app_errors, selection, transitions
-from driver.sdam.description import (ServerDescription, ServerType, TopologyDescription,
+from driver.sdam.description import (CheckFailure, ServerDescription, ServerType, TopologyDescription,
                                      TopologySettings)
 from driver.events import sdam as sdam_events
 
@@ -263,13 +263,38 @@ class Topology:
             rtt = f"{sd.round_trip_time_ms:.1f} ms" if sd.round_trip_time_ms is not None else "n/a"
             line = f"  {address}: {sd.type.value}, rtt {rtt}"
             if sd.error:
-                line += f", last error: {sd.error}"
-            if address in reasons:
+                line += f", {_FAILURE_WORDS.get(sd.failure, 'last error')}: {sd.error}"
+            if address in reasons and not (sd.error and sd.type is ServerType.Unknown):  # the error says why
                 line += f"; not suitable: {reasons[address]}"
             lines.append(line)
         if not snapshot.servers:
             lines.append("  no servers are known (all seeds were removed from the topology)")
-        if all(sd.type is ServerType.Unknown for sd in snapshot.servers.values()):
-            lines.append("  Hint: no server answered; check the address, that the server runs, "
-                         "and firewalls (connectTimeoutMS bounds each attempt).")
+        hint = unknown_servers_hint(snapshot)
+        if hint:
+            lines.append(f"  Hint: {hint}")
         return "\n".join(lines)
+
+
+_FAILURE_WORDS = {CheckFailure.UNREACHABLE: "unreachable",
+                  CheckFailure.REJECTED: "answered but was rejected"}
+
+
+def rejected_servers(snapshot: TopologyDescription) -> list[str]:
+    """Addresses of the servers that answered their last check and whose answer was refused."""
+    return sorted(a for a, sd in snapshot.servers.items() if sd.failure is CheckFailure.REJECTED)
+
+
+def unknown_servers_hint(snapshot: TopologyDescription) -> str | None:
+    """What to check when no server is known: nothing answered, or servers answered and were
+    rejected (each one's reason is on its line); None while some server is known."""
+    if not snapshot.servers or any(sd.type is not ServerType.Unknown for sd in snapshot.servers.values()):
+        return None
+    rejected = rejected_servers(snapshot)
+    if not rejected:
+        return ("no server answered; check the address, that the server runs, "
+                "and firewalls (connectTimeoutMS bounds each attempt).")
+    others = len(snapshot.servers) - len(rejected)
+    return (f"{', '.join(rejected)} answered, but {'its reply was' if len(rejected) == 1 else 'their replies were'} "
+            "rejected (reason on each line above): not a MongoDB server mongocli can use, a misconfigured "
+            "server, or wrong settings for it; waiting will not change that"
+            + (f"; {others} other server(s) did not answer." if others else "."))

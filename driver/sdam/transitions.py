@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 from bson import ObjectId
 
 from driver.hello import normalize_address, unknown_server
-from driver.sdam.description import (ServerDescription, ServerType, TopologyDescription,
+from driver.sdam.description import (CheckFailure, ServerDescription, ServerType, TopologyDescription,
                                      TopologySettings, TopologyType, TopologyVersion)
 
 # Wire protocol range this driver speaks (SDAM "clientMinWireVersion and clientMaxWireVersion").
@@ -176,7 +176,7 @@ def update_single(d: _Draft, sd: ServerDescription) -> None:
     if wanted is not None and sd.type is not ServerType.Unknown and sd.set_name != wanted:
         d.servers[sd.address] = unknown_server(
             sd.address, f"server {sd.address} reports setName {sd.set_name!r}, but replicaSet={wanted!r} "
-                        "was requested")
+                        "was requested", failure=CheckFailure.REJECTED)
 
 
 def update_load_balanced(d: _Draft, sd: ServerDescription) -> None:
@@ -305,7 +305,7 @@ def update_rs_from_primary(d: _Draft, sd: ServerDescription) -> None:
         d.servers[sd.address] = unknown_server(
             sd.address, f"{STALE_PRIMARY_MISMATCH}: {sd.address} reported electionId {sd.election_id}, "
                         f"setVersion {sd.set_version}; newest seen electionId {d.max_election_id}, "
-                        f"setVersion {d.max_set_version}")
+                        f"setVersion {d.max_set_version}", failure=CheckFailure.REJECTED)
         check_if_has_primary(d)
         return
     for address, other in list(d.servers.items()):

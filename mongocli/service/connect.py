@@ -14,8 +14,8 @@ from driver.events import sdam as sdam_events
 from driver.events.listeners import EventBus
 from driver.hello import server_description_from_hello
 from driver.read_preference import ReadPreference
-from driver.sdam.description import ServerDescription, ServerType, TopologyDescription
-from driver.sdam.topology import Topology
+from driver.sdam.description import CheckFailure, ServerDescription, ServerType, TopologyDescription
+from driver.sdam.topology import Topology, rejected_servers, unknown_servers_hint
 from driver.topology_builder import build_topology
 from mongocli.service.options import ConnectOptions
 
@@ -101,7 +101,9 @@ class FirstChecks:
         timeout_ms = topology.settings.server_selection_timeout_ms
         snapshot, decided = wait_until(topology, self._decided, timeout_ms)
         if decided and not snapshot.known_servers:
-            raise Unreachable(self._explain(topology, snapshot))
+            # A server that answered is not "unreachable": the message says what it answered.
+            error = ServerSelectionTimeout if rejected_servers(snapshot) else Unreachable
+            raise error(self._explain(topology, snapshot))
         if not decided:
             # The whole serverSelectionTimeoutMS passed with no server known (e.g. servers that
             # accept and never answer): the command's own selection would wait it a second time
@@ -112,7 +114,10 @@ class FirstChecks:
     def _decided(self, td: TopologyDescription) -> bool:
         if td.known_servers or not td.servers:
             return True
-        return all(_is_hopeless(self.failures.get(address)) for address in td.servers)
+        # A server that answered and was rejected (an invalid hello, ok: 0) says the same on
+        # every re-check: as hopeless as a refused port.
+        return all(_is_hopeless(self.failures.get(address)) or sd.failure is CheckFailure.REJECTED
+                   for address, sd in td.servers.items())
 
     def _explain(self, topology: Topology, td: TopologyDescription) -> str:
         wait_hint = "(--wait or --server-selection-timeout-ms waits for servers that may come up)"
@@ -125,9 +130,15 @@ class FirstChecks:
                 lines.append(f"  Hint: the URI asks for replicaSet={wanted!r}; use the set name the "
                              "members report, or leave replicaSet out to connect directly.")
             return "\n".join(lines)
-        lines = [f"no server can be reached now {wait_hint}:"]
-        for address in sorted(td.servers):
-            lines.append(f"  {address}: {self.failures.get(address)}")
+        rejected = rejected_servers(td)
+        lines = [f"no server can be {'used' if rejected else 'reached'} now {wait_hint}:"]
+        for address, sd in sorted(td.servers.items()):
+            if address in rejected:
+                lines.append(f"  {address}: answered but was rejected: {sd.error}")
+            else:
+                lines.append(f"  {address}: {self.failures.get(address)}")
+        if rejected:
+            lines.append(f"  Hint: {unknown_servers_hint(td)}")
         return "\n".join(lines)
 
 
@@ -192,4 +203,5 @@ def no_server_answered(topology: Topology, snapshot: TopologyDescription, waited
     last error and a hint."""
     timeout_ms = topology.settings.server_selection_timeout_ms
     explanation = topology.explain(ReadPreference(mode="nearest"), snapshot, timeout_ms).splitlines()[1:]
-    return "\n".join([f"no server answered {waited}; topology is {snapshot.type.value}."] + explanation)
+    what = "no usable server" if rejected_servers(snapshot) else "no server answered"
+    return "\n".join([f"{what} {waited}; topology is {snapshot.type.value}."] + explanation)

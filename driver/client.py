@@ -18,19 +18,22 @@ from driver.read_concern import ReadConcern
 from driver.read_preference import PRIMARY_PREFERRED, ReadPreference
 from driver.retry import TokenBucket
 from driver.session import ClientSession, end_sessions_commands
-from driver.settings import client_settings
+from driver.settings import ClientSettings, client_settings
 from driver.topology_builder import build_topology
 from driver.write_concern import WriteConcern
 
+DEFAULT_URI = "mongodb://localhost:27017"
 # Sessions spec, "endSessions": best effort at close; do not make close() wait long for it.
 END_SESSIONS_SELECTION_TIMEOUT_MS = 1_000
 
 
 class Client:
-    """A MongoDB client: `Client(uri, *, event_listeners=(), **uri_options)`.
+    """A MongoDB client: `Client(uri, *, event_listeners=(), **uri_options)` or `Client(settings=...)`.
 
     Options use URI option names (heartbeatFrequencyMS, retryWrites, retryReads, appname,
-    serverSelectionTimeoutMS, w, readPreference, ...) and override the URI's. Monitoring
+    serverSelectionTimeoutMS, w, readPreference, ...) and override the URI's. `settings`: a
+    ClientSettings already built by `driver.settings.client_settings` (the command line builds
+    and checks them once, then hands them over; they are not parsed again). Monitoring
     starts at construction; `close()` (or leaving a `with` block) ends sessions and stops it.
     `events` delivers every command, pool, SDAM and heartbeat event to its subscribers.
 
@@ -39,9 +42,16 @@ class Client:
     runners to), so fail-point tests recover quickly. Applications leave it unset.
     """
 
-    def __init__(self, uri: str = "mongodb://localhost:27017", *, event_listeners: Iterable[Callable[[Any], None]] = (),
+    def __init__(self, uri: str | None = None, *, settings: ClientSettings | None = None,
+                 event_listeners: Iterable[Callable[[Any], None]] = (),
                  min_heartbeat_frequency_ms: float | None = None, **options: Any) -> None:
-        self._settings = client_settings(uri, min_heartbeat_frequency_ms=min_heartbeat_frequency_ms, **options)
+        if settings is None:
+            settings = client_settings(DEFAULT_URI if uri is None else uri,
+                                       min_heartbeat_frequency_ms=min_heartbeat_frequency_ms, **options)
+        elif uri is not None or options or min_heartbeat_frequency_ms is not None:
+            raise ConfigurationError("Client(settings=...) takes the settings as built; give no URI or "
+                                     "options beside them (build them into the settings instead)")
+        self._settings = settings
         self.events = EventBus()
         for listener in event_listeners:
             self.events.subscribe(listener)

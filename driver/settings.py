@@ -56,6 +56,11 @@ class ClientSettings:
     # The declared Stable API version (never a URI option: versioned-api spec, "No URI Options").
     server_api: ServerApi | None = None
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The URI's warnings: unknown options, invalid values ignored (uri-options spec)."""
+        return tuple(self.connection_string.warnings)
+
     def get(self, name: str, default: Any = None) -> Any:
         """An effective URI option by canonical name (e.g. "appname"), or `default`."""
         return self.options.get(name, default)

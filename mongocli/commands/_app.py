@@ -35,7 +35,7 @@ class App:
 
     def preflight(self) -> None:
         """Check the options without connecting (exit 2 at once when invalid); warnings to stderr."""
-        for warning in self.options.preflight():
+        for warning in self.options.settings().warnings:
             self.warn(warning)
 
     @contextmanager

@@ -16,6 +16,7 @@ from driver.hello import server_description_from_hello
 from driver.read_preference import ReadPreference
 from driver.sdam.description import CheckFailure, ServerDescription, ServerType, TopologyDescription
 from driver.sdam.topology import Topology, rejected_servers, unknown_servers_hint
+from driver.settings import ClientSettings
 from driver.topology_builder import build_topology
 from mongocli.service.options import ConnectOptions
 
@@ -25,13 +26,14 @@ def open_topology(options: ConnectOptions, listener: Callable[[Any], None] | Non
                   warn: Callable[[str], None] | None = None) -> Iterator[Topology]:
     """A live, opened topology for the duration of the block; `listener` sees every driver event.
 
-    The options are checked first (ConnectOptions.preflight); `warn` receives the URI's warnings.
+    The settings are built and checked once first (ConnectOptions.settings); `warn` receives the
+    URI's warnings.
     """
-    _check(options, warn)
+    settings = checked_settings(options, warn)
     bus = EventBus()
     if listener is not None:
         bus.subscribe(listener)
-    topology = build_topology(options.settings(), bus)
+    topology = build_topology(settings, bus)
     topology.open()
     try:
         yield topology
@@ -44,15 +46,15 @@ def open_client(options: ConnectOptions, listener: Callable[[Any], None] | None 
                 warn: Callable[[str], None] | None = None, *, verify: bool = False) -> Iterator[Client]:
     """A driver Client for the block (monitoring started), closed afterwards.
 
-    The options are checked first (ConnectOptions.preflight); `warn` receives the URI's warnings.
-    `verify` runs ping before the block (the shell: a wrong password is exit 4 at connect, as
+    The settings are built and checked once first (ConnectOptions.settings), then handed to the
+    Client as they are; `warn` receives the URI's warnings. `verify` runs ping before the block (the shell: a wrong password is exit 4 at connect, as
     for every command, not an error inside the session). Unless the user asked to wait (`options.fail_fast` is False), first waits for the first
     check of every seed and raises Unreachable at once when none can ever answer now.
     """
-    _check(options, warn)
+    settings = checked_settings(options, warn)
     first_checks = FirstChecks()
     listeners = [first_checks] + ([listener] if listener else [])
-    client = Client(options.connection_uri(), event_listeners=listeners, **options.overrides())
+    client = Client(settings=settings, event_listeners=listeners)
     try:
         if options.fail_fast:
             first_checks.raise_if_hopeless(client.topology)
@@ -63,13 +65,16 @@ def open_client(options: ConnectOptions, listener: Callable[[Any], None] | None 
         client.close()
 
 
-def _check(options: ConnectOptions, warn: Callable[[str], None] | None) -> None:
-    for warning in options.preflight():
-        if warn is not None:
+def checked_settings(options: ConnectOptions, warn: Callable[[str], None] | None = None) -> ClientSettings:
+    """The options' ClientSettings, built and checked once (exit 2 when invalid); warnings to `warn`."""
+    settings = options.settings()
+    if warn is not None:
+        for warning in settings.warnings:
             warn(warning)
-    if options.tls_allow_invalid_certificates and warn is not None:
-        warn("--tlsAllowInvalidCertificates: the server's certificate is not checked; "
-             "anyone on the path can impersonate it")
+        if options.tls_allow_invalid_certificates:
+            warn("--tlsAllowInvalidCertificates: the server's certificate is not checked; "
+                 "anyone on the path can impersonate it")
+    return settings
 
 
 class Unreachable(ServerSelectionTimeout):

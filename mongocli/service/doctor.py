@@ -82,7 +82,7 @@ def run_doctor(options: ConnectOptions, on_step: Callable[[Step], None] | None =
 
     def parse() -> tuple[str, str] | str:
         parsed["cs"] = parse_uri(options.connection_uri())
-        parsed["warnings"] = options.preflight()
+        parsed["warnings"] = options.settings().warnings
         cs = parsed["cs"]
         text = f"{cs.scheme}, {len(cs.hosts)} host(s), options {sorted(cs.options)}"
         return (WARN, text + "; " + "; ".join(parsed["warnings"])) if parsed["warnings"] else text

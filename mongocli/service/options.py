@@ -1,13 +1,16 @@
 """The command line's connection options (mongosh-style flags over a URI), checked once, up front.
 
-Light at import time (no driver import until `settings()`/`preflight()`), since the root group
+Light at import time (no driver import until `settings()`), since the root group
 builds a ConnectOptions for every command, `--help` included.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from driver.settings import ClientSettings
 
 DEFAULT_URI = "mongodb://127.0.0.1:27017"
 
@@ -50,6 +53,8 @@ class ConnectOptions:
     tls_allow_invalid_certificates: bool | None = None
     read_preference: str | None = None
     wait: bool = False
+    # The settings built from these (immutable) options, once: see settings().
+    _built: dict[str, ClientSettings] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def with_changes(self, **changes: Any) -> "ConnectOptions":
         return replace(self, **changes)
@@ -94,34 +99,32 @@ class ConnectOptions:
                 found.update({raw, unquote(raw)})
         return tuple(sorted((s for s in found if s), key=len, reverse=True))
 
-    def settings(self) -> Any:
-        """Parse the URI and apply the overrides: the driver's ClientSettings (raises on bad input)."""
-        from driver.settings import client_settings
-        return client_settings(self.connection_uri(), **self.overrides())
-
-    def preflight(self) -> tuple[str, ...]:
-        """Check everything that can be checked without a server; return the URI's warnings.
+    def settings(self) -> ClientSettings:
+        """The driver's ClientSettings, built once from the URI and the flags (later calls return
+        the same object), checked as far as possible without a server; connect.py hands them to
+        `Client(settings=...)` / `build_topology`, so nothing parses the URI a second time.
 
         Raises the driver's InvalidURI/ConfigurationError (exit 2) at once for an invalid option
         value (`tls=ture`, `readPreference=bogus`, `connectTimeoutMS=abc`), an unreadable TLS
         file or a too-long appname: otherwise they surface after serverSelectionTimeoutMS as
-        "no suitable server" or, worse, are dropped (issue 11 item 4).
+        "no suitable server" or, worse, are dropped (issue 11 item 4). The URI's other warnings
+        (unknown options) are `settings.warnings`.
         """
-        from driver.socket_connection import ssl_context
+        built = self._built.get("settings")
+        if built is not None:
+            return built
         from driver.errors import ConfigurationError
-        from driver.handshake import client_metadata
+        from driver.settings import client_settings
 
-        settings = self.settings()
-        warnings = tuple(settings.connection_string.warnings)
+        # client_settings itself rejects a missing/bad tlsCAFile and a too-long appname.
+        settings = client_settings(self.connection_uri(), **self.overrides())
         # uri-options spec: invalid values are warnings for a library; a command line that was
         # told `tls=ture` must not connect in plain text, so those are errors here.
-        invalid = [w for w in warnings if w.startswith("invalid value")]
+        invalid = [w for w in settings.warnings if w.startswith("invalid value")]
         if invalid:
             raise ConfigurationError("; ".join(invalid).replace(" ignored:", ":"))
-        client_metadata(settings.get("appname"))          # appname over 128 bytes raises
-        if settings.connection.tls:
-            ssl_context(settings.connection)               # missing/bad tlsCAFile raises
-        return warnings
+        self._built["settings"] = settings
+        return settings
 
 
 def uri_from_host(host: str, port: int | None) -> str:

@@ -108,3 +108,40 @@ def test_settings_are_frozen_and_built_once() -> None:
         s.connection = None  # type: ignore[misc]
     with pytest.raises(TypeError):
         s.options["w"] = 0  # type: ignore[index]
+
+
+def test_a_client_takes_settings_built_elsewhere_as_they_are() -> None:
+    settings = client_settings(URI, appname="built once", serverSelectionTimeoutMS=1)
+    with Client(settings=settings) as client:
+        assert client.options["appname"] == "built once"
+        assert client.topology.settings is settings.topology  # the same objects, not a re-parse
+    with pytest.raises(ConfigurationError, match="settings"):
+        Client(settings=settings, appname="other")
+    with pytest.raises(ConfigurationError, match="settings"):
+        Client(URI, settings=settings)
+
+
+def test_the_command_line_builds_settings_once_and_hands_them_to_the_client(monkeypatch) -> None:
+    import driver.client
+    import driver.settings
+    from mongocli.service.connect import open_client
+    from mongocli.service.options import ConnectOptions
+
+    built: list[str] = []
+    real = driver.settings.client_settings
+
+    def counting(uri: str, **kw: object) -> object:
+        built.append(uri)
+        return real(uri, **kw)
+
+    monkeypatch.setattr(driver.settings, "client_settings", counting)
+    monkeypatch.setattr(driver.client, "client_settings", counting)
+    options = ConnectOptions(uri=URI + "/?appname=cli&unknownOption=1", connect_timeout_ms=250,
+                             server_selection_timeout_ms=1)
+    warnings: list[str] = []
+    with open_client(options, warn=warnings.append) as client:
+        assert client.options["connectTimeoutMS"] == 250 and client.options["appname"] == "cli"
+        assert options.settings() is options.settings()  # later checks reuse the one build
+    assert built == [URI + "/?appname=cli&unknownOption=1"]
+    assert warnings == ["unknown URI option 'unknownOption' ignored"]
+    assert options.with_changes(connect_timeout_ms=300).settings().connection.connect_timeout_ms == 300

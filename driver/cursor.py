@@ -31,7 +31,7 @@ class Cursor:
                  find: Mapping[str, Any] | None = None, read_preference: ReadPreference | None = None,
                  session: ClientSession | None = None, batch_size: int = 0, limit: int = 0,
                  comment: Any = None, max_await_time_ms: int | None = None, retryable: str | None = "read",
-                 write_stage: bool = False) -> None:
+                 write_stage: bool = False, user_command: bool = False) -> None:
         if (body is None) == (find is None):
             raise ConfigurationError("Cursor needs exactly one of body (a cursor command) or find (find options)")
         self._context = context
@@ -48,6 +48,7 @@ class Cursor:
         self._max_await_time_ms = max_await_time_ms
         self._retryable = retryable
         self._write_stage = write_stage  # $out/$merge aggregate (see Operation.write_stage)
+        self._user_command = user_command  # runCursorCommand: the caller's command (Operation.user_command)
         self._buffer: deque[Any] = deque()
         self._id: int | None = None  # None: not started; 0: exhausted on the server
         self._address: str | None = None
@@ -177,6 +178,12 @@ class Cursor:
         self._take(reply.document)
         return True
 
+    def open(self) -> "Cursor":
+        """Send the cursor-creating command now if it was not sent yet (its errors raise here); self."""
+        if self._id is None:
+            self._first_batch()
+        return self
+
     def _first_batch(self) -> None:
         if self._session is None:
             self._session = ClientSession(self._context, implicit=True)
@@ -184,13 +191,18 @@ class Cursor:
         try:
             reply = self._context.executor.execute(Operation(
                 self._db, body, read_preference=self._read_preference, session=self._session,
-                retryable=self._retryable, write_stage=self._write_stage))
+                retryable=self._retryable, write_stage=self._write_stage, user_command=self._user_command))
         except BaseException:
             self._id = 0
             self._end_implicit_session()
             raise
         self._address = reply.address
-        self._take(reply.document)
+        try:
+            self._take(reply.document)
+        except DriverError:  # a reply without a cursor: nothing to kill, nothing more to fetch
+            self._id = 0
+            self._end_implicit_session()
+            raise
 
     def _find_body(self) -> dict[str, Any]:
         options = dict(self._find or {})

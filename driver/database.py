@@ -24,6 +24,9 @@ from driver.write_concern import WriteConcern
 if TYPE_CHECKING:
     from driver.context import ClientContext
 
+# run-command spec, RunCursorCommandOptions.cursorType (the CRUD spec's CursorType values).
+CURSOR_TYPES = ("nonTailable", "tailable", "tailableAwait")
+
 
 class Database:
     """A database of a Client; options default to the client's (no I/O to create one).
@@ -86,6 +89,31 @@ class Database:
                                                         check=check, user_command=True,
                                                         explicit_read_preference=read_preference is not None))
         return reply.document or {}
+
+    def run_cursor_command(self, command: Mapping[str, Any], *, session: ClientSession | None = None,
+                           read_preference: Any = None, cursor_type: str = "nonTailable",
+                           batch_size: int | None = None, max_time_ms: int | None = None,
+                           comment: Any = None) -> Cursor:
+        """Run a cursor-creating command as given (runCursorCommand, run-command spec) and return its
+        Cursor, which continues with getMore on the same server and session until exhausted.
+
+        The command is sent now, never retried, to the primary unless `read_preference` says
+        otherwise; a reply without a cursor raises ProtocolError. `batch_size`, `max_time_ms` and
+        `comment` apply to the getMore commands only (the command document carries its own).
+        `cursor_type` ("nonTailable", "tailable", "tailableAwait") must agree with the command's
+        own tailable/awaitData flags: the caller sets both (spec, "Tailable and TailableAwait").
+        """
+        body = dict(command)
+        if not body:
+            raise ConfigurationError("run_cursor_command needs a command document with at least the command name")
+        if cursor_type not in CURSOR_TYPES:
+            raise ConfigurationError(f"cursor_type must be one of {', '.join(CURSOR_TYPES)}, not {cursor_type!r}")
+        name, target = next(iter(body.items()))
+        cursor = Cursor(self._context, self.name, target if isinstance(target, str) else f"$cmd.{name}", body=body,
+                        read_preference=as_read_preference(read_preference, PRIMARY_READ), session=session,
+                        batch_size=batch_size or 0, comment=comment, max_await_time_ms=max_time_ms,
+                        retryable=None, user_command=True)
+        return cursor.open()
 
     def command(self, command: str | Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
         """Alias of run_command (PyMongo's name)."""

@@ -1,6 +1,7 @@
 """mongos's sharding admin commands as far as a single-"shard" sandbox can answer them:
 enableSharding and shardCollection (accepted; the data stays where it is, so the shard key is
-not kept; shardCollection is reported to change streams as its expanded event)."""
+not kept; shardCollection is reported to change streams as its expanded event) and
+checkMetadataConsistency (one catalog: never an inconsistency)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,15 @@ async def _shard_collection(conn: "Connection", db: str, cmd: dict) -> dict:
         "shardKey": dict(key), "unique": bool(cmd.get("unique", False)), "presplitHashedZones": False})
     deployment.note_write()
     return {"collectionsharded": ns, "ok": 1.0}
+
+
+@command("checkMetadataConsistency")
+async def _check_metadata_consistency(conn: "Connection", db: str, cmd: dict) -> dict:
+    """A cursor over the inconsistencies found (server 7.0+): the sandbox keeps one catalog for its
+    single shard and the config metadata, so there are never any; an empty, exhausted cursor."""
+    if (bad := _on_mongos(conn, "checkMetadataConsistency")) is not None:
+        return bad
+    target = cmd.get("checkMetadataConsistency")
+    if not (target == 1 or isinstance(target, str)):
+        return error(2, "BadValue", "checkMetadataConsistency takes 1 (the database or cluster) or a collection name")
+    return {"cursor": {"id": 0, "ns": f"{db}.$cmd.checkMetadataConsistency", "firstBatch": []}, "ok": 1.0}

@@ -123,6 +123,8 @@ def entity_kind(op_name: str, result: Any) -> str:
         return "cursor"
     if op_name == "createChangeStream":
         return "changeStream"
+    if op_name == "createCollection":
+        return "collection"
     return "value"
 
 
@@ -148,8 +150,22 @@ def _aggregate(run: Any, target: Any, args: dict) -> list:
     return list(target.aggregate(args["pipeline"], **kwargs(run, args, "pipeline")))
 
 
-def _create_collection(run: Any, db: Any, args: dict) -> None:
-    db.create_collection(args["collection"], **kwargs(run, args, "collection"))
+def _create_collection(run: Any, db: Any, args: dict) -> Any:
+    return db.create_collection(args["collection"], **kwargs(run, args, "collection"))
+
+
+def _create_command_cursor(run: Any, db: Any, args: dict) -> Any:
+    """createCommandCursor / runCursorCommand (run-command spec): the command as given; batchSize,
+    maxTimeMS and comment are the getMore options; cursorType as the CRUD spec names it."""
+    return db.run_cursor_command(args["command"], **kwargs(run, args, "command", "commandName"))
+
+
+def _run_cursor_command(run: Any, db: Any, args: dict) -> list:
+    cursor = _create_command_cursor(run, db, args)
+    try:
+        return list(cursor)
+    finally:
+        cursor.close()
 
 
 def _drop_collection(run: Any, db: Any, args: dict) -> None:
@@ -282,7 +298,7 @@ ENTITY_OPS: dict[str, dict[str, Op]] = {
         "listCollectionObjects": _listing("list_collections"),
         "listCollectionNames": _listing("list_collection_names"), **_CHANGE_STREAM,
         "modifyCollection": _unsupported("operation modifyCollection (collMod helper) is not in the driver API"),
-        "createCommandCursor": _unsupported("operation createCommandCursor is not in the driver API"),
+        "createCommandCursor": _create_command_cursor, "runCursorCommand": _run_cursor_command,
     },
     "collection": {
         "aggregate": _aggregate, "bulkWrite": _bulk_write, "count": _count,

@@ -375,6 +375,8 @@ class Executor:
             elif not session.implicit:
                 raise ConfigurationError(f"server {server.address} does not support sessions "
                                          "(no logicalSessionTimeoutMinutes in its hello); run without a session")
+        if self._context.server_api is not None:
+            self._context.server_api.add_to(body)  # Stable API: every command, getMore and transactions too
         cluster_time = self.cluster_time
         if session is not None and session.cluster_time is not None:
             cluster_time = greater_cluster_time(cluster_time, session.cluster_time)
@@ -426,10 +428,13 @@ def _read_preference_document(pref: ReadPreference, topology_type: TopologyType,
                               server_type: ServerType) -> dict[str, Any] | None:
     """$readPreference to send (server-selection spec, "Passing read preference to mongos and load balancers").
 
-    Direct connection to a non-mongos: primary becomes primaryPreferred so a secondary answers.
-    Mongos / load balancer: send any mode but primary. Replica sets: send non-primary modes so
-    a secondary accepts the read (OP_MSG replaces the old secondaryOk bit).
+    Direct connection to a replica-set member: primary becomes primaryPreferred so a secondary
+    answers. A standalone gets none (server-selection spec, "Topology type: Single"; run-command
+    spec, 2023-05-08). Mongos / load balancer: send any mode but primary. Replica sets: send
+    non-primary modes so a secondary accepts the read (OP_MSG replaces the old secondaryOk bit).
     """
+    if server_type is ServerType.Standalone:
+        return None
     if topology_type is TopologyType.Single and server_type not in (ServerType.Mongos, ServerType.LoadBalancer):
         return {"mode": "primaryPreferred"} if pref.mode == PRIMARY else pref.document()
     if pref.mode == PRIMARY:

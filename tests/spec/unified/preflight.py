@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 from tests.spec.unified.runner import Skip
 
-UNSUPPORTED_CLIENT_OPTIONS = ("autoEncryptOpts", "serverApi", "storeEventsAsEntities")
+UNSUPPORTED_CLIENT_OPTIONS = ("autoEncryptOpts", "storeEventsAsEntities")
 UNSUPPORTED_ENTITIES = {
     "bucket": "GridFS bucket entities are unsupported: the driver has no GridFS API",
     "clientEncryption": "clientEncryption entities are unsupported: the driver has no CSFLE/QE support",

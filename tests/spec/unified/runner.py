@@ -305,7 +305,13 @@ class UnifiedTest:
                                  bool(body.get("observeSensitiveCommands")))
         # The driver's test-only keyword: a lowered minHeartbeatFrequencyMS for this client only.
         min_heartbeat = client_min_heartbeat_ms(self.test, body)
-        extra = {} if min_heartbeat is None else {"min_heartbeat_frequency_ms": min_heartbeat}
+        extra: dict[str, Any] = {} if min_heartbeat is None else {"min_heartbeat_frequency_ms": min_heartbeat}
+        if "serverApi" in body:  # entity_client.serverApi: the declared Stable API version
+            from driver.server_api import ServerApi
+
+            api = body["serverApi"]
+            extra["server_api"] = ServerApi(api["version"], strict=api.get("strict"),
+                                            deprecation_errors=api.get("deprecationErrors"))
         client = Client(uri, event_listeners=(recorder,), **extra, **options)
         return ClientEntity(client, recorder, body)
 

@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "ClientBulkWriteResult": "driver.ops.client_bulk_write",
     "ClientBulkWriteError": "driver.ops.client_bulk_write",
     "ChangeStream": "driver.change_stream",
+    "ChangeStreamOptions": "driver.change_stream",
     "ServerApi": "driver.server_api",
     "ServerApiVersion": "driver.server_api",
     "InsertOneResult": "driver.results",
@@ -71,7 +72,7 @@ __all__ = ["__version__", "DRIVER_NAME", *_EXPORTS]
 
 if TYPE_CHECKING:  # for type checkers and readers; at run time __getattr__ loads them
     from driver.bulk import BulkWriteResult, DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
-    from driver.change_stream import ChangeStream
+    from driver.change_stream import ChangeStream, ChangeStreamOptions
     from driver.client import Client
     from driver.collection import Collection, IndexModel
     from driver.cursor import Cursor, ListCursor

@@ -43,7 +43,11 @@ def is_resumable(exc: BaseException, max_wire_version: int | None) -> bool:
 
 @dataclass(frozen=True)
 class ChangeStreamOptions:
-    """The options of the $changeStream stage (change-streams spec, "ChangeStreamOptions")."""
+    """The options of one watch() (change-streams spec, "ChangeStreamOptions"): the $changeStream
+    stage's (`stage()`), then the aggregate's (batch size, await time, collation, comment).
+
+    `watch(pipeline, options)` takes one; `watch(pipeline, full_document=..., ...)` builds one
+    from keywords named as these fields (an unknown keyword is a TypeError naming it)."""
 
     full_document: str | None = None
     full_document_before_change: str | None = None
@@ -52,6 +56,17 @@ class ChangeStreamOptions:
     start_at_operation_time: Any = None
     show_expanded_events: bool | None = None
     all_changes_for_cluster: bool = False
+    batch_size: int | None = None
+    max_await_time_ms: int | None = None
+    collation: Mapping[str, Any] | None = None
+    comment: Any = None
+
+    @classmethod
+    def of(cls, options: "ChangeStreamOptions | None", keywords: Mapping[str, Any]) -> "ChangeStreamOptions":
+        """`options` with `keywords` applied over it (either may be empty)."""
+        if options is None:
+            return cls(**keywords)
+        return replace(options, **keywords) if keywords else options
 
     def stage(self) -> dict[str, Any]:
         """{$changeStream: {...}} with only the options given."""

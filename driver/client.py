@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import warnings
 import weakref
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from driver.context import ClientContext
 from driver.cursor import ListCursor
@@ -21,6 +22,9 @@ from driver.session import ClientSession, end_sessions_commands
 from driver.settings import ClientSettings, client_settings
 from driver.topology_builder import build_topology
 from driver.write_concern import WriteConcern
+
+if TYPE_CHECKING:
+    from driver.change_stream import ChangeStream, ChangeStreamOptions
 
 DEFAULT_URI = "mongodb://localhost:27017"
 # Sessions spec, "endSessions": best effort at close; do not make close() wait long for it.
@@ -128,22 +132,16 @@ class Client:
     def drop_database(self, name: str, *, session: ClientSession | None = None) -> None:
         self.get_database(name).drop(session=session)
 
-    def watch(self, pipeline: Sequence[Mapping[str, Any]] | None = None, *, full_document: str | None = None,
-              full_document_before_change: str | None = None, resume_after: Mapping[str, Any] | None = None,
-              start_after: Mapping[str, Any] | None = None, start_at_operation_time: Any = None,
-              show_expanded_events: bool | None = None, batch_size: int | None = None,
-              max_await_time_ms: int | None = None, collation: Mapping[str, Any] | None = None,
-              comment: Any = None, session: ClientSession | None = None) -> Any:
-        """A ChangeStream of every change in the deployment (change-streams spec, "MongoClient.watch")."""
+    def watch(self, pipeline: Sequence[Mapping[str, Any]] | None = None, options: ChangeStreamOptions | None = None,
+              *, session: ClientSession | None = None, **keywords: Any) -> ChangeStream:
+        """A ChangeStream of every change in the deployment (change-streams spec, "MongoClient.watch");
+        `options` and/or keywords as in ChangeStreamOptions."""
+        from driver.change_stream import ChangeStreamOptions
         from driver.watch import open_change_stream
 
-        return open_change_stream(self._context, "admin", 1, pipeline, read_preference=self.read_preference,
-                                  read_concern=self.read_concern.document(), all_changes_for_cluster=True,
-                                  full_document=full_document, full_document_before_change=full_document_before_change,
-                                  resume_after=resume_after, start_after=start_after,
-                                  start_at_operation_time=start_at_operation_time,
-                                  show_expanded_events=show_expanded_events, batch_size=batch_size,
-                                  max_await_time_ms=max_await_time_ms, collation=collation, comment=comment,
+        every_change = replace(ChangeStreamOptions.of(options, keywords), all_changes_for_cluster=True)
+        return open_change_stream(self._context, "admin", 1, pipeline, every_change,
+                                  read_preference=self.read_preference, read_concern=self.read_concern.document(),
                                   session=session)
 
     # -- client bulk write (MongoDB 8.0 bulkWrite command) -----------------------------------

@@ -53,6 +53,7 @@ from driver.write_concern import WriteConcern
 from driver.wire.encode import EncodedDocuments
 
 if TYPE_CHECKING:
+    from driver.change_stream import ChangeStream, ChangeStreamOptions
     from driver.context import ClientContext
     from driver.database import Database
 
@@ -364,24 +365,17 @@ class Collection:
                       read_preference=self.read_preference, session=session, write_stage=writes,
                       batch_size=batch_size or 0, comment=comment, retryable=None if writes else "read")
 
-    def watch(self, pipeline: Sequence[Mapping[str, Any]] | None = None, *, full_document: str | None = None,
-              full_document_before_change: str | None = None, resume_after: Mapping[str, Any] | None = None,
-              start_after: Mapping[str, Any] | None = None, start_at_operation_time: Any = None,
-              show_expanded_events: bool | None = None, batch_size: int | None = None,
-              max_await_time_ms: int | None = None, collation: Mapping[str, Any] | None = None,
-              comment: Any = None, session: ClientSession | None = None) -> Any:
+    def watch(self, pipeline: Sequence[Mapping[str, Any]] | None = None, options: ChangeStreamOptions | None = None,
+              *, session: ClientSession | None = None, **keywords: Any) -> ChangeStream:
         """A ChangeStream of this collection's changes (change-streams spec): iterate it (blocks until a
-        change), or call try_next(); resume_token is what to store to continue later with resume_after."""
+        change), or call try_next(); resume_token is what to store to continue later with resume_after.
+        `options` and/or keywords as in ChangeStreamOptions (full_document=..., max_await_time_ms=...)."""
+        from driver.change_stream import ChangeStreamOptions
         from driver.watch import open_change_stream
 
         return open_change_stream(self._context, self.database.name, self.name, pipeline,
-                                  read_preference=self.read_preference, read_concern=self._rc,
-                                  full_document=full_document, full_document_before_change=full_document_before_change,
-                                  resume_after=resume_after, start_after=start_after,
-                                  start_at_operation_time=start_at_operation_time,
-                                  show_expanded_events=show_expanded_events, batch_size=batch_size,
-                                  max_await_time_ms=max_await_time_ms, collation=collation, comment=comment,
-                                  session=session)
+                                  ChangeStreamOptions.of(options, keywords), read_preference=self.read_preference,
+                                  read_concern=self._rc, session=session)
 
     def count_documents(self, filter: Mapping[str, Any] | None = None, *, skip: int | None = None,
                         limit: int | None = None, hint: Any = None, collation: Any = None, comment: Any = None,

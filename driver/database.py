@@ -22,6 +22,7 @@ from driver.session import ClientSession
 from driver.write_concern import WriteConcern
 
 if TYPE_CHECKING:
+    from driver.change_stream import ChangeStream, ChangeStreamOptions
     from driver.context import ClientContext
 
 # run-command spec, RunCursorCommandOptions.cursorType (the CRUD spec's CursorType values).
@@ -164,22 +165,15 @@ class Database:
                       batch_size=batch_size or 0, comment=kwargs.get("comment"),
                       retryable=None if writes else "read")
 
-    def watch(self, pipeline: Sequence[Mapping[str, Any]] | None = None, *, full_document: str | None = None,
-              full_document_before_change: str | None = None, resume_after: Mapping[str, Any] | None = None,
-              start_after: Mapping[str, Any] | None = None, start_at_operation_time: Any = None,
-              show_expanded_events: bool | None = None, batch_size: int | None = None,
-              max_await_time_ms: int | None = None, collation: Mapping[str, Any] | None = None,
-              comment: Any = None, session: ClientSession | None = None) -> Any:
-        """A ChangeStream of every collection of this database (change-streams spec, "Database.watch")."""
+    def watch(self, pipeline: Sequence[Mapping[str, Any]] | None = None, options: ChangeStreamOptions | None = None,
+              *, session: ClientSession | None = None, **keywords: Any) -> ChangeStream:
+        """A ChangeStream of every collection of this database (change-streams spec, "Database.watch");
+        `options` and/or keywords as in ChangeStreamOptions."""
+        from driver.change_stream import ChangeStreamOptions
         from driver.watch import open_change_stream
 
-        return open_change_stream(self._context, self.name, 1, pipeline, read_preference=self.read_preference,
-                                  read_concern=self.read_concern.document(),
-                                  full_document=full_document, full_document_before_change=full_document_before_change,
-                                  resume_after=resume_after, start_after=start_after,
-                                  start_at_operation_time=start_at_operation_time,
-                                  show_expanded_events=show_expanded_events, batch_size=batch_size,
-                                  max_await_time_ms=max_await_time_ms, collation=collation, comment=comment,
+        return open_change_stream(self._context, self.name, 1, pipeline, ChangeStreamOptions.of(options, keywords),
+                                  read_preference=self.read_preference, read_concern=self.read_concern.document(),
                                   session=session)
 
     def drop(self, *, session: ClientSession | None = None, comment: Any = None) -> dict[str, Any]:

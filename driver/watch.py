@@ -33,33 +33,23 @@ class _StreamCursor:
 
 
 def open_change_stream(context: "ClientContext", db: str, target: str | int, pipeline: Sequence[Mapping[str, Any]] | None,
-                       *, read_preference: ReadPreference, read_concern: Mapping[str, Any] | None,
-                       session: ClientSession | None = None, full_document: str | None = None,
-                       full_document_before_change: str | None = None, resume_after: Mapping[str, Any] | None = None,
-                       start_after: Mapping[str, Any] | None = None, start_at_operation_time: Any = None,
-                       show_expanded_events: bool | None = None, batch_size: int | None = None,
-                       max_await_time_ms: int | None = None, collation: Mapping[str, Any] | None = None,
-                       comment: Any = None, all_changes_for_cluster: bool = False) -> ChangeStream:
+                       options: ChangeStreamOptions, *, read_preference: ReadPreference,
+                       read_concern: Mapping[str, Any] | None, session: ClientSession | None = None) -> ChangeStream:
     """Run the $changeStream aggregate on `db` (`target` a collection name, or 1 for a database or,
-    on admin with all_changes_for_cluster, the deployment) and return the resumable ChangeStream.
+    on admin with options.all_changes_for_cluster, the deployment) and return the resumable ChangeStream.
 
     One session serves the aggregate, every getMore and every resume (spec, "Resume Process"):
     the caller's, or an implicit one the stream ends when closed."""
     own = ClientSession(context, implicit=True) if session is None else None
     use = session if session is not None else own
     stages = list(pipeline or [])
-    options = ChangeStreamOptions(full_document=full_document, full_document_before_change=full_document_before_change,
-                                  resume_after=resume_after, start_after=start_after,
-                                  start_at_operation_time=start_at_operation_time,
-                                  show_expanded_events=show_expanded_events,
-                                  all_changes_for_cluster=all_changes_for_cluster)
 
     def opener(opts: ChangeStreamOptions) -> Page:
-        body = aggregate_command(target, [opts.stage(), *stages], batch_size=batch_size, read_concern=read_concern,
-                                 collation=collation, comment=comment)
+        body = aggregate_command(target, [opts.stage(), *stages], batch_size=opts.batch_size,
+                                 read_concern=read_concern, collation=opts.collation, comment=opts.comment)
         cursor = Cursor(context, db, target if isinstance(target, str) else "$cmd.aggregate", body=body,
-                        read_preference=read_preference, session=use, batch_size=batch_size or 0, comment=comment,
-                        max_await_time_ms=max_await_time_ms)
+                        read_preference=read_preference, session=use, batch_size=opts.batch_size or 0,
+                        comment=opts.comment, max_await_time_ms=opts.max_await_time_ms)
         first = cursor.next_batch()
         server = context.topology.description.servers.get(cursor.address or "")
         return Page(first, cursor.post_batch_resume_token, cursor.operation_time,

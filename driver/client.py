@@ -14,6 +14,7 @@ from driver.database import Database
 from driver.errors import ConfigurationError, DriverError, ServerSelectionTimeout
 from driver.events.listeners import EventBus
 from driver.execute import Operation
+from driver.retry_policy import Retryable
 from driver.ops.admin import list_databases_command, parse_list_databases_reply
 from driver.read_concern import ReadConcern
 from driver.read_preference import PRIMARY_PREFERRED, ReadPreference
@@ -123,7 +124,7 @@ class Client:
         """listDatabases (filter, name_only, authorized_databases, comment) as a cursor of documents."""
         body = list_databases_command(**kwargs)
         reply = self._executor.execute(Operation("admin", body, read_preference=ReadPreference(),
-                                                 session=session, retryable="read"))
+                                                 session=session, retryable=Retryable.READ))
         return ListCursor(parse_list_databases_reply(reply.document or {}))
 
     def list_database_names(self, session: ClientSession | None = None) -> list[str]:

@@ -10,6 +10,7 @@ from bson import Int64
 from driver.bulk import BatchLimits
 from driver.errors import DriverError
 from driver.execute import Operation
+from driver.retry_policy import Retryable
 from driver.ops.client_bulk_write import (
     Batch,
     ClientBulkWriteResult,
@@ -80,7 +81,7 @@ def _limits(topology: Any) -> BatchLimits:
 
 
 def _operation(body: Mapping[str, Any], batch: Batch, session: Any, *, unacknowledged: bool = False) -> Operation:
-    return Operation(ADMIN, dict(body), session=session, retryable="write",
+    return Operation(ADMIN, dict(body), session=session, retryable=Retryable.WRITE,
                      sequences={"ops": batch.ops, "nsInfo": batch.ns_info}, unacknowledged=unacknowledged)
 
 

@@ -5,7 +5,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from driver.bulk import SEQUENCE_FIELD, BatchLimits, BulkWriteResult, plan_bulk, plan_inserts, run_bulk
+from driver.api_types import (
+    Document,
+    Hint,
+    KeySpec,
+    Pipeline,
+    Projection,
+    ReadConcernLike,
+    ReadPreferenceLike,
+    ReturnDocument,
+    Update,
+    WriteConcernLike,
+)
+from driver.bulk import (
+    SEQUENCE_FIELD,
+    Batch,
+    BatchLimits,
+    BulkWriteResult,
+    WriteRequest,
+    plan_bulk,
+    plan_inserts,
+    run_bulk,
+)
 from driver.cursor import Cursor, ListCursor
 from driver.errors import (
     ConfigurationError,
@@ -14,7 +35,8 @@ from driver.errors import (
     WriteConcernError,
     WriteError,
 )
-from driver.execute import Operation
+from driver.execute import Operation, Reply
+from driver.retry_policy import Retryable
 from driver.ops import (
     aggregate_command,
     count_command,
@@ -63,7 +85,7 @@ DUPLICATE_KEY_CODES = frozenset({11000, 11001, 12582})
 class IndexModel:
     """One index for create_indexes: keys plus options by server name (unique, name, sparse, ...)."""
 
-    def __init__(self, keys: Any, **options: Any) -> None:
+    def __init__(self, keys: KeySpec, **options: Any) -> None:
         self.document = index_document(keys, **options)
 
     def __repr__(self) -> str:
@@ -84,7 +106,7 @@ def _write_error(reply: Mapping[str, Any]) -> None:
                                 wce.get("code"), reply, error_labels=wce.get("errorLabels", ()))
 
 
-def _return_new(return_document: Any) -> bool:
+def _return_new(return_document: object) -> bool:
     if isinstance(return_document, bool):
         return return_document
     if isinstance(return_document, str) and return_document.lower() in ("before", "after"):
@@ -95,8 +117,9 @@ def _return_new(return_document: Any) -> bool:
 class Collection:
     """A collection of a Database; options default to the database's (no I/O to create one)."""
 
-    def __init__(self, context: "ClientContext", database: "Database", name: str, *, read_concern: Any = None,
-                 write_concern: Any = None, read_preference: Any = None) -> None:
+    def __init__(self, context: "ClientContext", database: "Database", name: str, *,
+                 read_concern: ReadConcernLike | None = None, write_concern: WriteConcernLike | None = None,
+                 read_preference: ReadPreferenceLike | None = None) -> None:
         if not isinstance(name, str) or not name or "\x00" in name or ("$" in name and not name.startswith("$cmd")):
             raise ConfigurationError(f"invalid collection name {name!r}: it must be non-empty without '$' or NUL")
         self._context = context
@@ -124,20 +147,21 @@ class Collection:
     def __repr__(self) -> str:
         return f"Collection({self.full_name!r})"
 
-    def with_options(self, *, read_preference: Any = None, write_concern: Any = None,
-                     read_concern: Any = None) -> "Collection":
+    def with_options(self, *, read_preference: ReadPreferenceLike | None = None,
+                     write_concern: WriteConcernLike | None = None,
+                     read_concern: ReadConcernLike | None = None) -> "Collection":
         """A copy of this collection with some options replaced."""
         return Collection(self._context, self.database, self.name, read_concern=read_concern or self.read_concern,
                           write_concern=write_concern or self.write_concern,
                           read_preference=read_preference or self.read_preference)
 
     # -- plumbing ------------------------------------------------------------------------
-    def _execute(self, op: Operation) -> Any:
+    def _execute(self, op: Operation) -> Reply:
         return self._context.executor.execute(op)
 
     def _read(self, body: dict[str, Any], session: ClientSession | None) -> dict[str, Any]:
         return self._execute(Operation(self.database.name, body, read_preference=self.read_preference,
-                                       session=session, retryable="read")).document or {}
+                                       session=session, retryable=Retryable.READ)).document or {}
 
     def _write(self, body: dict[str, Any], session: ClientSession | None, *, sequence: str | None = None,
                retryable: bool = True) -> dict[str, Any] | None:
@@ -150,7 +174,7 @@ class Collection:
             raise ConfigurationError("an unacknowledged write (w=0) cannot use an explicit session "
                                      "(sessions spec); drop the session or use an acknowledged write concern")
         reply = self._execute(Operation(self.database.name, body, session=session,
-                                        retryable="write" if retryable else None, sequences=sequences,
+                                        retryable=Retryable.WRITE if retryable else None, sequences=sequences,
                                         unacknowledged=unack))
         return reply.document
 
@@ -196,9 +220,9 @@ class Collection:
         return InsertManyResult([ids[i] for i in range(len(documents))], acknowledged=result.acknowledged)
 
     # -- bulk ----------------------------------------------------------------------------
-    def bulk_write(self, requests: Sequence[Any], *, ordered: bool = True, session: ClientSession | None = None,
-                   let: Mapping[str, Any] | None = None, comment: Any = None,
-                   bypass_document_validation: bool | None = None) -> Any:
+    def bulk_write(self, requests: Sequence[WriteRequest], *, ordered: bool = True,
+                   session: ClientSession | None = None, let: Document | None = None, comment: Any = None,
+                   bypass_document_validation: bool | None = None) -> BulkWriteResult | UnacknowledgedBulkWriteResult:
         """Run InsertOne/UpdateOne/UpdateMany/ReplaceOne/DeleteOne/DeleteMany requests in batches.
 
         Batches follow the selected server's maxWriteBatchSize / maxBsonObjectSize /
@@ -215,11 +239,11 @@ class Collection:
         sd = self._context.topology.description.servers.get(server.address)
         return BatchLimits.from_server(sd) if sd is not None else BatchLimits()
 
-    def _run_batches(self, batches: list[Any], *, ordered: bool, session: ClientSession | None,
+    def _run_batches(self, batches: Sequence[Batch], *, ordered: bool, session: ClientSession | None,
                      let: Mapping[str, Any] | None = None, comment: Any = None,
                      bypass_document_validation: bool | None = None) -> BulkWriteResult | UnacknowledgedBulkWriteResult:
         """Send planned batches through the executor on the one bulk path (bulk.run_bulk)."""
-        def send(batch: Any) -> dict[str, Any] | None:
+        def send(batch: Batch) -> dict[str, Any] | None:
             body = batch.command(self.name, ordered=ordered, write_concern=self._wc, let=let, comment=comment,
                                  bypass_document_validation=bypass_document_validation, encoded=True)
             return self._write(body, session, sequence=SEQUENCE_FIELD[batch.kind])
@@ -227,8 +251,8 @@ class Collection:
         return run_bulk(batches, send, ordered=ordered, acknowledged=self._acknowledged(session))
 
     # -- updates and deletes -------------------------------------------------------------
-    def _update(self, filter: Mapping[str, Any], update: Any, *, multi: bool, replacement: bool,
-                upsert: bool, array_filters: Any, hint: Any, collation: Any, let: Any, sort: Any,
+    def _update(self, filter: Mapping[str, Any], update: Update, *, multi: bool, replacement: bool,
+                upsert: bool, array_filters: Sequence[Document] | None, hint: Hint | None, collation: Document | None, let: Document | None, sort: KeySpec | None,
                 bypass_document_validation: bool | None, session: ClientSession | None, comment: Any) -> UpdateResult:
         stmt = update_statement(filter, update, multi=multi, replacement=replacement, upsert=upsert or None,
                                 collation=collation, array_filters=array_filters, hint=hint, sort=sort)
@@ -244,16 +268,16 @@ class Collection:
         return UpdateResult(n - len(upserted), int(reply.get("nModified", 0)), upserted_id, len(upserted),
                             raw_result=reply)
 
-    def update_one(self, filter: Mapping[str, Any], update: Any, *, upsert: bool = False, array_filters: Any = None,
-                   hint: Any = None, collation: Any = None, let: Any = None, sort: Any = None,
+    def update_one(self, filter: Mapping[str, Any], update: Update, *, upsert: bool = False, array_filters: Sequence[Document] | None = None,
+                   hint: Hint | None = None, collation: Document | None = None, let: Document | None = None, sort: KeySpec | None = None,
                    bypass_document_validation: bool | None = None, session: ClientSession | None = None,
                    comment: Any = None) -> UpdateResult:
         return self._update(filter, update, multi=False, replacement=False, upsert=upsert, array_filters=array_filters,
                             hint=hint, collation=collation, let=let, sort=sort,
                             bypass_document_validation=bypass_document_validation, session=session, comment=comment)
 
-    def update_many(self, filter: Mapping[str, Any], update: Any, *, upsert: bool = False, array_filters: Any = None,
-                    hint: Any = None, collation: Any = None, let: Any = None,
+    def update_many(self, filter: Mapping[str, Any], update: Update, *, upsert: bool = False, array_filters: Sequence[Document] | None = None,
+                    hint: Hint | None = None, collation: Document | None = None, let: Document | None = None,
                     bypass_document_validation: bool | None = None, session: ClientSession | None = None,
                     comment: Any = None) -> UpdateResult:
         return self._update(filter, update, multi=True, replacement=False, upsert=upsert, array_filters=array_filters,
@@ -261,14 +285,14 @@ class Collection:
                             bypass_document_validation=bypass_document_validation, session=session, comment=comment)
 
     def replace_one(self, filter: Mapping[str, Any], replacement: Mapping[str, Any], *, upsert: bool = False,
-                    hint: Any = None, collation: Any = None, let: Any = None, sort: Any = None,
+                    hint: Hint | None = None, collation: Document | None = None, let: Document | None = None, sort: KeySpec | None = None,
                     bypass_document_validation: bool | None = None, session: ClientSession | None = None,
                     comment: Any = None) -> UpdateResult:
         return self._update(filter, replacement, multi=False, replacement=True, upsert=upsert, array_filters=None,
                             hint=hint, collation=collation, let=let, sort=sort,
                             bypass_document_validation=bypass_document_validation, session=session, comment=comment)
 
-    def _delete(self, filter: Mapping[str, Any], *, multi: bool, hint: Any, collation: Any, let: Any,
+    def _delete(self, filter: Mapping[str, Any], *, multi: bool, hint: Hint | None, collation: Document | None, let: Document | None,
                 session: ClientSession | None, comment: Any) -> DeleteResult:
         stmt = delete_statement(filter, multi=multi, collation=collation, hint=hint)
         body = delete_command(self.name, [stmt], write_concern=self._wc, let=let, comment=comment)
@@ -278,21 +302,21 @@ class Collection:
         _write_error(reply)
         return DeleteResult(int(reply.get("n", 0)), raw_result=reply)
 
-    def delete_one(self, filter: Mapping[str, Any], *, hint: Any = None, collation: Any = None, let: Any = None,
+    def delete_one(self, filter: Mapping[str, Any], *, hint: Hint | None = None, collation: Document | None = None, let: Document | None = None,
                    session: ClientSession | None = None, comment: Any = None) -> DeleteResult:
         return self._delete(filter, multi=False, hint=hint, collation=collation, let=let, session=session,
                             comment=comment)
 
-    def delete_many(self, filter: Mapping[str, Any], *, hint: Any = None, collation: Any = None, let: Any = None,
+    def delete_many(self, filter: Mapping[str, Any], *, hint: Hint | None = None, collation: Document | None = None, let: Document | None = None,
                     session: ClientSession | None = None, comment: Any = None) -> DeleteResult:
         return self._delete(filter, multi=True, hint=hint, collation=collation, let=let, session=session,
                             comment=comment)
 
     # -- reads ---------------------------------------------------------------------------
-    def find(self, filter: Mapping[str, Any] | None = None, projection: Any = None, *, sort: Any = None,
-             skip: int | None = None, limit: int | None = None, batch_size: int | None = None, hint: Any = None,
-             collation: Any = None, max_time_ms: int | None = None, comment: Any = None,
-             allow_disk_use: bool | None = None, let: Any = None, session: ClientSession | None = None,
+    def find(self, filter: Mapping[str, Any] | None = None, projection: Projection | None = None, *, sort: KeySpec | None = None,
+             skip: int | None = None, limit: int | None = None, batch_size: int | None = None, hint: Hint | None = None,
+             collation: Document | None = None, max_time_ms: int | None = None, comment: Any = None,
+             allow_disk_use: bool | None = None, let: Document | None = None, session: ClientSession | None = None,
              **options: Any) -> Cursor:
         """A lazy Cursor over the matching documents (nothing is sent until it is iterated)."""
         find = dict(filter=filter, projection=projection, sort=sort, skip=skip, hint=hint, collation=collation,
@@ -312,7 +336,8 @@ class Collection:
                 return doc
         return None
 
-    def _find_and_modify(self, filter: Mapping[str, Any], *, session: ClientSession | None, **kwargs: Any) -> Any:
+    def _find_and_modify(self, filter: Mapping[str, Any], *, session: ClientSession | None,
+                         **kwargs: Any) -> Mapping[str, Any] | None:
         body = find_and_modify_command(self.name, filter, write_concern=self._wc, **kwargs)
         reply = self._write(body, session)
         if reply is None:
@@ -322,17 +347,17 @@ class Collection:
             _write_error({"writeConcernError": wce})
         return parse_find_and_modify_reply(reply)
 
-    def find_one_and_delete(self, filter: Mapping[str, Any], *, projection: Any = None, sort: Any = None,
-                            hint: Any = None, collation: Any = None, let: Any = None, comment: Any = None,
-                            max_time_ms: int | None = None, session: ClientSession | None = None) -> Any:
+    def find_one_and_delete(self, filter: Mapping[str, Any], *, projection: Projection | None = None, sort: KeySpec | None = None,
+                            hint: Hint | None = None, collation: Document | None = None, let: Document | None = None, comment: Any = None,
+                            max_time_ms: int | None = None, session: ClientSession | None = None) -> Mapping[str, Any] | None:
         return self._find_and_modify(filter, session=session, remove=True, projection=projection, sort=sort,
                                      hint=hint, collation=collation, let=let, comment=comment, max_time_ms=max_time_ms)
 
-    def find_one_and_update(self, filter: Mapping[str, Any], update: Any, *, return_document: Any = "before",
-                            upsert: bool = False, projection: Any = None, sort: Any = None, array_filters: Any = None,
-                            hint: Any = None, collation: Any = None, let: Any = None, comment: Any = None,
+    def find_one_and_update(self, filter: Mapping[str, Any], update: Update, *, return_document: ReturnDocument = "before",
+                            upsert: bool = False, projection: Projection | None = None, sort: KeySpec | None = None, array_filters: Sequence[Document] | None = None,
+                            hint: Hint | None = None, collation: Document | None = None, let: Document | None = None, comment: Any = None,
                             max_time_ms: int | None = None, bypass_document_validation: bool | None = None,
-                            session: ClientSession | None = None) -> Any:
+                            session: ClientSession | None = None) -> Mapping[str, Any] | None:
         return self._find_and_modify(filter, session=session, update=update, return_new=_return_new(return_document),
                                      upsert=upsert or None, projection=projection, sort=sort,
                                      array_filters=array_filters, hint=hint, collation=collation, let=let,
@@ -340,21 +365,21 @@ class Collection:
                                      bypass_document_validation=bypass_document_validation)
 
     def find_one_and_replace(self, filter: Mapping[str, Any], replacement: Mapping[str, Any], *,
-                             return_document: Any = "before", upsert: bool = False, projection: Any = None,
-                             sort: Any = None, hint: Any = None, collation: Any = None, let: Any = None,
+                             return_document: ReturnDocument = "before", upsert: bool = False, projection: Projection | None = None,
+                             sort: KeySpec | None = None, hint: Hint | None = None, collation: Document | None = None, let: Document | None = None,
                              comment: Any = None, max_time_ms: int | None = None,
                              bypass_document_validation: bool | None = None,
-                             session: ClientSession | None = None) -> Any:
+                             session: ClientSession | None = None) -> Mapping[str, Any] | None:
         return self._find_and_modify(filter, session=session, replacement=replacement,
                                      return_new=_return_new(return_document), upsert=upsert or None,
                                      projection=projection, sort=sort, hint=hint, collation=collation, let=let,
                                      comment=comment, max_time_ms=max_time_ms,
                                      bypass_document_validation=bypass_document_validation)
 
-    def aggregate(self, pipeline: Sequence[Mapping[str, Any]], *, batch_size: int | None = None,
-                  allow_disk_use: bool | None = None, let: Any = None, comment: Any = None,
-                  session: ClientSession | None = None, max_time_ms: int | None = None, collation: Any = None,
-                  hint: Any = None, bypass_document_validation: bool | None = None) -> Cursor:
+    def aggregate(self, pipeline: Pipeline, *, batch_size: int | None = None,
+                  allow_disk_use: bool | None = None, let: Document | None = None, comment: Any = None,
+                  session: ClientSession | None = None, max_time_ms: int | None = None, collation: Document | None = None,
+                  hint: Hint | None = None, bypass_document_validation: bool | None = None) -> Cursor:
         """A lazy Cursor over the pipeline's output; $out/$merge pipelines run on the primary as writes."""
         writes = has_write_stage(pipeline)
         body = aggregate_command(self.name, pipeline, batch_size=batch_size, allow_disk_use=allow_disk_use,
@@ -363,9 +388,9 @@ class Collection:
                                  bypass_document_validation=bypass_document_validation)
         return Cursor(self._context, self.database.name, self.name, body=body,
                       read_preference=self.read_preference, session=session, write_stage=writes,
-                      batch_size=batch_size or 0, comment=comment, retryable=None if writes else "read")
+                      batch_size=batch_size or 0, comment=comment, retryable=None if writes else Retryable.READ)
 
-    def watch(self, pipeline: Sequence[Mapping[str, Any]] | None = None, options: ChangeStreamOptions | None = None,
+    def watch(self, pipeline: Pipeline | None = None, options: ChangeStreamOptions | None = None,
               *, session: ClientSession | None = None, **keywords: Any) -> ChangeStream:
         """A ChangeStream of this collection's changes (change-streams spec): iterate it (blocks until a
         change), or call try_next(); resume_token is what to store to continue later with resume_after.
@@ -378,7 +403,7 @@ class Collection:
                                   read_concern=self._rc, session=session)
 
     def count_documents(self, filter: Mapping[str, Any] | None = None, *, skip: int | None = None,
-                        limit: int | None = None, hint: Any = None, collation: Any = None, comment: Any = None,
+                        limit: int | None = None, hint: Hint | None = None, collation: Document | None = None, comment: Any = None,
                         max_time_ms: int | None = None, session: ClientSession | None = None) -> int:
         """The exact number of matching documents (an aggregate with $group; CRUD spec)."""
         body = count_documents_command(self.name, filter if filter is not None else {}, skip=skip, limit=limit,
@@ -399,7 +424,7 @@ class Collection:
             raise
 
     def count(self, filter: Mapping[str, Any] | None = None, *, skip: int | None = None,
-              limit: int | None = None, hint: Any = None, collation: Any = None, comment: Any = None,
+              limit: int | None = None, hint: Hint | None = None, collation: Document | None = None, comment: Any = None,
               max_time_ms: int | None = None, session: ClientSession | None = None) -> int:
         """Deprecated `count` command (mongosh's db.coll.count()); prefer count_documents.
 
@@ -415,21 +440,21 @@ class Collection:
                 return 0
             raise
 
-    def distinct(self, key: str, filter: Mapping[str, Any] | None = None, *, collation: Any = None,
-                 hint: Any = None, comment: Any = None, max_time_ms: int | None = None,
+    def distinct(self, key: str, filter: Mapping[str, Any] | None = None, *, collation: Document | None = None,
+                 hint: Hint | None = None, comment: Any = None, max_time_ms: int | None = None,
                  session: ClientSession | None = None) -> list[Any]:
         body = distinct_command(self.name, key, filter, collation=collation, hint=hint, max_time_ms=max_time_ms,
                                 read_concern=self._rc, comment=comment)
         return parse_distinct_reply(self._read(body, session))
 
     # -- indexes -------------------------------------------------------------------------
-    def create_index(self, keys: Any, *, session: ClientSession | None = None, comment: Any = None,
+    def create_index(self, keys: KeySpec, *, session: ClientSession | None = None, comment: Any = None,
                      max_time_ms: int | None = None, **options: Any) -> str:
         """createIndexes for one index; returns its name."""
         return self.create_indexes([IndexModel(keys, **options)], session=session, comment=comment,
                                    max_time_ms=max_time_ms)[0]
 
-    def create_indexes(self, models: Sequence[Any], *, session: ClientSession | None = None, comment: Any = None,
+    def create_indexes(self, models: Sequence[IndexModel | Document], *, session: ClientSession | None = None, comment: Any = None,
                        max_time_ms: int | None = None) -> list[str]:
         """createIndexes for IndexModels (or {key, name, ...} documents); returns the names."""
         docs = []
@@ -448,7 +473,7 @@ class Collection:
         self._execute(Operation(self.database.name, body, session=session))
         return [d["name"] for d in docs]
 
-    def drop_index(self, index_or_name: Any, *, session: ClientSession | None = None, comment: Any = None) -> None:
+    def drop_index(self, index_or_name: KeySpec, *, session: ClientSession | None = None, comment: Any = None) -> None:
         """dropIndexes for one index by name or key spec ("*" is refused: use drop_indexes)."""
         if index_or_name == "*":
             raise ConfigurationError("drop_index('*') would drop every index; call drop_indexes() for that")
@@ -461,7 +486,7 @@ class Collection:
         self._execute(Operation(self.database.name, body, session=session))
 
     def list_indexes(self, *, session: ClientSession | None = None, batch_size: int | None = None,
-                     comment: Any = None) -> Any:
+                     comment: Any = None) -> ListCursor | _Prefixed:
         """listIndexes as a cursor; a collection that does not exist has no indexes (empty cursor)."""
         body = list_indexes_command(self.name, batch_size=batch_size, comment=comment)
         cursor = Cursor(self._context, self.database.name, self.name, body=body,
@@ -499,7 +524,7 @@ class Collection:
 class _Prefixed:
     """A cursor whose first documents were already read (to turn NamespaceNotFound into empty)."""
 
-    def __init__(self, first: list[Any], cursor: Cursor) -> None:
+    def __init__(self, first: list[dict[str, Any]], cursor: Cursor) -> None:
         self._first = list(first)
         self._cursor = cursor
 
@@ -510,14 +535,14 @@ class _Prefixed:
     def __iter__(self) -> "_Prefixed":
         return self
 
-    def __next__(self) -> Any:
+    def __next__(self) -> dict[str, Any]:
         if self._first:
             return self._first.pop(0)
         return next(self._cursor)
 
     next = __next__
 
-    def to_list(self, length: int | None = None) -> list[Any]:
+    def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
         out, self._first = self._first[:length] if length is not None else self._first, \
             self._first[length:] if length is not None else []
         rest = None if length is None else length - len(out)

@@ -9,6 +9,7 @@ from bson import Int64
 
 from driver.errors import ConfigurationError, DriverError
 from driver.execute import Operation
+from driver.retry_policy import Retryable
 from driver.ops.find import find_command, get_more_command, kill_cursors_command, next_batch_size, parse_cursor_reply
 from driver.read_preference import ReadPreference
 from driver.retry import is_overload_error
@@ -30,7 +31,7 @@ class Cursor:
     def __init__(self, context: "ClientContext", db: str, collection: str | int, *, body: Mapping[str, Any] | None = None,
                  find: Mapping[str, Any] | None = None, read_preference: ReadPreference | None = None,
                  session: ClientSession | None = None, batch_size: int = 0, limit: int = 0,
-                 comment: Any = None, max_await_time_ms: int | None = None, retryable: str | None = "read",
+                 comment: Any = None, max_await_time_ms: int | None = None, retryable: Retryable | None = Retryable.READ,
                  write_stage: bool = False, user_command: bool = False) -> None:
         if (body is None) == (find is None):
             raise ConfigurationError("Cursor needs exactly one of body (a cursor command) or find (find options)")

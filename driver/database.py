@@ -8,6 +8,7 @@ from driver.collection import Collection
 from driver.cursor import Cursor
 from driver.errors import ConfigurationError, OperationFailure
 from driver.execute import Operation
+from driver.retry_policy import Retryable
 from driver.ops.admin import (
     NAMESPACE_NOT_FOUND,
     create_collection_command,
@@ -163,7 +164,7 @@ class Database:
         return Cursor(self._context, self.name, "$cmd.aggregate", body=body,
                       read_preference=self.read_preference, session=session, write_stage=writes,
                       batch_size=batch_size or 0, comment=kwargs.get("comment"),
-                      retryable=None if writes else "read")
+                      retryable=None if writes else Retryable.READ)
 
     def watch(self, pipeline: Sequence[Mapping[str, Any]] | None = None, options: ChangeStreamOptions | None = None,
               *, session: ClientSession | None = None, **keywords: Any) -> ChangeStream:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+if TYPE_CHECKING:
+    from driver.bulk import BulkWriteResult
 
 
 class DriverError(Exception):
     """Base of every error the driver raises on purpose.
 
-    `partial_result`: when the error ended a bulk write (CRUD spec), the BulkWriteResult of the
-    batches that completed before it; None otherwise.
+    `partial_result`: when the error ended a bulk write (CRUD spec), the BulkWriteResult (or, for
+    a client bulk write, the ClientBulkWriteResult) of what completed before it; None otherwise.
     """
 
     partial_result: Any = None
@@ -114,7 +117,9 @@ class BulkWriteError(OperationFailure):
     errors and write concern errors, with the caller's request indexes (CRUD spec).
     """
 
+    result: BulkWriteResult | None
+
     def __init__(self, message: str, code: int | None = None, details: Mapping[str, Any] | None = None,
-                 error_labels: Iterable[str] = (), *, result: Any = None) -> None:
+                 error_labels: Iterable[str] = (), *, result: BulkWriteResult | None = None) -> None:
         super().__init__(message, code, details, error_labels)
         self.result = self.partial_result = result

@@ -39,7 +39,6 @@ from driver.wire import next_request_id
 
 if TYPE_CHECKING:
     from driver.context import ClientContext
-    from driver.sdam.server import Server
 
 _operation_ids = itertools.count(1)
 
@@ -261,7 +260,7 @@ class Executor:
         if should_retry_write(error):
             raise error
 
-    def _select(self, op: Operation, attempts: Attempts) -> Server:
+    def _select(self, op: Operation, attempts: Attempts) -> Any:
         session = op.session
         if attempts.address is None and session is not None and session.transaction.pinned_address is not None and (
                 session.in_transaction or op.command_name in ENDING_COMMANDS):
@@ -279,7 +278,7 @@ class Executor:
         return self.topology.select_server(criteria, deprioritized=attempts.deprioritized)
 
     # -- one attempt ---------------------------------------------------------------------
-    def _attempt(self, server: Server, op: Operation, attempts: Attempts, txn_number: bool) -> Reply:
+    def _attempt(self, server: Any, op: Operation, attempts: Attempts, txn_number: bool) -> Reply:
         pool = server.pool
         generation = pool.generation
         server.begin_operation()
@@ -311,7 +310,7 @@ class Executor:
         finally:
             server.end_operation()
 
-    def _send(self, server: Server, pooled: Any, op: Operation, attempts: Attempts,
+    def _send(self, server: Any, pooled: Any, op: Operation, attempts: Attempts,
               txn_number: bool) -> dict[str, Any] | None:
         conn = pooled.connection
         body = self._prepare(server, op, attempts, txn_number)
@@ -353,7 +352,7 @@ class Executor:
             self.events.publish(ctx.succeeded(reply, duration_ms))
         return reply
 
-    def _prepare(self, server: Server, op: Operation, attempts: Attempts, txn_number: bool) -> dict[str, Any]:
+    def _prepare(self, server: Any, op: Operation, attempts: Attempts, txn_number: bool) -> dict[str, Any]:
         """The command as sent: lsid/txnNumber, $clusterTime, $readPreference, afterClusterTime."""
         body = dict(op.body)
         topology = self.topology.description

@@ -74,8 +74,8 @@ def insert(client: Client, db: str, collection: str, numbered: Sequence[tuple[in
             ids = dict(enumerate(coll.insert_many([doc for _n, doc in chunk], ordered=False).inserted_ids))
             errors: dict[int, str] = {}
         except BulkWriteError as exc:
-            result = exc.result  # type: ignore[attr-defined]  # partial result (CRUD spec)
-            if result.write_concern_errors:
+            result = exc.result  # the partial result (CRUD spec)
+            if result is None or result.write_concern_errors:
                 raise
             ids = dict(result.inserted_ids)
             errors = {int(e["index"]): str(e.get("errmsg", e)) for e in result.write_errors}

@@ -19,7 +19,7 @@ from driver.ops.write import (
     update_statement,
     with_id,
 )
-from driver.wire.encode import EncodedDocuments
+from driver.wire.encode import EncodedDocument, EncodedDocuments
 
 # The server accepts a command document up to maxBsonObjectSize + 16 KiB so that a batch
 # filled with documents up to maxBsonObjectSize still leaves room for the command's own fields
@@ -220,8 +220,8 @@ _Prepared = tuple
 
 
 
-def _encode_insert(document: Any, ids: Iterator[Any], index: int) -> tuple[bytes, Any]:
-    """BSON bytes of `document` with `_id` first, and that _id (the next of `ids` if it has none).
+def _encode_insert(document: Any, ids: Iterator[Any], index: int) -> tuple[EncodedDocument, Any]:
+    """BSON of `document` with `_id` first, and that _id (the next of `ids` if it has none).
 
     One encode, no copy of the document (see encode_insert). A non-mapping raises
     ConfigurationError naming requests[index].

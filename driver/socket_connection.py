@@ -18,11 +18,11 @@ from driver.wire import (
     OpMsg,
     OpReply,
     compress_message,
-    encode_op_msg,
     encode_op_query,
     next_request_id,
     read_message,
 )
+from driver.wire.encode import COALESCE_BELOW, Buffer, coalesce, op_msg_buffers
 
 if TYPE_CHECKING:
     import ssl  # loaded at run time only by clients that use TLS (start-up cost)
@@ -56,6 +56,9 @@ FIRST_READ_BUFFER = 1 << 16
 # A read of a header asks the socket for up to this much: a small reply's header and body then
 # arrive in one recv (one system call per reply instead of two); the surplus waits in _ahead.
 READ_AHEAD = 1 << 14
+# Most buffers one sendmsg takes (Linux UIO_MAXIOV, the POSIX IOV_MAX there); a message in more
+# is sent by several calls.
+IOV_MAX = 1024
 _UNARMED = object()
 
 
@@ -302,10 +305,10 @@ class Connection:
         doc = dict(body)
         doc.setdefault("$db", db)
         request_id = next_request_id()
-        message = encode_op_msg(request_id, doc, sequences, more_to_come=unacknowledged,
-                                exhaust_allowed=exhaust_allowed, codec_options=self.codec_options)
+        message = op_msg_buffers(request_id, doc, sequences, more_to_come=unacknowledged,
+                                 exhaust_allowed=exhaust_allowed, codec_options=self.codec_options)
         if self.compressor and may_compress(name):
-            message = compress_message(message, self.compressor)
+            message = [compress_message(b"".join(message), self.compressor)]
         self._send(message, name)
         if unacknowledged:
             return None
@@ -326,7 +329,7 @@ class Connection:
                                   codec_options=self.codec_options)
         if self.compressor and may_compress(name):
             message = compress_message(message, self.compressor)
-        self._send(message, name)
+        self._send([message], name)
         return self._receive(request_id, name, check)
 
     def receive_more(self, *, check: bool = True) -> dict[str, Any]:
@@ -406,13 +409,23 @@ class Connection:
         self.sock.settimeout(left)
         self._armed = left
 
-    def _send(self, message: bytes, name: str) -> None:
+    def _send(self, buffers: list[Buffer], name: str) -> None:
+        """Send one message given as its buffers in order.
+
+        With a large buffer among them, a plain socket gets them by sendmsg (scatter-gather: large
+        documents are not copied into one message). A small message is joined (cheaper than an
+        iovec per piece); an SSL socket has no sendmsg, and gets them joined in one sendall.
+        """
         deadline, reason = self._io_deadline()
         try:
             self._begin_io("send", name)
             try:
-                self._arm(deadline)
-                self.sock.sendall(message)  # one timeout for the whole sendall (Python >= 3.5)
+                if type(self.sock) is socket.socket and max(map(len, buffers)) >= COALESCE_BELOW:
+                    self._send_buffers(coalesce(buffers), deadline)
+                else:
+                    self._arm(deadline)
+                    # one timeout for the whole sendall (Python >= 3.5)
+                    self.sock.sendall(buffers[0] if len(buffers) == 1 else b"".join(buffers))
             finally:
                 self._end_io()
         except socket.timeout:
@@ -421,6 +434,26 @@ class Connection:
         except OSError as exc:
             self.close()
             raise ConnectionFailure(f"sending {name!r} to {self.address} failed: {exc}") from exc
+
+    def _send_buffers(self, buffers: list[Buffer], deadline: float | None) -> None:
+        """sendmsg until every byte of `buffers` is sent, at most IOV_MAX buffers a call.
+
+        A call may send part of what it was given (socket buffer full under a timeout): the
+        rest of a partly sent buffer goes on as a memoryview of it, never a copy."""
+        sendmsg = self.sock.sendmsg
+        start, count = 0, len(buffers)
+        while start < count:
+            self._arm(deadline)
+            batch = buffers[start:start + IOV_MAX]
+            sent = sendmsg(batch)
+            for buf in batch:
+                size = len(buf)
+                if sent < size:
+                    if sent:
+                        buffers[start] = memoryview(buf)[sent:]
+                    break
+                sent -= size
+                start += 1
 
     def _receive(self, request_id: int, name: str, check: bool) -> dict[str, Any]:
         deadline, reason = self._io_deadline()

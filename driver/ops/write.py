@@ -21,7 +21,7 @@ from driver.ops._util import (
 )
 from driver.ops.find import hint_value
 from driver.ops._util import key_document
-from driver.wire.encode import EncodedDocuments
+from driver.wire.encode import COALESCE_BELOW, EncodedDocument, EncodedDocuments, SplicedDocument
 
 
 def validate_update(update: Any, *, where: str = "update") -> None:
@@ -76,13 +76,15 @@ def with_id(document: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
     return {"_id": _id, **document}, _id
 
 
-def encode_insert(document: Mapping[str, Any], new_id: Callable[[], Any] = ObjectId) -> tuple[bytes, Any]:
-    """BSON bytes of a document to insert, `_id` first, and that _id (`new_id()` when it has none).
+def encode_insert(document: Mapping[str, Any], new_id: Callable[[], Any] = ObjectId) -> tuple[EncodedDocument, Any]:
+    """BSON of a document to insert, `_id` first, and that _id (`new_id()` when it has none).
 
     The same bytes and id as `bson.encode(with_id(document)[0])`, without copying the mapping:
-    bson's encoder already writes a top-level `_id` first, and a generated ObjectId element is
-    spliced in front of the encoded bytes (one memcpy), where a {"_id": ..., **document} copy of
-    a document with 100k keys costs more than encoding it. The input is not mutated.
+    bson's encoder already writes a top-level `_id` first, and a generated ObjectId element goes
+    in front of the encoded bytes: joined (one memcpy) for a small document, and for a large
+    one kept as a SplicedDocument (the new head, then a view of the encoder's output) that the
+    connection sends without copying. A {"_id": ..., **document} copy of a document with 100k
+    keys costs more than encoding it. The input is not mutated.
     """
     if type(document) is not dict:
         require_mapping(document, "document")
@@ -92,8 +94,10 @@ def encode_insert(document: Mapping[str, Any], new_id: Callable[[], Any] = Objec
         return encoded, _id
     _id = new_id()
     # int32 total length, then the element 0x07 "_id\0" + 12 ObjectId bytes, then the old elements.
-    return b"".join((_INT32.pack(len(encoded) + _OID_ELEMENT_SIZE), _OID_ELEMENT_HEAD, _id.binary,
-                     memoryview(encoded)[4:])), _id
+    head = _INT32.pack(len(encoded) + _OID_ELEMENT_SIZE) + _OID_ELEMENT_HEAD + _id.binary
+    if len(encoded) < COALESCE_BELOW:
+        return b"".join((head, memoryview(encoded)[4:])), _id
+    return SplicedDocument(head, memoryview(encoded)[4:]), _id
 
 
 _ENCODE_OPTIONS = bson.DEFAULT_CODEC_OPTIONS

@@ -27,18 +27,59 @@ _HEADER = struct.Struct("<iiii")
 _INT32 = struct.Struct("<i")
 _UINT32 = struct.Struct("<I")
 _SECTION1_HEAD = struct.Struct("<Bi")  # kind byte, section size
+_FLAGS_AND_KIND0 = struct.Struct("<IB")  # flagBits, then the kind byte (0) of the body section
 _QUERY_COUNTS = struct.Struct("<ii")  # numberToSkip, numberToReturn
 _REPLY_FIXED = struct.Struct("<iqii")  # responseFlags, cursorID, startingFrom, numberReturned
 _COMPRESSED_FIXED = struct.Struct("<iiB")  # originalOpcode, uncompressedSize, compressorId
 
 Document = Mapping[str, Any] | bytes | bytearray | memoryview
+Buffer = bytes | bytearray | memoryview
+
+# A run of consecutive buffers each smaller than this is joined into one before sendmsg: copying
+# small pieces is cheaper than one iovec entry each (measured: 10,000 x 275-byte documents send
+# in 1.0-1.7 ms joined, 2.0 ms as 10 sendmsg calls of 1,024 buffers), while a larger buffer is
+# never copied (27 MB in 10 documents: 11 ms by sendmsg, 19-21 ms joined and sent).
+COALESCE_BELOW = 64 * 1024
+
+
+class SplicedDocument:
+    """One BSON document held as buffers sent one after the other, never joined on the send path.
+
+    encode_insert makes one when a document without `_id` is large: the new length and `_id`
+    element (`head`, 21 bytes) go in front of the encoder's own output minus its length prefix
+    (`tail`, a memoryview of it), so neither the document nor its bytes are copied. `bytes()`
+    joins them for readers that need one buffer (command monitoring, OP_QUERY, error reports).
+    """
+
+    __slots__ = ("buffers", "nbytes")
+
+    def __init__(self, head: bytes, tail: memoryview) -> None:
+        self.buffers: tuple[Buffer, ...] = (head, tail)
+        self.nbytes = len(head) + len(tail)
+
+    def __len__(self) -> int:
+        return self.nbytes
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.buffers)
+
+    def __repr__(self) -> str:
+        return f"<SplicedDocument {self.nbytes} bytes>"
+
+
+EncodedDocument = bytes | SplicedDocument
+
+
+def _whole(encoded: EncodedDocument) -> bytes:
+    return encoded if type(encoded) is bytes else bytes(encoded)
 
 
 class EncodedDocuments(Sequence[RawBSONDocument]):
     """Documents already encoded to BSON, kept as bytes until someone reads one.
 
     Bulk inserts encode each document once (to measure it for batch splitting); this carries
-    those bytes to encode_op_msg, which joins them into the kind-1 section as they are. Readers
+    those bytes to op_msg_buffers, which puts them into the kind-1 section as they are (a
+    SplicedDocument as its two buffers). Readers
     that need mappings (command monitoring, the legacy OP_QUERY path, write-error reports) get
     a RawBSONDocument per item, built on access. `raw` must hold well-formed BSON documents:
     the producer (driver.bulk) made them with bson.encode.
@@ -46,8 +87,8 @@ class EncodedDocuments(Sequence[RawBSONDocument]):
 
     __slots__ = ("raw", "nbytes")
 
-    def __init__(self, raw: Sequence[bytes], nbytes: int | None = None) -> None:
-        self.raw: tuple[bytes, ...] = tuple(raw)
+    def __init__(self, raw: Sequence[EncodedDocument], nbytes: int | None = None) -> None:
+        self.raw: tuple[EncodedDocument, ...] = tuple(raw)
         self.nbytes: int = sum(map(len, self.raw)) if nbytes is None else nbytes
 
     def __len__(self) -> int:
@@ -61,11 +102,23 @@ class EncodedDocuments(Sequence[RawBSONDocument]):
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
-            return [RawBSONDocument(r) for r in self.raw[index]]
-        return RawBSONDocument(self.raw[index])
+            return [RawBSONDocument(_whole(r)) for r in self.raw[index]]
+        return RawBSONDocument(_whole(self.raw[index]))
 
     def __iter__(self) -> Iterator[RawBSONDocument]:
-        return (RawBSONDocument(r) for r in self.raw)
+        return (RawBSONDocument(_whole(r)) for r in self.raw)
+
+    def buffers(self) -> list[Buffer]:
+        """The documents' bytes as buffers in order, a SplicedDocument as its two (no copy)."""
+        if SplicedDocument not in map(type, self.raw):  # one C-level scan; the common case
+            return list(self.raw)  # type: ignore[arg-type]
+        out: list[Buffer] = []
+        for r in self.raw:
+            if type(r) is bytes:
+                out.append(r)
+            else:
+                out.extend(r.buffers)  # type: ignore[union-attr]
+        return out
 
     def __repr__(self) -> str:
         return f"<EncodedDocuments {len(self.raw)} documents, {self.nbytes} bytes>"
@@ -112,11 +165,34 @@ def _cstring(text: str, name: str) -> bytes:
     return raw + b"\x00"
 
 
-def _frame(request_id: int, response_to: int, op_code: int, parts: list[bytes]) -> bytes:
+def _framed(request_id: int, response_to: int, op_code: int, parts: list[Buffer]) -> list[Buffer]:
+    """`parts` with the message header in front (in place): the buffers of one whole message."""
     length = HEADER_SIZE + sum(map(len, parts))
     header = _HEADER.pack(length, _int32(request_id, "requestID"), _int32(response_to, "responseTo"), op_code)
-    parts.insert(0, header)  # one join over every part: the message is copied once
-    return b"".join(parts)
+    parts.insert(0, header)
+    return parts
+
+
+def _frame(request_id: int, response_to: int, op_code: int, parts: list[Buffer]) -> bytes:
+    return b"".join(_framed(request_id, response_to, op_code, parts))  # one join: the message is copied once
+
+
+def coalesce(buffers: Sequence[Buffer], small: int = COALESCE_BELOW) -> list[Buffer]:
+    """The same bytes as fewer buffers: each run of consecutive buffers shorter than `small` is
+    joined (see COALESCE_BELOW); a buffer of `small` bytes or more is kept as it is, uncopied."""
+    out: list[Buffer] = []
+    run: list[Buffer] = []
+    for buf in buffers:
+        if len(buf) < small:
+            run.append(buf)
+            continue
+        if run:
+            out.append(b"".join(run) if len(run) > 1 else run[0])
+            run = []
+        out.append(buf)
+    if run:
+        out.append(b"".join(run) if len(run) > 1 else run[0])
+    return out
 
 
 def encode_op_msg(
@@ -130,17 +206,45 @@ def encode_op_msg(
     checksum: bool = False,
     codec_options: Any = None,
 ) -> bytes:
-    """Encode an OP_MSG: `body` as the kind-0 section, each `sequences` entry as a kind-1 section.
+    """Encode an OP_MSG as one bytes object (op_msg_buffers, joined).
 
     With `checksum`, the CHECKSUM_PRESENT bit is set and a CRC32C of the whole message
     (header included) is appended (OP_MSG spec, "Checksum").
+    """
+    parts = op_msg_buffers(request_id, body, sequences, response_to=response_to, more_to_come=more_to_come,
+                           exhaust_allowed=exhaust_allowed, checksum=checksum, codec_options=codec_options)
+    if not checksum:
+        return b"".join(parts)
+    # The checksum covers every byte before it, header included, whose messageLength already
+    # counts the 4 checksum bytes: frame with a placeholder, then replace it.
+    framed = b"".join(parts)
+    return framed[:-4] + _UINT32.pack(crc32c(memoryview(framed)[:-4]))
+
+
+def op_msg_buffers(
+    request_id: int,
+    body: Document,
+    sequences: Mapping[str, Sequence[Document]] | None = None,
+    *,
+    response_to: int = 0,
+    more_to_come: bool = False,
+    exhaust_allowed: bool = False,
+    checksum: bool = False,
+    codec_options: Any = None,
+) -> list[Buffer]:
+    """An OP_MSG as the list of buffers that make it, in order, header first: `body` as the
+    kind-0 section, each `sequences` entry as a kind-1 section.
+
+    Pre-encoded documents (EncodedDocuments) are among the buffers as they are, so a caller
+    with sendmsg sends them without copying (Connection); encode_op_msg joins them. With
+    `checksum`, the last buffer is a placeholder for the CRC32C that encode_op_msg fills in.
     """
     flags = (
         (CHECKSUM_PRESENT if checksum else 0)
         | (MORE_TO_COME if more_to_come else 0)
         | (EXHAUST_ALLOWED if exhaust_allowed else 0)
     )
-    parts = [_UINT32.pack(flags), b"\x00", _encode_document(body, "OP_MSG body", codec_options)]
+    parts: list[Buffer] = [_FLAGS_AND_KIND0.pack(flags, 0), _encode_document(body, "OP_MSG body", codec_options)]
     for identifier, documents in (sequences or {}).items():
         if isinstance(body, Mapping) and identifier in body:
             # OP_MSG spec: a sequence identifier must not also be a body field; receivers reject it.
@@ -150,19 +254,16 @@ def encode_op_msg(
         name = _cstring(identifier, "document sequence identifier")
         if isinstance(documents, EncodedDocuments):
             # Already encoded once by the bulk planner: its bytes go in as they are.
-            encoded, nbytes = documents.raw, documents.nbytes
+            encoded, nbytes = documents.buffers(), documents.nbytes
         else:
             encoded = _encode_documents(documents, f"document sequence {identifier!r}", codec_options)
             nbytes = sum(map(len, encoded))
         parts.append(_SECTION1_HEAD.pack(1, 4 + len(name) + nbytes))
         parts.append(name)
         parts.extend(encoded)
-    if not checksum:
-        return _frame(request_id, response_to, OP_MSG, parts)
-    # The checksum covers every byte before it, header included, whose messageLength already
-    # counts the 4 checksum bytes: frame with a placeholder, then replace it.
-    framed = _frame(request_id, response_to, OP_MSG, parts + [b"\x00\x00\x00\x00"])
-    return framed[:-4] + _UINT32.pack(crc32c(memoryview(framed)[:-4]))
+    if checksum:
+        parts.append(b"\x00\x00\x00\x00")
+    return _framed(request_id, response_to, OP_MSG, parts)
 
 
 def encode_op_query(

@@ -195,29 +195,18 @@ def coalesce(buffers: Sequence[Buffer], small: int = COALESCE_BELOW) -> list[Buf
     return out
 
 
-def encode_op_msg(
-    request_id: int,
-    body: Document,
-    sequences: Mapping[str, Sequence[Document]] | None = None,
-    *,
-    response_to: int = 0,
-    more_to_come: bool = False,
-    exhaust_allowed: bool = False,
-    checksum: bool = False,
-    codec_options: Any = None,
-) -> bytes:
-    """Encode an OP_MSG as one bytes object (op_msg_buffers, joined).
+def encode_op_msg(request_id: int, body: Document, sequences: Mapping[str, Sequence[Document]] | None = None,
+                  **options: Any) -> bytes:
+    """Encode an OP_MSG as one bytes object: op_msg_buffers (same arguments), joined.
 
-    With `checksum`, the CHECKSUM_PRESENT bit is set and a CRC32C of the whole message
+    With `checksum=True`, the CHECKSUM_PRESENT bit is set and a CRC32C of the whole message
     (header included) is appended (OP_MSG spec, "Checksum").
     """
-    parts = op_msg_buffers(request_id, body, sequences, response_to=response_to, more_to_come=more_to_come,
-                           exhaust_allowed=exhaust_allowed, checksum=checksum, codec_options=codec_options)
-    if not checksum:
-        return b"".join(parts)
+    framed = b"".join(op_msg_buffers(request_id, body, sequences, **options))
+    if not options.get("checksum"):
+        return framed
     # The checksum covers every byte before it, header included, whose messageLength already
-    # counts the 4 checksum bytes: frame with a placeholder, then replace it.
-    framed = b"".join(parts)
+    # counts the 4 checksum bytes: framed with a placeholder, replaced here.
     return framed[:-4] + _UINT32.pack(crc32c(memoryview(framed)[:-4]))
 
 

@@ -122,7 +122,8 @@ def cli(ctx: click.Context, uri: str | None, profile: str | None, host: str | No
         environ["NO_COLOR"] = "1"
     env = Environment.from_system(environ=environ)
     ctx.obj = App(env=env, options=ConnectOptions(uri=DEFAULT_URI), fmt=fmt or config.format or "auto",
-                  ejson=ejson or config.ejson or "relaxed", debug=debug, trace=trace)
+                  ejson=ejson or config.ejson or "relaxed", debug=debug, trace=trace,
+                  editing_mode=config.editing_mode or "emacs")
     if host is not None and uri is not None:
         if ctx.get_parameter_source("uri") is not click.core.ParameterSource.ENVIRONMENT:
             raise click.UsageError("give either --uri or --host, not both")

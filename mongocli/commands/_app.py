@@ -23,6 +23,7 @@ class App:
     ejson: str = "relaxed"
     debug: bool = False
     trace: bool = False
+    editing_mode: str = "emacs"   # the shell's key bindings (config file: editing_mode)
 
     def renderer(self, *, streaming: bool = False) -> Any:
         from mongocli.output.renderers import make_renderer

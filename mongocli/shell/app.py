@@ -101,10 +101,13 @@ class Shell:
         """Snapshot the engine's methods and the user's variables (on the engine's thread)."""
         self._completion = self.engine.completion_data()
 
-    def run_interactive(self, history_file: str, output: Any = None, input: Any = None) -> int:
-        """The prompt_toolkit loop until exit/quit/Ctrl-D; Ctrl-C clears the line or interrupts the input."""
+    def run_interactive(self, history_file: str, output: Any = None, input: Any = None, *,
+                        editing_mode: str = "emacs") -> int:
+        """The prompt_toolkit loop until exit/quit/Ctrl-D; Ctrl-C clears the line or interrupts the input.
+
+        `editing_mode` is the key bindings, "emacs" or "vi" (the config file's editing_mode)."""
         from mongocli.shell.repl import make_session
-        session = make_session(self, history_file, output=output, input=input)
+        session = make_session(self, history_file, output=output, input=input, editing_mode=editing_mode)
         while True:
             self.refresh_completion()
             try:

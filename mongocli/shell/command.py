@@ -82,12 +82,13 @@ def shell_command(ctx: click.Context, uri: str | None, scripts: tuple[str, ...],
                       db_name=db_name or client.default_database_name or "test",
                       interactive=interactive, output=output)
         try:
-            ctx.exit(_run(shell, env, evals, programs, interactive))
+            ctx.exit(_run(shell, env, evals, programs, interactive, getattr(ctx.obj, "editing_mode", "emacs")))
         finally:
             shell.close()
 
 
-def _run(shell: Any, env: Environment, evals: tuple[str, ...], programs: tuple[str, ...], interactive: bool) -> int:
+def _run(shell: Any, env: Environment, evals: tuple[str, ...], programs: tuple[str, ...], interactive: bool,
+         editing_mode: str) -> int:
     if evals or programs:
         for path in programs:
             try:
@@ -109,7 +110,7 @@ def _run(shell: Any, env: Environment, evals: tuple[str, ...], programs: tuple[s
     shell.names = make_name_source(shell.client).start(shell.db_name)
     try:
         env.stdout.write("mongocli shell: JavaScript with mongosh's API; type help, exit or Ctrl-D to leave\n")
-        return shell.run_interactive(history_path())
+        return shell.run_interactive(history_path(), editing_mode=editing_mode)
     finally:
         shell.names.close()
 

@@ -27,9 +27,12 @@ class _Completer(Completer):
             yield Completion(s.text, start_position=s.start, display_meta=s.meta)
 
 
-def make_session(shell: "Shell", history_file: str, *, output: Any = None, input: Any = None) -> Any:
-    """A PromptSession: Enter runs a complete input and continues an open one on a new line."""
+def make_session(shell: "Shell", history_file: str, *, output: Any = None, input: Any = None,
+                 editing_mode: str = "emacs") -> Any:
+    """A PromptSession: Enter runs a complete input and continues an open one on a new line;
+    `editing_mode` "vi" or "emacs" picks the key bindings."""
     from prompt_toolkit import PromptSession
+    from prompt_toolkit.enums import EditingMode
     from prompt_toolkit.filters import is_searching
     from prompt_toolkit.key_binding import KeyBindings
     from prompt_toolkit.lexers import PygmentsLexer
@@ -53,4 +56,4 @@ def make_session(shell: "Shell", history_file: str, *, output: Any = None, input
         history=PrivateFileHistory(history_file), lexer=PygmentsLexer(JavascriptLexer),
         completer=_Completer(shell), multiline=True, key_bindings=bindings, complete_while_typing=True,
         prompt_continuation=lambda width, line, soft: "... ".rjust(width), refresh_interval=1.0,
-        output=output, input=input)
+        editing_mode=EditingMode.VI if editing_mode == "vi" else EditingMode.EMACS, output=output, input=input)

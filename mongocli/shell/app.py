@@ -20,11 +20,13 @@ _NAME_CHANGERS = ("use ", "insert", "drop", "createCollection", "createIndex", "
 class Shell:
     """One shell session over a driver client: one JavaScript engine, one bridge, one output.
 
-    `output` is "shell" (mongosh's text), "relaxed"/"canonical" (Extended JSON) or "jsonl".
+    `output` is "shell" (mongosh's text), "relaxed"/"canonical" (Extended JSON) or "jsonl";
+    `color` styles mongosh's text as mongosh does on a terminal (the caller decides: a terminal,
+    no NO_COLOR).
     """
 
     def __init__(self, client: Any, uri: str, stdout: IO[str], stderr: IO[str], *, db_name: str = "test",
-                 interactive: bool = False, output: str = "shell") -> None:
+                 interactive: bool = False, output: str = "shell", color: bool = False) -> None:
         self.client = client
         self.stdout = stdout
         self.stderr = stderr
@@ -34,7 +36,8 @@ class Shell:
         self.names: NameSource | None = None
         self._completion: tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]] = ({}, {})
         self.bridge = Bridge(client, uri, lambda fn: self.engine.call_driver(fn))
-        self.engine = Engine(self.bridge, self._write, db_name=db_name, interactive=interactive)
+        self.engine = Engine(self.bridge, self._write, db_name=db_name, interactive=interactive,
+                             colors=color and output == "shell")
 
     def _write(self, text: str, stream: str) -> None:
         target = self.stderr if stream == "stderr" else self.stdout

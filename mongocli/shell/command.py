@@ -80,7 +80,7 @@ def shell_command(ctx: click.Context, uri: str | None, scripts: tuple[str, ...],
         interactive = not (evals or programs) and env.stdin_is_tty and env.is_tty
         shell = Shell(client, options.uri, env.stdout, env.stderr,
                       db_name=db_name or client.default_database_name or "test",
-                      interactive=interactive, output=output)
+                      interactive=interactive, output=output, color=env.color)
         try:
             ctx.exit(_run(shell, env, evals, programs, interactive, getattr(ctx.obj, "editing_mode", "emacs")))
         finally:

@@ -72,7 +72,8 @@ class Engine:
     """
 
     def __init__(self, bridge: Any, write: Callable[[str, str], None], *, db_name: str = "test",
-                 interactive: bool = False, read_file: Callable[[str], str] | None = None) -> None:
+                 interactive: bool = False, read_file: Callable[[str], str] | None = None,
+                 colors: bool = False) -> None:
         quickjs = _import_quickjs()
         self._quickjs = quickjs
         self.bridge = bridge
@@ -94,6 +95,8 @@ class Engine:
         ctx.add_callable("__mc_initialDb", lambda: db_name)
         ctx.add_callable("__mc_loadSource", self._load_source)
         ctx.eval(_prelude_source())
+        if colors:  # mongosh's colours for printed values (js/inspect.js); off unless asked
+            ctx.eval("__mc_inspectOptions.colors = true")
         self._ctx = ctx
         self._run = ctx.eval("__mc_run")
 

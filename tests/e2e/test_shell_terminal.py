@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from typing import Iterator
 
@@ -27,7 +28,7 @@ def sandbox() -> Iterator[Sandbox]:
 class Terminal:
     """`mongocli shell URI` with a pty as its controlling terminal; read with deadlines, never forever."""
 
-    def __init__(self, uri: str, tmp_path, *, config: str = "", no_color: bool = True) -> None:
+    def __init__(self, uri: str, tmp_path, *args: str, config: str = "", no_color: bool = True) -> None:
         import fcntl
         import pty
         import struct
@@ -41,7 +42,7 @@ class Terminal:
             env["NO_COLOR"] = "1"
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: the shell on the pty as its controlling terminal
-            os.execve(sys.executable, SHELL + [uri], env)
+            os.execve(sys.executable, SHELL + [uri, *args], env)
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
 
     def expect(self, pattern: str) -> str:
@@ -49,6 +50,12 @@ class Terminal:
 
     def send(self, data: bytes) -> None:
         os.write(self.fd, data)
+
+    def wait(self) -> int:
+        """The exit code once the shell ends by itself (--eval)."""
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        return os.waitstatus_to_exitcode(status)
 
     def exit(self) -> int:
         self.send(b"exit\r")
@@ -77,3 +84,37 @@ def test_config_editing_mode_sets_the_key_bindings(sandbox: Sandbox, tmp_path, m
         assert term.exit() == 0
     finally:
         term.close()
+
+
+VALUE = "({n: 1, s: 'x', o: ObjectId('650000000000000000000001')})"
+COLOURED = "{ n: \x1b[33m1\x1b[39m, s: \x1b[32m'x'\x1b[39m, o: ObjectId(\x1b[32m'650000000000000000000001'\x1b[39m) }"
+PLAIN = "{ n: 1, s: 'x', o: ObjectId('650000000000000000000001') }"
+
+
+def test_values_are_coloured_on_a_terminal_as_mongosh_colours_them(sandbox: Sandbox, tmp_path) -> None:
+    term = Terminal(sandbox.uri, tmp_path, "--eval", VALUE, no_color=False)
+    try:
+        seen = term.expect(r"\}\s*$")
+        assert term.wait() == 0
+    finally:
+        term.close()
+    assert COLOURED in seen, repr(seen)
+
+
+@pytest.mark.parametrize("no_color, config", [(True, ""), (False, "color = false\n")],
+                         ids=["NO_COLOR", "config color=false"])
+def test_no_colour_with_no_color_or_the_config_file(sandbox: Sandbox, tmp_path, no_color: bool, config: str) -> None:
+    term = Terminal(sandbox.uri, tmp_path, "--eval", VALUE, config=config, no_color=no_color)
+    try:
+        seen = term.expect(r"\}\s*$")
+        assert term.wait() == 0
+    finally:
+        term.close()
+    assert PLAIN in seen and "\x1b[3" not in seen, repr(seen)
+
+
+def test_no_colour_on_a_pipe(sandbox: Sandbox) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "MONGODB_URI")}
+    proc = subprocess.run(SHELL + [sandbox.uri, "--eval", VALUE], capture_output=True, text=True, timeout=120,
+                          env=dict(env, TERM="xterm"))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, PLAIN + "\n", "")

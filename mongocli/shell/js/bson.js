@@ -68,7 +68,7 @@ class ObjectIdType {
   equals(other) { return other != null && String(other instanceof ObjectIdType ? other.__hex : other).toLowerCase() === this.__hex; }
   getTimestamp() { return new Date(parseInt(this.__hex.slice(0, 8), 16) * 1000); }
   __ejson() { return { $oid: this.__hex }; }
-  __inspect() { return `ObjectId('${this.__hex}')`; }
+  __inspect(fmt) { return `ObjectId(${fmt(this.__hex)})`; }
 }
 ObjectIdType.prototype.__bsontype = "ObjectId";
 function ObjectId(value) { return new ObjectIdType(value); }
@@ -83,7 +83,7 @@ class Int32Type {
   toString() { return String(this.value); }
   toJSON() { return this.value; }
   __ejson() { return { $numberInt: String(this.value) }; }
-  __inspect() { return `Int32(${this.value})`; }
+  __inspect(fmt) { return `Int32(${fmt(this.value)})`; }
 }
 function NumberInt(value) { return new Int32Type(value); }
 const Int32 = NumberInt;
@@ -94,7 +94,7 @@ class DoubleType {
   toString() { return String(this.value); }
   toJSON() { return this.value; }
   __ejson() { return { $numberDouble: __mc_doubleText(this.value) }; }
-  __inspect() { return `Double(${__mc_doubleText(this.value)})`; }
+  __inspect(fmt) { return `Double(${fmt(this.value)})`; }
 }
 function Double(value) { return new DoubleType(value); }
 
@@ -123,7 +123,7 @@ class LongType {
   toJSON() { return this.__text; }
   equals(other) { return String(other) === this.__text; }
   __ejson() { return { $numberLong: this.__text }; }
-  __inspect() { return `Long('${this.__text}')`; }
+  __inspect(fmt) { return `Long(${fmt(this.__text)})`; }
 }
 function NumberLong(value) {
   if (typeof value === "number") {
@@ -147,7 +147,7 @@ class Decimal128Type {
   toString() { return this.__text; }
   toJSON() { return { $numberDecimal: this.__text }; }
   __ejson() { return { $numberDecimal: this.__text }; }
-  __inspect() { return `Decimal128('${this.__text}')`; }
+  __inspect(fmt) { return `Decimal128(${fmt(this.__text)})`; }
 }
 function NumberDecimal(value) { return new Decimal128Type(value); }
 const Decimal128 = NumberDecimal;
@@ -167,9 +167,9 @@ class BinaryType {
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
   __ejson() { return { $binary: { base64: this.base64(), subType: this.sub_type.toString(16).padStart(2, "0") } }; }
-  __inspect() {
+  __inspect(fmt) {
     if (this.sub_type === 4 && this.__bytes.length === 16) return `UUID('${this.__uuidText()}')`;
-    return `Binary.createFromBase64('${this.base64()}', ${this.sub_type})`;
+    return `Binary.createFromBase64(${fmt(this.base64())}, ${fmt(this.sub_type)})`;
   }
 }
 function Binary(bytes, subType) { return new BinaryType(Array.from(bytes || []), subType); }
@@ -201,7 +201,7 @@ class TimestampType {
   toString() { return `Timestamp({ t: ${this.t}, i: ${this.i} })`; }
   toJSON() { return { $timestamp: { t: this.t, i: this.i } }; }
   __ejson() { return { $timestamp: { t: this.t, i: this.i } }; }
-  __inspect() { return `Timestamp({ t: ${this.t}, i: ${this.i} })`; }
+  __inspect(fmt) { return `Timestamp(${fmt({ t: this.t, i: this.i })})`; }
 }
 function Timestamp(t, i) { return new TimestampType(t, i); }
 
@@ -222,7 +222,7 @@ class DBRefType {
     return out;
   }
   __inspect(fmt) {
-    return `DBRef('${this.collection}', ${fmt(this.oid)}${this.db ? `, '${this.db}'` : ""})`;
+    return `DBRef(${fmt(this.collection)}, ${fmt(this.oid)}${this.db ? `, ${fmt(this.db)}` : ""})`;
   }
 }
 function DBRef(collection, oid, db) { return new DBRefType(collection, oid, db); }
@@ -230,14 +230,16 @@ function DBRef(collection, oid, db) { return new DBRefType(collection, oid, db);
 class BSONRegExpType {
   constructor(pattern, options) { this.pattern = pattern; this.options = options || ""; }
   __ejson() { return { $regularExpression: { pattern: this.pattern, options: this.options } }; }
-  __inspect() { return `BSONRegExp(${JSON.stringify(this.pattern)}, ${JSON.stringify(this.options)})`; }
+  __inspect(fmt, stylize) {
+    return `BSONRegExp(${stylize(__mc_strEscape(this.pattern), "regexp")}, ${stylize(__mc_strEscape(this.options), "regexp")})`;
+  }
 }
 function BSONRegExp(pattern, options) { return new BSONRegExpType(pattern, options); }
 
 class CodeType {
   constructor(code, scope) { this.code = String(code); this.scope = scope; }
   __ejson() { return this.scope ? { $code: this.code, $scope: __mc_toEJ(this.scope) } : { $code: this.code }; }
-  __inspect() { return `Code('${this.code}')`; }
+  __inspect(fmt) { return `Code(${fmt(this.code)})`; }
 }
 function Code(code, scope) { return new CodeType(typeof code === "function" ? code.toString() : code, scope); }
 

@@ -6,23 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Iterator
-
 import pytest
 
 from mongocli.sandbox import Sandbox
-from tests.e2e.test_shell import SHELL, _read_until
+from tests.e2e.test_shell import SHELL, _read_until, sandbox  # noqa: F401 - sandbox is a fixture
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal (POSIX)")
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    sb = Sandbox(topology="standalone", port=0, host="127.0.0.1").start()
-    try:
-        yield sb
-    finally:
-        sb.stop()
 
 
 class Terminal:

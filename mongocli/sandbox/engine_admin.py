@@ -32,11 +32,32 @@ def create(catalog: Catalog, db: str, cmd: dict) -> dict:
     check_options(cmd)
     if cmd.get("capped") and not cmd.get("size"):
         raise error(72, "the 'size' field is required when 'capped' is true")
+    clustered = _clustered_index(cmd) if "clusteredIndex" in cmd else None
     coll = catalog.ensure(db, name)
     coll.options = {k: v for k, v in cmd.items()
                     if k not in ("create", "$db", "lsid", "$clusterTime", "txnNumber",
                                  "writeConcern", "comment", "$readPreference", "readConcern")}
+    if clustered is not None:
+        coll.options["clusteredIndex"] = clustered
     return {"ok": 1.0}
+
+
+def _clustered_index(cmd: dict) -> dict:
+    """The clusteredIndex create option as the server keeps it (5.3+: clustered collections are
+    ordered by _id, so the sandbox's _id index already is that order): key {_id: 1}, unique."""
+    spec = cmd["clusteredIndex"]
+    if not isinstance(spec, dict):
+        raise error(14, "BSON field 'create.clusteredIndex' is the wrong type, expected type 'object'")
+    if spec.get("key") != {"_id": 1}:
+        raise error(72, "The clusteredIndex option is only supported for key: {_id: 1}")
+    if spec.get("unique") is not True:
+        raise error(72, "The clusteredIndex option requires unique: true")
+    if cmd.get("capped"):
+        raise error(72, "Clustered collections cannot be capped")
+    unknown = set(spec) - {"key", "unique", "name", "v"}
+    if unknown:
+        raise error(40415, f"BSON field 'create.clusteredIndex.{sorted(unknown)[0]}' is an unknown field.")
+    return {"v": 2, "key": {"_id": 1}, "name": spec.get("name", "_id_"), "unique": True}
 
 
 def drop(catalog: Catalog, cursors: Cursors, db: str, cmd: dict) -> dict:
@@ -83,7 +104,9 @@ def list_collections(catalog: Catalog, db: str, cmd: dict) -> dict:
             entry: dict[str, Any] = {"name": name, "type": "collection"}
         else:
             entry = {"name": name, "type": "collection", "options": dict(coll.options),
-                     "info": {"readOnly": False, "uuid": coll.uuid}, "idIndex": dict(ID_INDEX)}
+                     "info": {"readOnly": False, "uuid": coll.uuid}}
+            if "clusteredIndex" not in coll.options:  # a clustered collection has no separate _id index
+                entry["idIndex"] = dict(ID_INDEX)
         if cmd.get("filter") and not filter_applies(cmd["filter"], entry):
             continue
         out.append(entry)
@@ -95,6 +118,9 @@ def list_indexes(catalog: Catalog, db: str, cmd: dict) -> dict:
     """listIndexes: NamespaceNotFound (26) for a missing collection."""
     coll = catalog.require(db, cmd["listIndexes"])
     specs = [dict(ix.spec) for ix in coll.indexes.values()]
+    clustered = coll.options.get("clusteredIndex")
+    if clustered is not None:  # the clustered index stands where the _id index would
+        specs = [{**clustered, "clustered": True} if s["name"] == "_id_" else s for s in specs]
     return {"cursor": {"id": Int64(0), "ns": f"{db}.$cmd.listIndexes.{coll.name}",
                        "firstBatch": specs}, "ok": 1.0}
 

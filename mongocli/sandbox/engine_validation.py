@@ -109,6 +109,8 @@ def _mod_index(coll: Collection, spec: Any) -> dict:
     if index is None:
         raise error(27, f"cannot find index {wanted} for ns {coll.ns}")
     out: dict[str, Any] = {}
+    if spec.get("prepareUnique") or spec.get("unique"):
+        out.update(_toward_unique(coll, index, spec))
     for option in ("hidden", "expireAfterSeconds"):
         if option in spec:
             out[f"{option}_old"] = index.spec.get(option, False if option == "hidden" else None)
@@ -116,6 +118,30 @@ def _mod_index(coll: Collection, spec: Any) -> dict:
             out[f"{option}_new"] = spec[option]
             if option == "hidden" and not spec[option]:
                 index.spec.pop("hidden")
+    return out
+
+
+def _toward_unique(coll: Collection, index: Any, spec: dict) -> dict:
+    """collMod's two steps to a unique index (6.0+): prepareUnique refuses new duplicate keys;
+    unique then converts the index, or fails with CannotConvertIndexToUnique (359) listing the
+    _ids of each group of documents that share a key."""
+    out: dict[str, Any] = {}
+    if spec.get("prepareUnique") and not index.spec.get("prepareUnique"):
+        out["prepareUnique_old"], out["prepareUnique_new"] = False, True
+        index.spec["prepareUnique"] = True
+        index.unique = True  # new writes may not add a duplicate key (existing ones stay)
+    if spec.get("unique") and not index.spec.get("unique"):
+        if not index.spec.get("prepareUnique"):
+            raise error(72, "Cannot make index unique with 'unique: true' when 'prepareUnique' is not set to "
+                            "true. Run collMod with 'prepareUnique: true' first")
+        violations = [{"ids": [coll.docs[k]["_id"] for k in holders]}
+                      for holders in index.entries.values() if len(holders) > 1]
+        if violations:
+            raise error(359, "Cannot convert the index to unique. Please resolve conflicting documents before "
+                             "running collMod again.", violations=violations)
+        index.spec.pop("prepareUnique")
+        index.spec["unique"] = True
+        out["unique_new"] = True
     return out
 
 

@@ -39,7 +39,7 @@ CODE_NAMES = {
     67: "CannotCreateIndex", 72: "InvalidOptions", 73: "InvalidNamespace",
     85: "IndexOptionsConflict", 121: "DocumentValidationFailure", 197: "InvalidIndexSpecificationOption", 136: "CappedPositionLost", 86: "IndexKeySpecsConflict", 166: "CommandNotSupportedOnView",
     238: "NotImplemented", 50: "MaxTimeMSExpired", 51173: "Location51173", 51174: "Location51174",
-    10334: "BSONObjectTooLarge", 11000: "DuplicateKey", 31254: "Location31254",
+    10334: "BSONObjectTooLarge", 11000: "DuplicateKey", 31254: "Location31254", 359: "CannotConvertIndexToUnique",
     40415: "Location40415", 40324: "Location40324", 51183: "Location51183",
     # Codes fail points, sessions, transactions and change streams answer with (the server
     # names them in every error reply, failCommand's included).

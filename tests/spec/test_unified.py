@@ -30,8 +30,9 @@ FOLDERS = (
     "versioned-api",
     "causal-consistency",
     "client-backpressure",
+    "collection-management",
     # Not yet run (their cases fail today, issue 13 takes them on): client-side-operations-timeout,
-    # collection-management, load-balancers.
+    # load-balancers.
 )
 
 

@@ -1,0 +1,43 @@
+"""Collection management in the sandbox: clustered collections and collMod's prepareUnique -> unique steps."""
+
+from __future__ import annotations
+
+import pytest
+from pymongo.errors import DuplicateKeyError, OperationFailure
+
+
+def test_clustered_collection_is_listed_as_the_server_lists_it(standalone, mongo_client) -> None:
+    db = mongo_client(standalone.uri).ci
+    db.create_collection("c", clusteredIndex={"key": {"_id": 1}, "unique": True, "name": "by id"})
+    (info,) = list(db.list_collections(filter={"name": "c"}))
+    assert info["options"]["clusteredIndex"] == {"v": 2, "key": {"_id": 1}, "name": "by id", "unique": True}
+    assert "idIndex" not in info  # no separate _id index
+    assert list(db.c.list_indexes()) == [{"v": 2, "key": {"_id": 1}, "name": "by id", "unique": True,
+                                          "clustered": True}]
+    db.c.insert_one({"_id": 1})
+    with pytest.raises(DuplicateKeyError):
+        db.c.insert_one({"_id": 1})
+    with pytest.raises(OperationFailure) as caught:
+        db.create_collection("bad", clusteredIndex={"key": {"a": 1}, "unique": True})
+    assert caught.value.code == 72 and "{_id: 1}" in str(caught.value)
+
+
+def test_prepare_unique_then_unique_reports_violations(standalone, mongo_client) -> None:
+    client = mongo_client(standalone.uri)
+    coll = client.cm.c
+    coll.insert_many([{"_id": 1, "x": 1}, {"_id": 2, "x": 1}, {"_id": 3, "x": 2}])
+    coll.create_index("x")
+    with pytest.raises(OperationFailure) as early:
+        client.cm.command({"collMod": "c", "index": {"keyPattern": {"x": 1}, "unique": True}})
+    assert early.value.code == 72  # prepareUnique must come first
+    reply = client.cm.command({"collMod": "c", "index": {"keyPattern": {"x": 1}, "prepareUnique": True}})
+    assert reply["prepareUnique_new"] is True
+    with pytest.raises(DuplicateKeyError):
+        coll.insert_one({"_id": 4, "x": 2})  # new duplicates are refused...
+    with pytest.raises(OperationFailure) as caught:
+        client.cm.command({"collMod": "c", "index": {"keyPattern": {"x": 1}, "unique": True}})
+    assert caught.value.code == 359 and caught.value.details["violations"] == [{"ids": [1, 2]}]  # ...old ones stay
+    coll.delete_one({"_id": 2})
+    assert client.cm.command({"collMod": "c", "index": {"keyPattern": {"x": 1}, "unique": True}})["unique_new"]
+    index = next(ix for ix in coll.list_indexes() if ix["name"] == "x_1")
+    assert index["unique"] is True and "prepareUnique" not in index

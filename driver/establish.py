@@ -92,10 +92,11 @@ def _handshake(conn: Connection, address: str, credential: Any, *, app_name: str
     conn.max_message_size = limits.max_message_size_bytes
     conn.hello = reply
     if load_balanced and not reply.get("serviceId"):
-        # Load balancer spec: a reply without serviceId means the server is not behind a load balancer.
+        # Load balancer spec: a reply without serviceId means the server is not behind a load
+        # balancer, and the error MUST say so in the spec's words (then ours: where, what to do).
         raise ConfigurationError(
-            f"loadBalanced=true but {address} did not answer with a serviceId; "
-            "is it really behind a load balancer? Remove loadBalanced to connect directly."
+            "Driver attempted to initialize in load balancing mode, but the server does not support this mode: "
+            f"{address} did not answer with a serviceId. Remove loadBalanced=true to connect directly."
         )
     if auth is not None:
         auth.authenticate(conn.command, credential, hello_reply=reply, speculative=speculative, address=address)

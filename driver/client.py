@@ -13,6 +13,7 @@ from driver.cursor import ListCursor
 from driver.database import Database
 from driver.errors import ConfigurationError, DriverError, ServerSelectionTimeout
 from driver.events.listeners import EventBus
+from driver.handshake import ClientMetadata
 from driver.execute import Operation
 from driver.retry_policy import Retryable
 from driver.ops.admin import list_databases_command, parse_list_databases_reply
@@ -64,7 +65,8 @@ class Client:
         self.write_concern: WriteConcern = self._settings.write_concern
         self.read_concern: ReadConcern = self._settings.read_concern
         self.default_database_name = self._settings.connection_string.database or None
-        self.topology = build_topology(self._settings, self.events)
+        self._metadata = ClientMetadata(self._settings.app_name)
+        self.topology = build_topology(self._settings, self.events, self._metadata)
         self._context = ClientContext(self, self.topology, self.events,
                                       retry_writes=self._settings.retry_writes,
                                       retry_reads=self._settings.retry_reads,
@@ -79,6 +81,12 @@ class Client:
         # sockets and warns (issue 11; PyMongo's monitors likewise hold their client weakly).
         self._finalizer = weakref.finalize(self, _close_unreferenced, self.topology, self._settings.seeds)
         self._finalizer.atexit = False  # at interpreter exit daemon threads simply end
+
+    def append_metadata(self, name: str, version: str | None = None, platform: str | None = None) -> None:
+        """Append a wrapping library's driver info to the handshake metadata (handshake spec,
+        appendMetadata): connections opened from now on send it, open ones are kept as they are;
+        info appended before is not repeated."""
+        self._metadata.append(name, version, platform)
 
     @property
     def topology_description(self) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -150,6 +151,50 @@ def client_metadata(
     return truncate_metadata(doc)
 
 
+DriverInfo = tuple[str, "str | None", "str | None"]  # (name, version, platform) of a wrapping library
+
+
+class ClientMetadata:
+    """A client's handshake `client` document: its appName and the driver info appended to it.
+
+    `append` adds a wrapping library's (name, version, platform) after the client was built
+    (handshake spec, "Appending metadata after MongoClient initialization"): connections made
+    from then on send it; open connections are neither closed nor re-handshaken. Appending info
+    already present changes nothing. Safe to read from connecting threads while appended to.
+    """
+
+    def __init__(self, app_name: str | None = None, driver_info: Sequence[DriverInfo] = ()) -> None:
+        check_app_name(app_name)
+        self._app_name = app_name
+        self._driver_info: tuple[DriverInfo, ...] = ()
+        self._document: dict[str, Any] = client_metadata(app_name)
+        self._lock = threading.Lock()  # appends from two threads both land
+        for info in driver_info:
+            self.append(*info)
+
+    @property
+    def driver_info(self) -> tuple[DriverInfo, ...]:
+        return self._driver_info
+
+    def document(self) -> dict[str, Any]:
+        """The `client` document new connections send (built once per change, not per connection)."""
+        return self._document
+
+    def append(self, name: str, version: str | None = None, platform: str | None = None) -> bool:
+        """Add a library's driver info; False when exactly that info was appended before."""
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"driver info needs a non-empty name, not {name!r}")
+        info = (name, version, platform)
+        with self._lock:
+            if info in self._driver_info:
+                return False
+            driver_info = self._driver_info + (info,)
+            document = client_metadata(self._app_name, driver_info=driver_info)  # checks '|' before any change
+            # Connecting threads read without the lock: they see the old document or the new one.
+            self._driver_info, self._document = driver_info, document
+        return True
+
+
 def _size(doc: Mapping[str, Any]) -> int:
     return len(bson.encode(doc))
 
@@ -240,6 +285,6 @@ def uses_op_msg(max_wire_version: int, *, legacy_request: bool) -> bool:
 
 
 __all__ = [
-    "HandshakeRequest", "HostInfo", "build_hello", "client_metadata", "host_info", "monitoring_hello",
+    "ClientMetadata", "HandshakeRequest", "HostInfo", "build_hello", "client_metadata", "host_info", "monitoring_hello",
     "truncate_metadata", "uses_op_msg", "MAX_METADATA_BYTES", "MAX_APP_NAME_BYTES",
 ]

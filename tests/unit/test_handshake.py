@@ -137,3 +137,46 @@ def test_after_handshake():
     assert not uses_op_msg(5, legacy_request=True)
     assert not uses_op_msg(0, legacy_request=True)  # absent
     assert uses_op_msg(0, legacy_request=False)
+
+
+# ----- appendMetadata (handshake spec, "Appending metadata after MongoClient initialization") -----
+def _driver_fields(doc):
+    # the spec's tests strip the driver's own info: everything after the first '|'
+    return tuple(value.split("|", 1)[1] if "|" in value else "" for value in
+                 (doc["driver"]["name"], doc["driver"]["version"], doc["platform"]))
+
+
+def test_appended_info_follows_the_drivers_own():
+    from driver.handshake import ClientMetadata
+
+    metadata = ClientMetadata("app")
+    before = metadata.document()
+    assert metadata.append("library", "1.2", "Library Platform") is True
+    after = metadata.document()
+    assert _driver_fields(after) == ("library", "1.2", "Library Platform")
+    assert after["application"] == before["application"] and after["os"] == before["os"]
+    assert _driver_fields(before) == ("", "", "")  # the document handed out before is unchanged
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    (("library", "1.2", "Library Platform"), ("library", "1.2", "Library Platform")),  # identical: not repeated
+    (("framework", "1.2", "Library Platform"), ("library|framework", "1.2|1.2", "Library Platform|Library Platform")),
+    (("library", "2.0", None), ("library|library", "1.2|2.0", "Library Platform")),
+])
+def test_successive_appends_and_duplicates(case, expected):
+    from driver.handshake import ClientMetadata
+
+    metadata = ClientMetadata(None, driver_info=[("library", "1.2", "Library Platform")])
+    metadata.append(*case)
+    assert _driver_fields(metadata.document()) == expected
+
+
+def test_bad_driver_info_changes_nothing():
+    from driver.handshake import ClientMetadata
+
+    metadata = ClientMetadata()
+    with pytest.raises(ConfigurationError, match=r"\|"):
+        metadata.append("a|b")
+    with pytest.raises(ConfigurationError, match="name"):
+        metadata.append("")
+    assert metadata.driver_info == () and _driver_fields(metadata.document()) == ("", "", "")

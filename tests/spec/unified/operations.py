@@ -298,7 +298,7 @@ ENTITY_OPS: dict[str, dict[str, Op]] = {
         **_CHANGE_STREAM, "dropDatabase": _drop_database,
         **_if_driver_has("driver.client:Client", "bulk_write", {"clientBulkWrite": client_bulk_write},
                          "operation clientBulkWrite: the driver has no Client.bulk_write yet"),
-        "appendMetadata": _unsupported("operation appendMetadata: the driver cannot append handshake metadata"),
+        "appendMetadata": lambda run, entity, args: entity.client.append_metadata(**args["driverInfoOptions"]),
     },
     "database": {
         "runCommand": _run_command, "aggregate": _aggregate, "createCollection": _create_collection,

@@ -54,12 +54,13 @@ _mongocli() {
         watch:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
         watch:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
         *:--authenticationMechanism) COMPREPLY=($(compgen -W "SCRAM-SHA-1 SCRAM-SHA-256 PLAIN MONGODB-X509" -- "$cur")); return;;
+        *:--apiVersion) COMPREPLY=($(compgen -W "1" -- "$cur")); return;;
         *:--format) COMPREPLY=($(compgen -W "auto pretty table json jsonl" -- "$cur")); return;;
         *:--ejson) COMPREPLY=($(compgen -W "relaxed canonical" -- "$cur")); return;;
     esac
     local words
     case "$cmd" in
-        "") words="--version --uri --profile --host --port -u --username -p --password --authenticationDatabase --authenticationMechanism --tls --tlsCAFile --tlsCertificateKeyFile --tlsAllowInvalidCertificates --connect-timeout-ms --server-selection-timeout-ms --wait --format --ejson --trace --debug --help aggregate bulk count delete demo doctor export find hello import indexes insert monitor ping run sandbox shell topology update watch";;
+        "") words="--version --uri --profile --host --port -u --username -p --password --authenticationDatabase --authenticationMechanism --tls --tlsCAFile --tlsCertificateKeyFile --tlsAllowInvalidCertificates --apiVersion --apiStrict --apiDeprecationErrors --connect-timeout-ms --server-selection-timeout-ms --wait --format --ejson --trace --debug --help aggregate bulk count delete demo doctor export find hello import indexes insert monitor ping run sandbox shell topology update watch";;
         aggregate) words="--format --ejson --debug --help";;
         bulk) words="--ordered --unordered --format --ejson --debug --help";;
         count) words="--filter --format --ejson --debug --help";;

@@ -33,6 +33,9 @@ complete -c mongocli -n '__fish_use_subcommand' -l tls -d 'Use TLS.'
 complete -c mongocli -n '__fish_use_subcommand' -l tlsCAFile -d 'CA certificates to trust.' -x
 complete -c mongocli -n '__fish_use_subcommand' -l tlsCertificateKeyFile -d 'Client certificate and key (X.509 authentication).' -x
 complete -c mongocli -n '__fish_use_subcommand' -l tlsAllowInvalidCertificates -d 'Do not check the servers certificate (insecure; a warning is printed).'
+complete -c mongocli -n '__fish_use_subcommand' -l apiVersion -d 'Declare this Stable API version on every command (as mongosh).' -xa '1'
+complete -c mongocli -n '__fish_use_subcommand' -l apiStrict -d 'With --apiVersion - the server refuses commands outside that API version.'
+complete -c mongocli -n '__fish_use_subcommand' -l apiDeprecationErrors -d 'With --apiVersion - the server refuses what that API version deprecates.'
 complete -c mongocli -n '__fish_use_subcommand' -l connect-timeout-ms -d 'connectTimeoutMS - limit for each TCP/TLS connect and monitoring check.' -x
 complete -c mongocli -n '__fish_use_subcommand' -l server-selection-timeout-ms -d 'serverSelectionTimeoutMS - how long to wait for a suitable server (implies --wait).' -x
 complete -c mongocli -n '__fish_use_subcommand' -l wait -d 'Wait for servers that refuse or do not resolve yet (default - fail at once).'

@@ -99,6 +99,12 @@ def _silence_stdout() -> None:
               help="Client certificate and key (X.509 authentication).")
 @click.option("--tlsAllowInvalidCertificates", "tls_allow_invalid_certificates", is_flag=True, default=None,
               help="Do not check the server's certificate (insecure; a warning is printed).")
+@click.option("--apiVersion", "api_version", type=click.Choice(["1"]), default=None,
+              help="Declare this Stable API version on every command (as mongosh).")
+@click.option("--apiStrict", "api_strict", is_flag=True, default=None,
+              help="With --apiVersion: the server refuses commands outside that API version.")
+@click.option("--apiDeprecationErrors", "api_deprecation_errors", is_flag=True, default=None,
+              help="With --apiVersion: the server refuses what that API version deprecates.")
 @click.option("--connect-timeout-ms", type=click.IntRange(0), default=None,
               help="connectTimeoutMS: limit for each TCP/TLS connect and monitoring check.")
 @click.option("--server-selection-timeout-ms", type=click.IntRange(0), default=None,

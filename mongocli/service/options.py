@@ -52,6 +52,11 @@ class ConnectOptions:
     tls_certificate_key_file: str | None = None
     tls_allow_invalid_certificates: bool | None = None
     read_preference: str | None = None
+    # The declared Stable API (--apiVersion/--apiStrict/--apiDeprecationErrors): never a URI
+    # option (versioned-api spec), so not in _URI_OPTION_NAMES.
+    api_version: str | None = None
+    api_strict: bool | None = None
+    api_deprecation_errors: bool | None = None
     wait: bool = False
     # The settings built from these (immutable) options, once: see settings().
     _built: dict[str, ClientSettings] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -99,6 +104,17 @@ class ConnectOptions:
                 found.update({raw, unquote(raw)})
         return tuple(sorted((s for s in found if s), key=len, reverse=True))
 
+    def server_api(self) -> Any:
+        """The declared driver.ServerApi, or None; --apiStrict/--apiDeprecationErrors need --apiVersion."""
+        from driver.errors import ConfigurationError
+        from driver.server_api import ServerApi
+
+        if self.api_version is None:
+            if self.api_strict is not None or self.api_deprecation_errors is not None:
+                raise ConfigurationError("--apiStrict and --apiDeprecationErrors need --apiVersion")
+            return None
+        return ServerApi(self.api_version, strict=self.api_strict, deprecation_errors=self.api_deprecation_errors)
+
     def settings(self) -> ClientSettings:
         """The driver's ClientSettings, built once from the URI and the flags (later calls return
         the same object), checked as far as possible without a server; connect.py hands them to
@@ -117,7 +133,7 @@ class ConnectOptions:
         from driver.settings import client_settings
 
         # client_settings itself rejects a missing/bad tlsCAFile and a too-long appname.
-        settings = client_settings(self.connection_uri(), **self.overrides())
+        settings = client_settings(self.connection_uri(), server_api=self.server_api(), **self.overrides())
         # uri-options spec: invalid values are warnings for a library; a command line that was
         # told `tls=ture` must not connect in plain text, so those are errors here.
         invalid = [w for w in settings.warnings if w.startswith("invalid value")]

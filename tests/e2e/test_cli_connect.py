@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from mongocli.errors import EXIT_AUTH, EXIT_UNREACHABLE, EXIT_USAGE
+from mongocli.errors import EXIT_AUTH, EXIT_SERVER, EXIT_UNREACHABLE, EXIT_USAGE
 from mongocli.sandbox import Sandbox
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -216,3 +216,20 @@ def test_unknown_options_and_choices_are_usage_errors(args: list[str]) -> None:
     assert result.returncode == EXIT_USAGE
     assert "No such option" in result.stderr or "Invalid value" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- Stable API (mongosh's --apiVersion/--apiStrict/--apiDeprecationErrors) ------------------------
+def test_api_version_is_declared_and_enforced(server: Sandbox) -> None:
+    ok = mongocli("--uri", server.uri, "--apiVersion", "1", "--apiStrict", "run", "admin", '{"ping": 1}')
+    assert ok.returncode == 0, ok.stderr
+    refused = mongocli("--uri", server.uri, "--apiVersion", "1", "--apiStrict", "run", "admin", '{"buildInfo": 1}')
+    assert refused.returncode == EXIT_SERVER and "not in API Version 1" in refused.stderr
+    loose = mongocli("--uri", server.uri, "--apiVersion", "1", "run", "admin", '{"buildInfo": 1}')
+    assert loose.returncode == 0, loose.stderr  # without --apiStrict the server runs it
+
+
+def test_api_strict_without_a_version_is_a_usage_error(server: Sandbox) -> None:
+    result = mongocli("--uri", server.uri, "--apiStrict", "ping")
+    assert result.returncode == EXIT_USAGE and "--apiVersion" in result.stderr
+    result = mongocli("--uri", server.uri, "--apiVersion", "2", "ping")
+    assert result.returncode == EXIT_USAGE and "'2' is not" in result.stderr

@@ -30,6 +30,7 @@ from mongocli.sandbox.engine_pipeline import run_stages
 from mongocli.sandbox.engine_values import CommandError, clone, error
 from mongocli.sandbox.engine_write import translate
 from mongocli.sandbox.sessions import RETRYABLE_ERROR_CODES
+from mongocli.sandbox.versions import STALE_SHARD_VERSION, ServerVersion
 
 if TYPE_CHECKING:  # pragma: no cover
     from mongocli.sandbox.deployment import Deployment
@@ -258,8 +259,7 @@ class ChangeStreams:
             reply = error(code, f"Failing getMore {stream.cursor_id} after cursor checkout "
                                 "(failGetMoreAfterCursorCheckout)").reply()
             reply.pop("codeName")  # as failCommand's errors, only the code
-            if code in RETRYABLE_ERROR_CODES:
-                # A 4.4+ server labels the errors a change stream may resume after.
+            if _labels_resumable(conn.member.deployment.version, code):
                 reply["errorLabels"] = ["ResumableChangeStreamError"]
             return reply
         if cmd.get("collection") != stream.ns.partition(".")[2] or db != stream.db:
@@ -388,7 +388,7 @@ class ChangeStreams:
                                                  "dropTarget": entry.extra.get("dropTarget", False)}
         elif op in EXPANDED_EVENTS:
             event["operationDescription"] = clone(entry.extra.get("operationDescription", {}))
-            if op == "create":
+            if op == "create" and self.deployment.version.has("nsType"):
                 event["nsType"] = entry.extra.get("nsType", "collection")
         events = [event]
         invalidating = (op in ("drop", "rename") and stream.coll is not None) or \
@@ -455,3 +455,13 @@ def _key(value: Any) -> Any:
 
 # The server rejects a stage not allowed after $changeStream with this code (IllegalOperation).
 ChangeStreamsStageCode = 20
+
+
+def _labels_resumable(version: ServerVersion, code: int) -> bool:
+    """A 4.4+ server labels the errors a change stream may resume after (change streams spec,
+    "Resumable Error"); StaleShardVersion stopped being one in 7.0 (versions.py)."""
+    if not version.has("resumableChangeStreamLabel"):
+        return False
+    if code == STALE_SHARD_VERSION:
+        return version.labels_stale_shard_version_resumable()
+    return code in RETRYABLE_ERROR_CODES

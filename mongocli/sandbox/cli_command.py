@@ -9,6 +9,7 @@ import sys
 import click
 
 from mongocli.sandbox.deployment import TOPOLOGIES, Deployment, SandboxError, _server_ssl_context
+from mongocli.sandbox.versions import DEFAULT as DEFAULT_VERSION, UnsupportedVersion, server_version as parse_version
 
 
 def _parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -18,6 +19,13 @@ def _parse_auth(value: str | None) -> tuple[str, str] | None:
     if not sep or not user or not password:
         raise click.BadParameter("expected USER:PASSWORD, both non-empty", param_hint="--auth")
     return user, password
+
+
+def _parse_version(value: str) -> str:
+    try:
+        return parse_version(value).text
+    except UnsupportedVersion as exc:
+        raise click.BadParameter(str(exc), param_hint="--server-version") from None
 
 
 @click.command("sandbox")
@@ -40,10 +48,13 @@ def _parse_auth(value: str | None) -> tuple[str, str] | None:
 @click.option("--replset-name", default="rs0", show_default=True, help="Replica set name.")
 @click.option("--replication-lag-ms", type=click.IntRange(0, 3_600_000), default=0, show_default=True,
               help="Secondaries apply each write this long after the primary (0: at once).")
+@click.option("--server-version", callback=lambda ctx, param, value: _parse_version(value), default=DEFAULT_VERSION,
+              show_default=True, help="The MongoDB release to present: its buildInfo version, hello "
+                                      "maxWireVersion and the features it has.")
 @click.option("--quiet", is_flag=True, help="Print only the URI (no event log on stderr).")
 def sandbox_command(topology: str, members: int | None, port: int, host: str, auth: str | None,
                     tls_cert: str | None, tls_key: str | None, election_delay_ms: int, arbiter: bool,
-                    replset_name: str, replication_lag_ms: int, quiet: bool) -> None:
+                    replset_name: str, replication_lag_ms: int, server_version: str, quiet: bool) -> None:
     """Run a simulated MongoDB deployment on this machine until Ctrl-C.
 
     The first line printed is the connection string. Elections, kills and restarts are
@@ -55,6 +66,7 @@ def sandbox_command(topology: str, members: int | None, port: int, host: str, au
             topology, members, host=host, port=port, users=dict([credentials]) if credentials else None,
             ssl_context=_server_ssl_context(tls_cert, tls_key), election_delay_ms=election_delay_ms,
             arbiter=arbiter, replset_name=replset_name, replication_lag_ms=replication_lag_ms,
+            server_version=server_version,
         )
         asyncio.run(_serve(deployment, credentials, tls_cert, quiet))
     except SandboxError as exc:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 from bson import Binary, Int64, Timestamp
 
-from mongocli.sandbox import change_journal, cluster_time, scram, server_api, snapshot_reads, transactions
+from mongocli.sandbox import change_journal, cluster_time, scram, server_api, snapshot_reads, transactions, versions
 from mongocli.sandbox.engine_values import CODE_NAMES
 from mongocli.sandbox import users as users_module
 from mongocli.sandbox.failpoints import FailPointError
@@ -27,11 +27,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from mongocli.sandbox.deployment import Member
     from mongocli.sandbox.server import Connection
 
-VERSION = "8.0.0"
 MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024
 MAX_MESSAGE_SIZE_BYTES = 48_000_000
 MAX_WRITE_BATCH_SIZE = 100_000
-MAX_WIRE_VERSION = 25
 HELLO_NAMES = frozenset({"hello", "isMaster", "ismaster"})
 # Compressors the sandbox negotiates (OP_COMPRESSED spec); noop works on the wire but, as on a
 # real server, is never advertised.
@@ -53,8 +51,10 @@ WRITE_CONCERN_COMMANDS = frozenset({"createUser", "updateUser", "dropUser", "gra
 # Data commands a secondary serves without secondaryOk (the cursor already exists, or no data).
 NO_SECONDARY_OK_NEEDED = frozenset({"getMore", "killCursors"})
 # Generic arguments the sandbox handles itself and does not pass to the engine.
+# rawData (8.2+, versions.py refuses it before) reads timeseries buckets as stored: the sandbox has no
+# timeseries collections, so it changes nothing here.
 _STRIPPED = frozenset({"$db", "lsid", "txnNumber", "$clusterTime", "$readPreference", "autocommit",
-                       "startTransaction", "apiVersion", "apiStrict", "apiDeprecationErrors"})
+                       "startTransaction", "apiVersion", "apiStrict", "apiDeprecationErrors", "rawData"})
 # The server's NotPrimaryError category: a replica-set member attaches its topologyVersion to
 # these so that drivers can tell a stale error from news (SDAM spec, "topologyVersion").
 NOT_PRIMARY_CODES = frozenset({10107, 13435, 13436, 11602, 189})
@@ -116,6 +116,8 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
     action = member.failpoints.fail_command(name, conn.app_name) if name != "configureFailPoint" else None
     conn.current = {"command": cmd, "started": time.monotonic()}
     try:
+        if action is None and (too_new := versions.refusal(member.deployment.version, name, cmd)) is not None:
+            return _finish(conn, cmd, too_new, None)  # a field or command newer than this release
         if action is not None:
             if action.block_ms:
                 await asyncio.sleep(action.block_ms / 1000)
@@ -227,23 +229,24 @@ def _refused_before_running(conn: "Connection", name: str, cmd: Mapping[str, Any
 def _finish(conn: "Connection", cmd: Mapping[str, Any], reply: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
     """Error labels, $clusterTime/operationTime and, for not-primary errors on a replica-set
     member, its topologyVersion."""
-    _label(cmd, reply, labels)
+    _label(cmd, reply, labels, server_labels=conn.member.deployment.version.has("retryableWriteLabel"))
     name = next(iter(cmd), "")
     cluster_time.stamp(conn.member.deployment, name, reply, hello=name in HELLO_NAMES)
     wce_code = (reply.get("writeConcernError") or {}).get("code")
-    if conn.member.deployment.topology == "replset" and (
+    if conn.member.deployment.topology == "replset" and conn.member.deployment.version.has("topologyVersion") and (
         (not reply.get("ok") and reply.get("code") in NOT_PRIMARY_CODES) or wce_code in NOT_PRIMARY_CODES
     ):
         reply["topologyVersion"] = {"processId": conn.member.process_id, "counter": Int64(conn.member.counter)}
     return reply
 
 
-def _label(cmd: Mapping[str, Any], reply: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
+def _label(cmd: Mapping[str, Any], reply: dict[str, Any], labels: list[str] | None, *,
+           server_labels: bool = True) -> dict[str, Any]:
     if labels is not None and (not reply.get("ok") or "writeConcernError" in reply):
         reply["errorLabels"] = labels
     elif transactions.in_transaction(cmd):
         transactions.add_labels(cmd, reply)
-    else:
+    elif server_labels:  # before 4.4 the driver labels retryable write errors itself
         add_retryable_label(cmd, reply)
     return reply
 
@@ -309,7 +312,7 @@ def _data_command(conn: "Connection", db: str, name: str, cmd: dict[str, Any]) -
     deployment.sessions.after(cmd, reply)
     if name == "explain" and isinstance(reply.get("serverInfo"), dict):
         # The engine does not know which member ran it: name this one, as a server does.
-        reply["serverInfo"] = {"host": member.host, "port": member.port, "version": VERSION,
+        reply["serverInfo"] = {"host": member.host, "port": member.port, "version": deployment.version.text,
                                "gitVersion": "mongocli-sandbox"}
     if write and reply.get("ok"):
         deployment.note_write()
@@ -325,7 +328,8 @@ def hello_reply(conn: "Connection", name: str, cmd: Mapping[str, Any]) -> dict[s
     if cmd.get("helloOk"):
         reply["helloOk"] = True
     reply["isWritablePrimary" if name == "hello" else "ismaster"] = member.is_primary
-    reply["topologyVersion"] = {"processId": member.process_id, "counter": Int64(member.counter)}
+    if deployment.version.has("topologyVersion"):
+        reply["topologyVersion"] = {"processId": member.process_id, "counter": Int64(member.counter)}
     if deployment.topology == "sharded":
         reply["msg"] = "isdbgrid"
     if deployment.topology == "replset":
@@ -353,7 +357,7 @@ def hello_reply(conn: "Connection", name: str, cmd: Mapping[str, Any]) -> dict[s
     reply.update(
         maxBsonObjectSize=MAX_BSON_OBJECT_SIZE, maxMessageSizeBytes=MAX_MESSAGE_SIZE_BYTES,
         maxWriteBatchSize=MAX_WRITE_BATCH_SIZE, localTime=_now(), logicalSessionTimeoutMinutes=30,
-        connectionId=conn.id, minWireVersion=0, maxWireVersion=MAX_WIRE_VERSION, readOnly=False,
+        connectionId=conn.id, minWireVersion=0, maxWireVersion=deployment.version.max_wire_version, readOnly=False,
     )
     return reply
 
@@ -457,7 +461,8 @@ async def _ping(conn: "Connection", db: str, cmd: dict) -> dict:
 
 @command("buildInfo", "buildinfo")
 async def _build_info(conn: "Connection", db: str, cmd: dict) -> dict:
-    return {"version": VERSION, "gitVersion": "mongocli-sandbox", "versionArray": [8, 0, 0, 0],
+    version = conn.member.deployment.version
+    return {"version": version.text, "gitVersion": "mongocli-sandbox", "versionArray": [*version.parts, 0],
             "bits": 64, "debug": False, "maxBsonObjectSize": MAX_BSON_OBJECT_SIZE, "javascriptEngine": "none",
             "storageEngines": ["sandbox"], "modules": [], "allocator": "system",
             "openssl": {"running": ssl.OPENSSL_VERSION, "compiled": ssl.OPENSSL_VERSION}, "ok": 1.0}
@@ -469,7 +474,7 @@ async def _server_status(conn: "Connection", db: str, cmd: dict) -> dict:
     server = member.server
     uptime = time.monotonic() - member.started_at
     current = len(server.connections) if server else 0
-    reply = {"host": member.address, "version": VERSION,
+    reply = {"host": member.address, "version": member.deployment.version.text,
              "process": "mongos" if member.deployment.topology == "sharded" else "mongod",
              "pid": Int64(os.getpid()), "uptime": float(int(uptime)), "uptimeMillis": Int64(int(uptime * 1000)),
              "uptimeEstimate": Int64(int(uptime)), "localTime": _now(),
@@ -517,7 +522,7 @@ async def _cmd_line_opts(conn: "Connection", db: str, cmd: dict) -> dict:
 
 @command("getParameter")
 async def _get_parameter(conn: "Connection", db: str, cmd: dict) -> dict:
-    params = {"featureCompatibilityVersion": {"version": "8.0"},
+    params = {"featureCompatibilityVersion": {"version": conn.member.deployment.version.fcv},
               "authenticationMechanisms": list(scram.MECHANISMS), "logLevel": 0, "quiet": False,
               "enableTestCommands": True, "scramIterationCount": 10000, "scramSHA256IterationCount": 15000,
               "transactionLifetimeLimitSeconds": 60, "maxBSONDepth": 200}

@@ -20,6 +20,7 @@ from mongocli.sandbox import server_api
 from mongocli.sandbox.users import UserStore
 from mongocli.sandbox.sessions import SessionStore
 from mongocli.sandbox.transactions import TransactionStore
+from mongocli.sandbox.versions import UnsupportedVersion, server_version as _server_version
 
 if TYPE_CHECKING:  # pragma: no cover
     import ssl
@@ -108,6 +109,7 @@ class Deployment:
         replset_name: str = "rs0",
         engine: Any = None,
         replication_lag_ms: int = 0,
+        server_version: str | None = None,
     ) -> None:
         if topology not in TOPOLOGIES:
             raise SandboxError(f"unknown topology {topology!r}: choose one of {', '.join(TOPOLOGIES)}")
@@ -116,6 +118,10 @@ class Deployment:
             raise SandboxError(f"a {topology} deployment cannot have {count} member(s)")
         if arbiter and (topology != "replset" or count < 2):
             raise SandboxError("--arbiter needs a replica set of at least 2 members")
+        try:  # the release every member presents (versions.py: what it reports and which features it has)
+            self.version = _server_version(server_version)
+        except UnsupportedVersion as exc:
+            raise SandboxError(str(exc)) from None
         self.topology = topology
         self.replset_name = replset_name if topology == "replset" else None
         self.host = host
@@ -393,6 +399,7 @@ class Sandbox:
         replset_name: str = "rs0",
         engine: Any = None,
         replication_lag_ms: int = 0,
+        server_version: str | None = None,
     ) -> None:
         ssl_context = _server_ssl_context(tls_cert, tls_key)
         self._auth = auth
@@ -401,6 +408,7 @@ class Sandbox:
             topology, members, host=host, port=port, users=dict([auth]) if auth else None,
             ssl_context=ssl_context, election_delay_ms=election_delay_ms, arbiter=arbiter,
             replset_name=replset_name, engine=engine, replication_lag_ms=replication_lag_ms,
+            server_version=server_version,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

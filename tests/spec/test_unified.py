@@ -10,7 +10,7 @@ import pytest
 from tests.spec.specfiles import spec_files, spec_id, specs_root
 from tests.spec.unified.deployment import DeploymentPool
 from tests.spec.unified.expected import load_expected_failures
-from tests.spec.unified.runner import Skip, UnifiedTest, check_schema_version, choose_topology, load_file
+from tests.spec.unified.runner import Skip, UnifiedTest, check_schema_version, choose_deployment, load_file
 
 FOLDERS = (
     "unified-test-format/valid-pass",
@@ -63,7 +63,7 @@ def _cases() -> list:
 
 @pytest.fixture(scope="session")
 def deployments() -> Iterator[DeploymentPool]:
-    """Sandboxes on free loopback ports, started on first use per topology, shared by every module of
+    """Sandboxes on free loopback ports, started on first use per topology and server version, shared by every module of
     the session (each test resets its own collections and fail points) and stopped at the end."""
     pool = DeploymentPool()
     try:
@@ -78,8 +78,7 @@ def test_unified(deployments: DeploymentPool, rel: str, index: int) -> None:
     check_schema_version(doc)
     test = doc["tests"][index]
     try:
-        topology = choose_topology(doc, test, deployments.info)
-        deployment = deployments.get(topology)
+        deployment = deployments.get(*choose_deployment(doc, test, deployments.info))
         deployment.before_test()
         UnifiedTest(deployment, doc, test).run()
     except Skip as reason:

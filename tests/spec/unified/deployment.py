@@ -22,11 +22,12 @@ class SandboxDeployment:
     clean-up must not depend on the driver under test (unified format, "Internal MongoClient").
     """
 
-    def __init__(self, topology: str) -> None:
+    def __init__(self, topology: str, server_version: str | None = None) -> None:
         import pymongo
 
         self.topology = topology
-        self.sandbox = Sandbox(host="127.0.0.1", port=0, **SANDBOX_ARGS[topology]).start()
+        self.sandbox = Sandbox(host="127.0.0.1", port=0, server_version=server_version,
+                               **SANDBOX_ARGS[topology]).start()
         self._pymongo = pymongo
         self.internal = pymongo.MongoClient(self.sandbox.uri, serverSelectionTimeoutMS=5000)
         self._direct: dict[str, Any] = {}
@@ -130,18 +131,19 @@ class SandboxDeployment:
 
 
 class DeploymentPool:
-    """Sandboxes started on first use, one per topology, stopped together at the end."""
+    """Sandboxes started on first use, one per (topology, server version), stopped together at the end."""
 
     def __init__(self) -> None:
-        self._running: dict[str, SandboxDeployment] = {}
+        self._running: dict[tuple[str, str], SandboxDeployment] = {}
 
-    def get(self, topology: str) -> SandboxDeployment:
-        if topology not in self._running:
-            self._running[topology] = SandboxDeployment(topology)
-        return self._running[topology]
+    def get(self, topology: str, server_version: str) -> SandboxDeployment:
+        key = (topology, server_version)
+        if key not in self._running:
+            self._running[key] = SandboxDeployment(topology, server_version)
+        return self._running[key]
 
-    def info(self, topology: str) -> ServerInfo:
-        return self.get(topology).info
+    def info(self, topology: str, server_version: str) -> ServerInfo:
+        return self.get(topology, server_version).info
 
     def stop(self) -> None:
         for deployment in self._running.values():

@@ -165,27 +165,58 @@ def requirements_unmet(reqs: list[dict] | None, info: ServerInfo) -> str | None:
     return " / ".join(dict.fromkeys(r for r in reasons if r))
 
 
-def choose_topology(file_doc: dict, test: dict, info_for: Callable[[str], ServerInfo]) -> str:
-    """The first sandbox topology meeting both file and test requirements; Skip naming what failed."""
+def _runner_versions() -> tuple[str, ...]:
+    """The sandbox versions the runner can use: those its internal client (PyMongo) still speaks to
+    (PyMongo 4.x needs maxWireVersion >= 9, MongoDB 4.4), newest first."""
+    from pymongo.common import MIN_SUPPORTED_WIRE_VERSION
+
+    from mongocli.sandbox.versions import SUPPORTED, server_version
+
+    return tuple(v for v in SUPPORTED if server_version(v).max_wire_version >= MIN_SUPPORTED_WIRE_VERSION)
+
+
+RUNNER_VERSIONS = _runner_versions()
+
+
+def choose_deployment(file_doc: dict, test: dict,
+                      info_for: Callable[[str, str], ServerInfo]) -> tuple[str, str]:
+    """The (topology, server version) of the sandbox to run a test on: the first topology, at the
+    newest version the sandbox can present, meeting both file and test requirements (a sandbox
+    started as that version behaves as it: mongocli/sandbox/versions.py). Skip naming what failed."""
+    from mongocli.sandbox.versions import DEFAULT
+
     reasons: list[str] = []
+    requirements = (file_doc.get("runOnRequirements"), test.get("runOnRequirements"))
     for topology in SANDBOX_TOPOLOGIES:
-        if not _could_match(file_doc.get("runOnRequirements"), topology) or \
-                not _could_match(test.get("runOnRequirements"), topology):
+        if not all(_could_match(reqs, topology) for reqs in requirements):
             reasons.append(_topology_reason(file_doc, test, topology))
             continue
-        info = info_for(topology)
-        why = requirements_unmet(file_doc.get("runOnRequirements"), info) or \
-            requirements_unmet(test.get("runOnRequirements"), info)
-        if why is None:
-            return topology
-        reasons.append(why)
+        # Versions whose number could do; the default stands in when none can, to name why not.
+        candidates = [v for v in RUNNER_VERSIONS if all(_could_match(reqs, topology, v) for reqs in requirements)]
+        for version in candidates or [DEFAULT]:
+            info = info_for(topology, version)
+            why = requirements_unmet(requirements[0], info) or requirements_unmet(requirements[1], info)
+            if why is None:
+                return topology, version
+            reasons.append(why)
     raise Skip("runOnRequirements not met: " + "; ".join(dict.fromkeys(reasons)))
 
 
-def _could_match(reqs: list[dict] | None, topology: str) -> bool:
-    # Topology alone decides whether starting that sandbox is worth it.
-    return not reqs or any("topologies" not in r or topology in r["topologies"]
-                           or (topology == "sharded" and "sharded-replicaset" in r["topologies"]) for r in reqs)
+def _could_match(reqs: list[dict] | None, topology: str, version: str | None = None) -> bool:
+    # Topology (and version, when given) alone decide whether starting that sandbox is worth it.
+    return not reqs or any(_topology_could_match(r, topology) and (version is None or _version_ok(r, version))
+                           for r in reqs)
+
+
+def _topology_could_match(req: dict, topology: str) -> bool:
+    return "topologies" not in req or topology in req["topologies"] \
+        or (topology == "sharded" and "sharded-replicaset" in req["topologies"])
+
+
+def _version_ok(req: dict, version: str) -> bool:
+    parts = parse_version(version)
+    return not ("minServerVersion" in req and _version_cmp(parts, parse_version(req["minServerVersion"])) < 0) \
+        and not ("maxServerVersion" in req and _version_cmp(parts, parse_version(req["maxServerVersion"])) > 0)
 
 
 def _topology_reason(file_doc: dict, test: dict, topology: str) -> str:

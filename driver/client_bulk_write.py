@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 ADMIN = "admin"
 # The results cursor's namespace is admin.$cmd.bulkWrite (bulk write spec, server response).
 RESULTS_COLLECTION = "$cmd.bulkWrite"
+RAW_DATA_MIN_WIRE_VERSION = 27  # MongoDB 8.2
 
 
 def run_client_bulk_write(context: "ClientContext", models: Sequence[Any], *,
@@ -44,10 +45,13 @@ def run_client_bulk_write(context: "ClientContext", models: Sequence[Any], *,
     executor = context.executor
     acknowledged = write_concern.acknowledged
     check_unacknowledged(acknowledged=acknowledged, ordered=ordered, verbose_results=verbose_results)
+    description = _server_description(context.topology)
+    if description is None or description.max_wire_version < RAW_DATA_MIN_WIRE_VERSION:
+        raw_data = None  # CRUD spec, "rawData": never sent to a server before 8.2, which would refuse it
     body = command_body(ordered=ordered, verbose_results=verbose_results,
                         bypass_document_validation=bypass_document_validation, comment=comment, let=let,
                         write_concern=write_concern.document(), raw_data=raw_data)
-    limits = _limits(context.topology)
+    limits = BatchLimits.from_server(description) if description is not None else BatchLimits()
     batches = plan_batches(list(models), max_write_batch_size=limits.max_write_batch_size,
                            max_message_size_bytes=limits.max_message_size_bytes,
                            max_bson_object_size=limits.max_bson_object_size,
@@ -74,10 +78,10 @@ def run_client_bulk_write(context: "ClientContext", models: Sequence[Any], *,
             session.end_session()
 
 
-def _limits(topology: Any) -> BatchLimits:
+def _server_description(topology: Any) -> Any:
+    """The description of the server a write goes to now: its limits size the batches."""
     server = topology.select_server("write")
-    description = topology.description.servers.get(server.address)
-    return BatchLimits.from_server(description) if description is not None else BatchLimits()
+    return topology.description.servers.get(server.address)
 
 
 def _operation(body: Mapping[str, Any], batch: Batch, session: Any, *, unacknowledged: bool = False) -> Operation:

@@ -90,5 +90,5 @@ def check(file_doc: dict, test: dict) -> None:
         if getattr(fn, "skip_reason", None):
             raise Skip(fn.skip_reason)
         for arg, label in operations.UNSUPPORTED_ARGS.items():
-            if arg in (op.get("arguments") or {}):
+            if arg in (op.get("arguments") or {}) and arg not in getattr(fn, "handles_args", ()):
                 raise Skip(f"argument {label} is unsupported by the driver")

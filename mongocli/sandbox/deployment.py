@@ -135,6 +135,7 @@ class Deployment:
         # Server parameters set at startup or by setParameter (getParameter reports them).
         self.parameters: dict[str, Any] = dict(server_api.DEFAULT_PARAMETERS)
         self.engine = engine if engine is not None else _default_engine()
+        self.engine.catalog.dollar_names_refused = not self.version.has("dollarFieldNames")
         self.members = [
             Member(self, i, host, port + i if port else 0, arbiter=arbiter and i == count - 1) for i in range(count)
         ]

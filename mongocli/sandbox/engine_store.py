@@ -322,6 +322,8 @@ class Catalog:
 
     def __init__(self) -> None:
         self.dbs: dict[str, dict[str, Collection]] = {}
+        # A pre-5.0 release refuses to store $-prefixed field names (set from the deployment's version).
+        self.dollar_names_refused = False
 
     def get(self, db: str, name: str) -> Collection | None:
         """The collection, or None."""

@@ -231,6 +231,18 @@ def check_id(value: Any) -> None:
                                 "valid for storage.")
 
 
+def check_storable_names(doc: dict, *, inserting: bool, path: str = "") -> None:
+    """A pre-5.0 server's storage validation: no $-prefixed field name at any depth, except a
+    DBRef's $ref/$id/$db (5.0 allowed them: "Field Names with Periods and Dollar Signs")."""
+    for key, value in doc.items():
+        if key.startswith("$") and key not in ("$ref", "$id", "$db"):
+            if inserting and not path:
+                raise error(2, f"Document can't have $ prefixed field names: {key}")
+            raise error(52, f"The dollar ($) prefixed field '{key}' in '{path}{key}' is not valid for storage.")
+        if isinstance(value, dict):
+            check_storable_names(value, inserting=inserting, path=f"{path}{key}.")
+
+
 def insert(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
     """The insert command: ordered or not, one writeError per failed document."""
     docs = cmd.get("documents")
@@ -251,6 +263,8 @@ def insert(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
             else:
                 stored = {"_id": ObjectId()}
                 stored.update(clone(doc))
+            if catalog.dollar_names_refused:
+                check_storable_names(stored, inserting=True)
             check_document(coll, stored, None, bypass)
             coll.insert(stored, bson_size(stored, max_bson_size))
             n += 1
@@ -261,7 +275,8 @@ def insert(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
     return _write_reply(n, errors)
 
 
-def _update_one_statement(coll: Collection, stmt: dict, max_bson_size: int, bypass: bool = False) -> tuple:
+def _update_one_statement(coll: Collection, stmt: dict, max_bson_size: int, bypass: bool = False, *,
+                          dollar_names_refused: bool = False) -> tuple:
     query = stmt.get("q", {}) or {}
     update = stmt.get("u")
     validate_update(update)
@@ -281,6 +296,8 @@ def _update_one_statement(coll: Collection, stmt: dict, max_bson_size: int, bypa
     for doc in matched:
         new = apply_update(doc, query, update, inserting=False, array_filters=array_filters)
         n += 1
+        if dollar_names_refused:
+            check_storable_names(new, inserting=False)
         if bson.encode(new) != bson.encode(doc):
             check_document(coll, new, doc, bypass)
             coll.replace(doc, new, bson_size(new, max_bson_size), replacement=is_replacement(update))
@@ -309,7 +326,8 @@ def update(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
         try:
             with collation(stmt.get("collation") if isinstance(stmt, dict) else None):
                 sn, sm, sid = _update_one_statement(coll, stmt, max_bson_size,
-                                                    bool(cmd.get("bypassDocumentValidation")))
+                                                    bool(cmd.get("bypassDocumentValidation")),
+                                                    dollar_names_refused=catalog.dollar_names_refused)
         except CommandError as exc:
             errors.append(_write_error(i, exc))
             if ordered:
@@ -404,6 +422,8 @@ def find_and_modify(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) ->
     if target is not None:
         new = apply_update(target, query, upd, inserting=False,
                            array_filters=cmd.get("arrayFilters"))
+        if catalog.dollar_names_refused:
+            check_storable_names(new, inserting=False)
         if bson.encode(new) != bson.encode(target):
             check_document(coll, new, target, bool(cmd.get("bypassDocumentValidation")))
             coll.replace(target, new, bson_size(new, max_bson_size), replacement=is_replacement(upd))

@@ -179,6 +179,7 @@ class TransactionStore:
         # Commands run one at a time on the event loop, so the shared catalog is quiescent here.
         shared = self.deployment.engine.catalog
         view = Catalog()
+        view.dollar_names_refused = shared.dollar_names_refused
         for db, colls in shared.dbs.items():
             view.dbs[db] = {name: coll.snapshot() for name, coll in colls.items()}
         return view

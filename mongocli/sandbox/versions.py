@@ -38,6 +38,8 @@ FEATURES = {
     "anyComment": (4, 4),
     # `let` on find, aggregate, update, delete and findAndModify.
     "let": (5, 0),
+    # Stored documents may have $-prefixed field names (before: storage validation refuses them).
+    "dollarFieldNames": (5, 0),
     # `sort` on update statements (updateOne/replaceOne) and in bulkWrite update ops.
     "updateSort": (8, 0),
     # The `bulkWrite` command across namespaces (the 8.0 client bulk write).
@@ -107,7 +109,7 @@ def refusal(version: ServerVersion, name: str, cmd: Mapping[str, Any]) -> dict[s
     if "rawData" in cmd and name in _RAW_DATA_COMMANDS and not version.has("rawData"):
         return _unknown_field(f"{name}.rawData")
     if "let" in cmd and name in _LET_COMMANDS and not version.has("let"):
-        return _unknown_field(f"{name}.let")
+        return _let_refusal(name)
     if "comment" in cmd and not version.has("anyComment"):
         if name in _COMMENT_SINCE_4_4:
             return _unknown_field(f"{name}.comment")
@@ -120,6 +122,18 @@ def refusal(version: ServerVersion, name: str, cmd: Mapping[str, Any]) -> dict[s
         if isinstance(statements, list) and any(isinstance(s, Mapping) and "sort" in s for s in statements):
             return _unknown_field(f"{name}.{field}.sort")
     return None
+
+
+def _let_refusal(name: str) -> dict[str, Any]:
+    """A 4.4 server's words for `let`: aggregate, find and findAndModify had hand-written parsers
+    (AggregationRequest, QueryRequest, FindAndModifyRequest), update and delete the IDL's."""
+    if name == "aggregate":
+        return _error(9, "FailedToParse", "unrecognized field 'let'")
+    if name == "find":
+        return _error(9, "FailedToParse", "Failed to parse: find. Unrecognized field 'let'.")
+    if name == "findAndModify":
+        return _error(51177, "Location51177", "BSON field 'let' is an unknown field.")
+    return _unknown_field(f"{name}.let")
 
 
 def _unknown_field(path: str) -> dict[str, Any]:

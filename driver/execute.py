@@ -271,8 +271,12 @@ class Executor:
                 raise ConnectionFailure(f"server {attempts.address} (where this cursor lives) has left the "
                                         "topology; the cursor cannot continue")
             return server
-        if op.write_stage and attempts.read_preference is not None and not _secondary_write_stage_ok(
-                attempts.read_preference, self.topology.description):
+        if op.write_stage and attempts.read_preference is not None:
+            # Decided over the servers known once one suits the read preference: before the first
+            # discovery no server is available and an older secondary would get it.
+            server = self.topology.select_server(attempts.read_preference, deprioritized=attempts.deprioritized)
+            if _secondary_write_stage_ok(attempts.read_preference, self.topology.description):
+                return server
             attempts.read_preference = None  # run it as a write on the primary
         criteria = "write" if attempts.read_preference is None else attempts.read_preference
         return self.topology.select_server(criteria, deprioritized=attempts.deprioritized)
@@ -358,6 +362,9 @@ class Executor:
         topology = self.topology.description
         sd = topology.servers.get(server.address)
         session = op.session
+        if session is not None and session.snapshot and sd is not None and \
+                sd.max_wire_version < SNAPSHOT_READS_WIRE_VERSION:
+            raise ConfigurationError("Snapshot reads require MongoDB 5.0 or later")  # sessions spec
         if session is not None and not op.unacknowledged:
             supported = topology.logical_session_timeout_minutes is not None or (
                 sd is not None and sd.logical_session_timeout_minutes is not None)
@@ -404,8 +411,9 @@ class Executor:
             session.note_snapshot_time(reply)
 
 
-# Wire version of MongoDB 5.0: secondaries run $out/$merge aggregates (writing via the primary).
-SECONDARY_WRITE_STAGE_WIRE_VERSION = 13
+# Wire version of MongoDB 5.0: secondaries run $out/$merge aggregates (writing via the primary),
+# and snapshot reads exist (sessions spec, "Snapshot reads": a client error before).
+SECONDARY_WRITE_STAGE_WIRE_VERSION = SNAPSHOT_READS_WIRE_VERSION = 13
 
 
 def _secondary_write_stage_ok(pref: ReadPreference, topology: Any) -> bool:

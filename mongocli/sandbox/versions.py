@@ -145,14 +145,4 @@ def _error(code: int, code_name: str, errmsg: str) -> dict[str, Any]:
 
 
 def _type_name(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "double"
-    return type(value).__name__
+    return {bool: "bool", int: "int", float: "double", list: "array"}.get(type(value), "object")

@@ -14,6 +14,8 @@ from bson.codec_options import CodecOptions
 from pymongo import ASCENDING, DESCENDING, InsertOne, ReturnDocument, UpdateOne, monitoring
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from mongocli.sandbox.versions import DEFAULT as DEFAULT_VERSION
+
 
 class CommandLog(monitoring.CommandListener):
     """Records (name, command) of every command PyMongo starts."""
@@ -246,7 +248,7 @@ def test_explain(deployment, client) -> None:
     assert scan["queryPlanner"]["winningPlan"]["stage"] == "COLLSCAN"
     assert scan["executionStats"]["nReturned"] == 2
     info = scan["serverInfo"]
-    assert f"{info['host']}:{info['port']}" == deployment.primary and info["version"] == "8.0.0"
+    assert f"{info['host']}:{info['port']}" == deployment.primary and info["version"] == DEFAULT_VERSION
     coll.create_index("a")
     indexed = coll.find({"a": 3}).explain()
     assert indexed["queryPlanner"]["winningPlan"]["inputStage"]["indexName"] == "a_1"

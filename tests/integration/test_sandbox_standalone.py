@@ -42,7 +42,7 @@ def test_hello_fields(standalone, mongo_client) -> None:
     client = mongo_client(standalone.uri)
     hello = client.admin.command("hello")
     assert hello["isWritablePrimary"] is True
-    assert hello["maxWireVersion"] == 25 and hello["minWireVersion"] == 0
+    assert hello["maxWireVersion"] == 27 and hello["minWireVersion"] == 0  # the default, 8.2
     assert hello["maxMessageSizeBytes"] == 48_000_000
     assert hello["maxWriteBatchSize"] == 100_000
     assert hello["logicalSessionTimeoutMinutes"] == 30
@@ -51,7 +51,7 @@ def test_hello_fields(standalone, mongo_client) -> None:
     legacy = client.admin.command("isMaster")
     assert legacy["ismaster"] is True and "isWritablePrimary" not in legacy
     info = client.admin.command("buildInfo")
-    assert info["version"] == "8.0.0" and info["versionArray"][:3] == [8, 0, 0]
+    assert info["version"] == "8.2.1" and info["versionArray"][:3] == [8, 2, 1]
 
 
 def test_unknown_command_is_code_59(standalone, mongo_client) -> None:
@@ -96,7 +96,7 @@ def test_server_level_commands(standalone, mongo_client) -> None:
     status = client.admin.command("serverStatus")
     assert status["process"] == "mongod" and status["connections"]["current"] >= 1
     assert client.admin.command("whatsmyuri")["you"].startswith("127.0.0.1:")
-    assert client.admin.command("getParameter", 1, featureCompatibilityVersion=1)["featureCompatibilityVersion"] == {"version": "8.0"}
+    assert client.admin.command("getParameter", 1, featureCompatibilityVersion=1)["featureCompatibilityVersion"] == {"version": "8.2"}
     assert client.admin.command("hostInfo")["system"]["numCores"] >= 1
     assert "--port" in client.admin.command("getCmdLineOpts")["argv"]
     with pytest.raises(OperationFailure) as caught:

@@ -187,7 +187,7 @@ def _tls(host: str, port: int, timeout: float, connection_options: Any) -> tuple
     from driver.socket_connection import ssl_context
     context = ssl_context(connection_options)
     with socket.create_connection((host, port), timeout=timeout) as raw, \
-            context.wrap_socket(raw, server_hostname=host) as tls:
+            _tls_handshake(context, raw, host) as tls:
         cert = tls.getpeercert() or {}
         subject = ", ".join("=".join(pair) for rdn in cert.get("subject", ()) for pair in rdn) or "(not verified)"
         expires = cert.get("notAfter")
@@ -197,6 +197,18 @@ def _tls(host: str, port: int, timeout: float, connection_options: Any) -> tuple
             if left.days < 14:
                 return WARN, detail + f" (in {left.days} days)"
         return detail
+
+
+def _tls_handshake(context: ssl.SSLContext, raw: socket.socket, host: str) -> ssl.SSLSocket:
+    """The TLS handshake, its failures said in words: an untrusted or misnamed certificate says
+    why (OpenSSL's verify message), a server closing at once probably does not speak TLS."""
+    try:
+        return context.wrap_socket(raw, server_hostname=host)
+    except ssl.SSLCertVerificationError as exc:
+        raise OSError(f"the server's certificate was refused: {exc.verify_message}") from exc
+    except (ssl.SSLEOFError, ConnectionResetError) as exc:
+        raise OSError("the server closed the connection during the TLS handshake: it may not have TLS "
+                           "enabled (try without tls=true)") from exc
 
 
 def _authenticate(options: ConnectOptions) -> str:

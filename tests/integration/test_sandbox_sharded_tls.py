@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
+
+from tests.support.certificates import self_signed
 
 
 def test_sharded_mongos_share_data(start_sandbox, mongo_client) -> None:
@@ -31,15 +30,7 @@ def test_sharded_survives_one_mongos_dying(start_sandbox, mongo_client) -> None:
 
 @pytest.fixture
 def certificate(tmp_path):
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
-    return str(cert), str(key)
+    return self_signed(tmp_path)
 
 
 def test_tls(start_sandbox, mongo_client, certificate) -> None:

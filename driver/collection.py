@@ -251,9 +251,10 @@ class Collection:
         return run_bulk(batches, send, ordered=ordered, acknowledged=self._acknowledged(session))
 
     # -- updates and deletes -------------------------------------------------------------
-    def _update(self, filter: Mapping[str, Any], update: Update, *, multi: bool, replacement: bool,
-                upsert: bool, array_filters: Sequence[Document] | None, hint: Hint | None, collation: Document | None, let: Document | None, sort: KeySpec | None,
-                bypass_document_validation: bool | None, session: ClientSession | None, comment: Any) -> UpdateResult:
+    def _update(self, filter: Mapping[str, Any], update: Update, *, multi: bool, replacement: bool, upsert: bool,
+                array_filters: Sequence[Document] | None, hint: Hint | None, collation: Document | None,
+                let: Document | None, sort: KeySpec | None, bypass_document_validation: bool | None,
+                session: ClientSession | None, comment: Any) -> UpdateResult:
         stmt = update_statement(filter, update, multi=multi, replacement=replacement, upsert=upsert or None,
                                 collation=collation, array_filters=array_filters, hint=hint, sort=sort)
         body = update_command(self.name, [stmt], write_concern=self._wc, let=let, comment=comment,
@@ -268,16 +269,18 @@ class Collection:
         return UpdateResult(n - len(upserted), int(reply.get("nModified", 0)), upserted_id, len(upserted),
                             raw_result=reply)
 
-    def update_one(self, filter: Mapping[str, Any], update: Update, *, upsert: bool = False, array_filters: Sequence[Document] | None = None,
-                   hint: Hint | None = None, collation: Document | None = None, let: Document | None = None, sort: KeySpec | None = None,
+    def update_one(self, filter: Mapping[str, Any], update: Update, *, upsert: bool = False,
+                   array_filters: Sequence[Document] | None = None, hint: Hint | None = None,
+                   collation: Document | None = None, let: Document | None = None, sort: KeySpec | None = None,
                    bypass_document_validation: bool | None = None, session: ClientSession | None = None,
                    comment: Any = None) -> UpdateResult:
         return self._update(filter, update, multi=False, replacement=False, upsert=upsert, array_filters=array_filters,
                             hint=hint, collation=collation, let=let, sort=sort,
                             bypass_document_validation=bypass_document_validation, session=session, comment=comment)
 
-    def update_many(self, filter: Mapping[str, Any], update: Update, *, upsert: bool = False, array_filters: Sequence[Document] | None = None,
-                    hint: Hint | None = None, collation: Document | None = None, let: Document | None = None,
+    def update_many(self, filter: Mapping[str, Any], update: Update, *, upsert: bool = False,
+                    array_filters: Sequence[Document] | None = None, hint: Hint | None = None,
+                    collation: Document | None = None, let: Document | None = None,
                     bypass_document_validation: bool | None = None, session: ClientSession | None = None,
                     comment: Any = None) -> UpdateResult:
         return self._update(filter, update, multi=True, replacement=False, upsert=upsert, array_filters=array_filters,
@@ -285,15 +288,15 @@ class Collection:
                             bypass_document_validation=bypass_document_validation, session=session, comment=comment)
 
     def replace_one(self, filter: Mapping[str, Any], replacement: Mapping[str, Any], *, upsert: bool = False,
-                    hint: Hint | None = None, collation: Document | None = None, let: Document | None = None, sort: KeySpec | None = None,
-                    bypass_document_validation: bool | None = None, session: ClientSession | None = None,
-                    comment: Any = None) -> UpdateResult:
+                    hint: Hint | None = None, collation: Document | None = None, let: Document | None = None,
+                    sort: KeySpec | None = None, bypass_document_validation: bool | None = None,
+                    session: ClientSession | None = None, comment: Any = None) -> UpdateResult:
         return self._update(filter, replacement, multi=False, replacement=True, upsert=upsert, array_filters=None,
                             hint=hint, collation=collation, let=let, sort=sort,
                             bypass_document_validation=bypass_document_validation, session=session, comment=comment)
 
-    def _delete(self, filter: Mapping[str, Any], *, multi: bool, hint: Hint | None, collation: Document | None, let: Document | None,
-                session: ClientSession | None, comment: Any) -> DeleteResult:
+    def _delete(self, filter: Mapping[str, Any], *, multi: bool, hint: Hint | None, collation: Document | None,
+                let: Document | None, session: ClientSession | None, comment: Any) -> DeleteResult:
         stmt = delete_statement(filter, multi=multi, collation=collation, hint=hint)
         body = delete_command(self.name, [stmt], write_concern=self._wc, let=let, comment=comment)
         reply = self._write(body, session, sequence="deletes")
@@ -302,22 +305,24 @@ class Collection:
         _write_error(reply)
         return DeleteResult(int(reply.get("n", 0)), raw_result=reply)
 
-    def delete_one(self, filter: Mapping[str, Any], *, hint: Hint | None = None, collation: Document | None = None, let: Document | None = None,
-                   session: ClientSession | None = None, comment: Any = None) -> DeleteResult:
+    def delete_one(self, filter: Mapping[str, Any], *, hint: Hint | None = None, collation: Document | None = None,
+                   let: Document | None = None, session: ClientSession | None = None,
+                   comment: Any = None) -> DeleteResult:
         return self._delete(filter, multi=False, hint=hint, collation=collation, let=let, session=session,
                             comment=comment)
 
-    def delete_many(self, filter: Mapping[str, Any], *, hint: Hint | None = None, collation: Document | None = None, let: Document | None = None,
+    def delete_many(self, filter: Mapping[str, Any], *, hint: Hint | None = None,
+                    collation: Document | None = None, let: Document | None = None,
                     session: ClientSession | None = None, comment: Any = None) -> DeleteResult:
         return self._delete(filter, multi=True, hint=hint, collation=collation, let=let, session=session,
                             comment=comment)
 
     # -- reads ---------------------------------------------------------------------------
-    def find(self, filter: Mapping[str, Any] | None = None, projection: Projection | None = None, *, sort: KeySpec | None = None,
-             skip: int | None = None, limit: int | None = None, batch_size: int | None = None, hint: Hint | None = None,
-             collation: Document | None = None, max_time_ms: int | None = None, comment: Any = None,
-             allow_disk_use: bool | None = None, let: Document | None = None, session: ClientSession | None = None,
-             **options: Any) -> Cursor:
+    def find(self, filter: Mapping[str, Any] | None = None, projection: Projection | None = None, *,
+             sort: KeySpec | None = None, skip: int | None = None, limit: int | None = None,
+             batch_size: int | None = None, hint: Hint | None = None, collation: Document | None = None,
+             max_time_ms: int | None = None, comment: Any = None, allow_disk_use: bool | None = None,
+             let: Document | None = None, session: ClientSession | None = None, **options: Any) -> Cursor:
         """A lazy Cursor over the matching documents (nothing is sent until it is iterated)."""
         find = dict(filter=filter, projection=projection, sort=sort, skip=skip, hint=hint, collation=collation,
                     max_time_ms=max_time_ms, comment=comment, allow_disk_use=allow_disk_use, let=let,
@@ -347,15 +352,19 @@ class Collection:
             _write_error({"writeConcernError": wce})
         return parse_find_and_modify_reply(reply)
 
-    def find_one_and_delete(self, filter: Mapping[str, Any], *, projection: Projection | None = None, sort: KeySpec | None = None,
-                            hint: Hint | None = None, collation: Document | None = None, let: Document | None = None, comment: Any = None,
-                            max_time_ms: int | None = None, session: ClientSession | None = None) -> Mapping[str, Any] | None:
+    def find_one_and_delete(self, filter: Mapping[str, Any], *, projection: Projection | None = None,
+                            sort: KeySpec | None = None, hint: Hint | None = None,
+                            collation: Document | None = None, let: Document | None = None, comment: Any = None,
+                            max_time_ms: int | None = None,
+                            session: ClientSession | None = None) -> Mapping[str, Any] | None:
         return self._find_and_modify(filter, session=session, remove=True, projection=projection, sort=sort,
                                      hint=hint, collation=collation, let=let, comment=comment, max_time_ms=max_time_ms)
 
-    def find_one_and_update(self, filter: Mapping[str, Any], update: Update, *, return_document: ReturnDocument = "before",
-                            upsert: bool = False, projection: Projection | None = None, sort: KeySpec | None = None, array_filters: Sequence[Document] | None = None,
-                            hint: Hint | None = None, collation: Document | None = None, let: Document | None = None, comment: Any = None,
+    def find_one_and_update(self, filter: Mapping[str, Any], update: Update, *,
+                            return_document: ReturnDocument = "before", upsert: bool = False,
+                            projection: Projection | None = None, sort: KeySpec | None = None,
+                            array_filters: Sequence[Document] | None = None, hint: Hint | None = None,
+                            collation: Document | None = None, let: Document | None = None, comment: Any = None,
                             max_time_ms: int | None = None, bypass_document_validation: bool | None = None,
                             session: ClientSession | None = None) -> Mapping[str, Any] | None:
         return self._find_and_modify(filter, session=session, update=update, return_new=_return_new(return_document),
@@ -365,9 +374,10 @@ class Collection:
                                      bypass_document_validation=bypass_document_validation)
 
     def find_one_and_replace(self, filter: Mapping[str, Any], replacement: Mapping[str, Any], *,
-                             return_document: ReturnDocument = "before", upsert: bool = False, projection: Projection | None = None,
-                             sort: KeySpec | None = None, hint: Hint | None = None, collation: Document | None = None, let: Document | None = None,
-                             comment: Any = None, max_time_ms: int | None = None,
+                             return_document: ReturnDocument = "before", upsert: bool = False,
+                             projection: Projection | None = None, sort: KeySpec | None = None,
+                             hint: Hint | None = None, collation: Document | None = None,
+                             let: Document | None = None, comment: Any = None, max_time_ms: int | None = None,
                              bypass_document_validation: bool | None = None,
                              session: ClientSession | None = None) -> Mapping[str, Any] | None:
         return self._find_and_modify(filter, session=session, replacement=replacement,
@@ -376,10 +386,10 @@ class Collection:
                                      comment=comment, max_time_ms=max_time_ms,
                                      bypass_document_validation=bypass_document_validation)
 
-    def aggregate(self, pipeline: Pipeline, *, batch_size: int | None = None,
-                  allow_disk_use: bool | None = None, let: Document | None = None, comment: Any = None,
-                  session: ClientSession | None = None, max_time_ms: int | None = None, collation: Document | None = None,
-                  hint: Hint | None = None, bypass_document_validation: bool | None = None) -> Cursor:
+    def aggregate(self, pipeline: Pipeline, *, batch_size: int | None = None, allow_disk_use: bool | None = None,
+                  let: Document | None = None, comment: Any = None, session: ClientSession | None = None,
+                  max_time_ms: int | None = None, collation: Document | None = None, hint: Hint | None = None,
+                  bypass_document_validation: bool | None = None) -> Cursor:
         """A lazy Cursor over the pipeline's output; $out/$merge pipelines run on the primary as writes."""
         writes = has_write_stage(pipeline)
         body = aggregate_command(self.name, pipeline, batch_size=batch_size, allow_disk_use=allow_disk_use,
@@ -403,8 +413,9 @@ class Collection:
                                   read_concern=self._rc, session=session)
 
     def count_documents(self, filter: Mapping[str, Any] | None = None, *, skip: int | None = None,
-                        limit: int | None = None, hint: Hint | None = None, collation: Document | None = None, comment: Any = None,
-                        max_time_ms: int | None = None, session: ClientSession | None = None) -> int:
+                        limit: int | None = None, hint: Hint | None = None, collation: Document | None = None,
+                        comment: Any = None, max_time_ms: int | None = None,
+                        session: ClientSession | None = None) -> int:
         """The exact number of matching documents (an aggregate with $group; CRUD spec)."""
         body = count_documents_command(self.name, filter if filter is not None else {}, skip=skip, limit=limit,
                                        hint=hint, collation=collation, max_time_ms=max_time_ms,
@@ -416,15 +427,10 @@ class Collection:
         """The count from collection metadata (the count command; CRUD spec)."""
         body = estimated_document_count_command(self.name, max_time_ms=max_time_ms, read_concern=self._rc,
                                                 comment=comment)
-        try:
-            return parse_count_reply(self._read(body, session))
-        except OperationFailure as exc:
-            if exc.code == NAMESPACE_NOT_FOUND:
-                return 0
-            raise
+        return self._count(body, session)
 
-    def count(self, filter: Mapping[str, Any] | None = None, *, skip: int | None = None,
-              limit: int | None = None, hint: Hint | None = None, collation: Document | None = None, comment: Any = None,
+    def count(self, filter: Mapping[str, Any] | None = None, *, skip: int | None = None, limit: int | None = None,
+              hint: Hint | None = None, collation: Document | None = None, comment: Any = None,
               max_time_ms: int | None = None, session: ClientSession | None = None) -> int:
         """Deprecated `count` command (mongosh's db.coll.count()); prefer count_documents.
 
@@ -433,6 +439,10 @@ class Collection:
         """
         body = count_command(self.name, filter, skip=skip, limit=limit, hint=hint, collation=collation,
                              max_time_ms=max_time_ms, read_concern=self._rc, comment=comment)
+        return self._count(body, session)
+
+    def _count(self, body: dict[str, Any], session: ClientSession | None) -> int:
+        """Run a `count` command; a collection that does not exist counts 0."""
         try:
             return parse_count_reply(self._read(body, session))
         except OperationFailure as exc:
@@ -454,8 +464,8 @@ class Collection:
         return self.create_indexes([IndexModel(keys, **options)], session=session, comment=comment,
                                    max_time_ms=max_time_ms)[0]
 
-    def create_indexes(self, models: Sequence[IndexModel | Document], *, session: ClientSession | None = None, comment: Any = None,
-                       max_time_ms: int | None = None) -> list[str]:
+    def create_indexes(self, models: Sequence[IndexModel | Document], *, session: ClientSession | None = None,
+                       comment: Any = None, max_time_ms: int | None = None) -> list[str]:
         """createIndexes for IndexModels (or {key, name, ...} documents); returns the names."""
         docs = []
         for i, model in enumerate(models):

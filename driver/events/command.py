@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,8 +51,25 @@ def redact_failure(failure: BaseException) -> BaseException:
         return OperationFailure(message, code=failure.code, details=kept, error_labels=failure.error_labels)
 
 
+@dataclass(frozen=True, kw_only=True)
+class CommandEventFields:
+    """What every event of one command carries, so the three always correlate (spec, "Events API")."""
+
+    command_name: str
+    database_name: str
+    request_id: int
+    operation_id: int | None = None
+    connection_id: Any = None
+    address: str | None = None
+    service_id: Any = None
+    server_connection_id: int | None = None
+
+
+_SHARED_FIELDS = tuple(f.name for f in fields(CommandEventFields))
+
+
 @dataclass(frozen=True)
-class CommandStartedEvent:
+class CommandStartedEvent(CommandEventFields):
     """A command is about to be sent; `command` is {} for sensitive commands.
 
     `command` includes OP_MSG document sequences as arrays under their identifiers (spec,
@@ -61,73 +78,32 @@ class CommandStartedEvent:
     """
 
     command: Mapping[str, Any]
-    database_name: str
-    command_name: str
-    request_id: int
-    operation_id: int | None = None
-    connection_id: Any = None
-    address: str | None = None
-    service_id: Any = None
-    server_connection_id: int | None = None
 
 
 @dataclass(frozen=True)
-class CommandSucceededEvent:
+class CommandSucceededEvent(CommandEventFields):
     """A reply with ok: 1 arrived after `duration_ms` milliseconds; `reply` is {} when sensitive."""
 
     reply: Mapping[str, Any]
     duration_ms: float
-    command_name: str
-    database_name: str
-    request_id: int
-    operation_id: int | None = None
-    connection_id: Any = None
-    address: str | None = None
-    service_id: Any = None
-    server_connection_id: int | None = None
 
 
 @dataclass(frozen=True)
-class CommandFailedEvent:
+class CommandFailedEvent(CommandEventFields):
     """The command failed (ok: 0 reply or an exception) after `duration_ms` milliseconds."""
 
     failure: Any
     duration_ms: float
-    command_name: str
-    database_name: str
-    request_id: int
-    operation_id: int | None = None
-    connection_id: Any = None
-    address: str | None = None
-    service_id: Any = None
-    server_connection_id: int | None = None
 
 
-@dataclass(frozen=True)
-class CommandContext:
+@dataclass(frozen=True, kw_only=True)
+class CommandContext(CommandEventFields):
     """What the three events of one command share; build events from it so they always correlate."""
 
-    command_name: str
-    database_name: str
-    request_id: int
-    operation_id: int | None = None
-    connection_id: Any = None
-    address: str | None = None
-    service_id: Any = None
-    server_connection_id: int | None = None
     sensitive: bool = False
 
     def _fields(self) -> dict[str, Any]:
-        return {
-            "command_name": self.command_name,
-            "database_name": self.database_name,
-            "request_id": self.request_id,
-            "operation_id": self.operation_id,
-            "connection_id": self.connection_id,
-            "address": self.address,
-            "service_id": self.service_id,
-            "server_connection_id": self.server_connection_id,
-        }
+        return {name: getattr(self, name) for name in _SHARED_FIELDS}
 
     def started(self, command: Mapping[str, Any]) -> CommandStartedEvent:
         """The started event, with the command replaced by {} when sensitive."""
@@ -147,29 +123,15 @@ class CommandContext:
         return CommandFailedEvent(failure=failure, duration_ms=duration_ms, **self._fields())
 
 
-def command_context(
-    command: Mapping[str, Any],
-    database_name: str,
-    request_id: int,
-    *,
-    operation_id: int | None = None,
-    connection_id: Any = None,
-    address: str | None = None,
-    service_id: Any = None,
-    server_connection_id: int | None = None,
-) -> CommandContext:
-    """A CommandContext for `command` (its first key is the command name), sensitivity decided once."""
+def command_context(command: Mapping[str, Any], database_name: str, request_id: int,
+                    **identity: Any) -> CommandContext:
+    """A CommandContext for `command` (its first key is the command name), sensitivity decided once.
+
+    `identity`: the other CommandEventFields by name (operation_id, connection_id, address,
+    service_id, server_connection_id); an unknown name is a TypeError.
+    """
     if not command:
         raise ConfigurationError("a command document needs at least its command-name key")
     name = next(iter(command))
-    return CommandContext(
-        command_name=name,
-        database_name=database_name,
-        request_id=request_id,
-        operation_id=operation_id,
-        connection_id=connection_id,
-        address=address,
-        service_id=service_id,
-        server_connection_id=server_connection_id,
-        sensitive=is_sensitive(name, command),
-    )
+    return CommandContext(command_name=name, database_name=database_name, request_id=request_id,
+                          sensitive=is_sensitive(name, command), **identity)

@@ -68,6 +68,15 @@ def non_empty_concern(value: Any, name: str) -> Mapping[str, Any] | None:
     return doc if len(doc) else None
 
 
+def array_filters_list(array_filters: Any) -> list[Any] | None:
+    """arrayFilters as sent: a list of filter documents, or None when not given."""
+    if array_filters is None:
+        return None
+    if not isinstance(array_filters, (list, tuple)):
+        raise ConfigurationError(f"array_filters must be a list of documents, not {array_filters!r}")
+    return list(array_filters)
+
+
 def key_document(spec: Any, name: str) -> dict[str, Any]:
     """Turn a sort / index key spec into an ordered document.
 

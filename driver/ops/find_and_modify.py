@@ -6,6 +6,7 @@ from typing import Any, Mapping, Sequence
 
 from driver.errors import ConfigurationError, ProtocolError
 from driver.ops._util import (
+    array_filters_list,
     key_document,
     non_empty_concern,
     optional_bool,
@@ -68,10 +69,7 @@ def find_and_modify_command(
             cmd["update"] = replacement
         cmd["new"] = bool(return_new)
         put(cmd, "upsert", optional_bool(upsert, "upsert"))
-        if array_filters is not None:
-            if not isinstance(array_filters, (list, tuple)):
-                raise ConfigurationError(f"array_filters must be a list of documents, not {array_filters!r}")
-            cmd["arrayFilters"] = list(array_filters)
+        put(cmd, "arrayFilters", array_filters_list(array_filters))
     put(cmd, "fields", projection_document(projection))
     put(cmd, "sort", key_document(sort, "sort") if sort is not None else None)
     put(cmd, "bypassDocumentValidation", optional_bool(bypass_document_validation, "bypass_document_validation"))

@@ -12,6 +12,7 @@ from bson import ObjectId
 
 from driver.errors import ConfigurationError
 from driver.ops._util import (
+    array_filters_list,
     non_empty_concern,
     optional_bool,
     optional_mapping,
@@ -161,10 +162,7 @@ def update_statement(
     stmt: dict[str, Any] = {"q": dict(require_mapping(filter, "filter")), "u": update, "multi": bool(multi)}
     put(stmt, "upsert", optional_bool(upsert, "upsert"))
     put(stmt, "collation", optional_mapping(collation, "collation"))
-    if array_filters is not None:
-        if not isinstance(array_filters, (list, tuple)):
-            raise ConfigurationError(f"array_filters must be a list of documents, not {array_filters!r}")
-        stmt["arrayFilters"] = list(array_filters)
+    put(stmt, "arrayFilters", array_filters_list(array_filters))
     put(stmt, "hint", hint_value(hint))
     put(stmt, "sort", key_document(sort, "sort") if sort is not None else None)
     return stmt

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import bson
 import mongomock
@@ -243,36 +243,52 @@ def check_storable_names(doc: dict, *, inserting: bool, path: str = "") -> None:
             check_storable_names(value, inserting=inserting, path=f"{path}{key}.")
 
 
-def insert(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
-    """The insert command: ordered or not, one writeError per failed document."""
-    docs = cmd.get("documents")
-    if not isinstance(docs, list):
-        raise error(9, "BSON field 'insert.documents' is missing but a required field")
-    coll = catalog.ensure(db, cmd["insert"])
-    ordered = cmd.get("ordered", True)
-    bypass = bool(cmd.get("bypassDocumentValidation"))
-    n = 0
-    errors = []
-    for i, doc in enumerate(docs):
+def _statements(cmd: dict, command: str, field: str) -> tuple[list, bool]:
+    """A write command's statements (a required array) and whether they stop at the first error."""
+    statements = cmd.get(field)
+    if not isinstance(statements, list):
+        raise error(9, f"BSON field '{command}.{field}' is missing but a required field")
+    return statements, cmd.get("ordered", True)
+
+
+def _apply_each(statements: list, ordered: bool,
+                apply: Callable[[Any], Any]) -> tuple[list[tuple[int, Any]], list[dict]]:
+    """Apply each statement in turn: (index, result) of those that succeeded and a writeError for
+    each that failed; an ordered write stops at its first failure."""
+    done: list[tuple[int, Any]] = []
+    errors: list[dict] = []
+    for i, statement in enumerate(statements):
         try:
-            if not isinstance(doc, dict):
-                raise error(14, "document must be an object")
-            if "_id" in doc:
-                check_id(doc["_id"])
-                stored = id_first(clone(doc))
-            else:
-                stored = {"_id": ObjectId()}
-                stored.update(clone(doc))
-            if catalog.dollar_names_refused:
-                check_storable_names(stored, inserting=True)
-            check_document(coll, stored, None, bypass)
-            coll.insert(stored, bson_size(stored, max_bson_size))
-            n += 1
+            done.append((i, apply(statement)))
         except CommandError as exc:
             errors.append(_write_error(i, exc))
             if ordered:
                 break
-    return _write_reply(n, errors)
+    return done, errors
+
+
+def insert(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
+    """The insert command: ordered or not, one writeError per failed document."""
+    docs, ordered = _statements(cmd, "insert", "documents")
+    coll = catalog.ensure(db, cmd["insert"])
+    bypass = bool(cmd.get("bypassDocumentValidation"))
+
+    def insert_one(doc: Any) -> None:
+        if not isinstance(doc, dict):
+            raise error(14, "document must be an object")
+        if "_id" in doc:
+            check_id(doc["_id"])
+            stored = id_first(clone(doc))
+        else:
+            stored = {"_id": ObjectId()}
+            stored.update(clone(doc))
+        if catalog.dollar_names_refused:
+            check_storable_names(stored, inserting=True)
+        check_document(coll, stored, None, bypass)
+        coll.insert(stored, bson_size(stored, max_bson_size))
+
+    done, errors = _apply_each(docs, ordered, insert_one)
+    return _write_reply(len(done), errors)
 
 
 def _update_one_statement(coll: Collection, stmt: dict, max_bson_size: int, bypass: bool = False, *,
@@ -315,29 +331,18 @@ def _update_one_statement(coll: Collection, stmt: dict, max_bson_size: int, bypa
 
 def update(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
     """The update command: n, nModified, upserted [{index, _id}], writeErrors."""
-    stmts = cmd.get("updates")
-    if not isinstance(stmts, list):
-        raise error(9, "BSON field 'update.updates' is missing but a required field")
+    stmts, ordered = _statements(cmd, "update", "updates")
     coll = catalog.ensure(db, cmd["update"])
-    ordered = cmd.get("ordered", True)
-    n = modified = 0
-    upserted, errors = [], []
-    for i, stmt in enumerate(stmts):
-        try:
-            with collation(stmt.get("collation") if isinstance(stmt, dict) else None):
-                sn, sm, sid = _update_one_statement(coll, stmt, max_bson_size,
-                                                    bool(cmd.get("bypassDocumentValidation")),
-                                                    dollar_names_refused=catalog.dollar_names_refused)
-        except CommandError as exc:
-            errors.append(_write_error(i, exc))
-            if ordered:
-                break
-            continue
-        n += sn
-        modified += sm
-        if sid is not None:
-            upserted.append({"index": i, "_id": sid[0]})
-    reply: dict = {"n": n, "nModified": modified}
+    bypass = bool(cmd.get("bypassDocumentValidation"))
+
+    def update_one(stmt: Any) -> tuple:
+        with collation(stmt.get("collation") if isinstance(stmt, dict) else None):
+            return _update_one_statement(coll, stmt, max_bson_size, bypass,
+                                         dollar_names_refused=catalog.dollar_names_refused)
+
+    done, errors = _apply_each(stmts, ordered, update_one)
+    reply: dict = {"n": sum(n for _i, (n, _m, _id) in done), "nModified": sum(m for _i, (_n, m, _id) in done)}
+    upserted = [{"index": i, "_id": sid[0]} for i, (_n, _m, sid) in done if sid is not None]
     if upserted:
         reply["upserted"] = upserted
     if errors:
@@ -348,40 +353,33 @@ def update(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:
 
 def delete(catalog: Catalog, db: str, cmd: dict) -> dict:
     """The delete command: each statement's ``limit`` is 0 (all) or 1."""
-    stmts = cmd.get("deletes")
-    if not isinstance(stmts, list):
-        raise error(9, "BSON field 'delete.deletes' is missing but a required field")
+    stmts, ordered = _statements(cmd, "delete", "deletes")
     coll = catalog.get(db, cmd["delete"])
     if coll is not None and coll.is_view:
         raise error(166, f"Namespace {coll.ns} is a view, not a collection")
-    ordered = cmd.get("ordered", True)
-    n = 0
-    errors = []
-    for i, stmt in enumerate(stmts):
+
+    def delete_matching(stmt: Any) -> int:
+        limit = stmt.get("limit", 0)
+        if limit not in (0, 1):
+            raise error(9, "The limit field in delete objects must be 0 or 1. Got " + str(limit))
+        validate_filter(stmt.get("q"))
+        if coll is None:
+            return 0
         try:
-            limit = stmt.get("limit", 0)
-            if limit not in (0, 1):
-                raise error(9, "The limit field in delete objects must be 0 or 1. Got " + str(limit))
-            validate_filter(stmt.get("q"))
-            if coll is None:
-                continue
-            try:
-                with collation(stmt.get("collation")):
-                    matched = coll.match(stmt.get("q", {}) or {}, limit)
-            except CommandError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise translate(exc) from exc
-            if limit == 1:
-                matched = matched[:1]
-            for doc in matched:
-                coll.delete(doc)
-                n += 1
-        except CommandError as exc:
-            errors.append(_write_error(i, exc))
-            if ordered:
-                break
-    return _write_reply(n, errors)
+            with collation(stmt.get("collation")):
+                matched = coll.match(stmt.get("q", {}) or {}, limit)
+        except CommandError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise translate(exc) from exc
+        if limit == 1:
+            matched = matched[:1]
+        for doc in matched:
+            coll.delete(doc)
+        return len(matched)
+
+    done, errors = _apply_each(stmts, ordered, delete_matching)
+    return _write_reply(sum(n for _i, n in done), errors)
 
 
 def find_and_modify(catalog: Catalog, db: str, cmd: dict, max_bson_size: int) -> dict:

@@ -385,32 +385,16 @@ class Sandbox:
         client = connect(sb.uri); sb.step_down(); sb.wait_for_primary(5)
     """
 
-    def __init__(
-        self,
-        topology: str = "standalone",
-        members: int | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        auth: tuple[str, str] | None = None,
-        tls_cert: str | None = None,
-        tls_key: str | None = None,
-        election_delay_ms: int = 500,
-        arbiter: bool = False,
-        replset_name: str = "rs0",
-        engine: Any = None,
-        replication_lag_ms: int = 0,
-        server_version: str | None = None,
-    ) -> None:
-        ssl_context = _server_ssl_context(tls_cert, tls_key)
+    def __init__(self, topology: str = "standalone", members: int | None = None, *,
+                 auth: tuple[str, str] | None = None, tls_cert: str | None = None, tls_key: str | None = None,
+                 **settings: Any) -> None:
+        """`auth` (user, password) and `tls_cert`/`tls_key` (PEM files) are the Sandbox's own; every
+        other keyword (host, port, election_delay_ms, arbiter, replset_name, engine, replication_lag_ms,
+        server_version, ...) is a Deployment setting, passed on as it is (one list to keep)."""
         self._auth = auth
         self._tls_cert = tls_cert
-        self.deployment = Deployment(
-            topology, members, host=host, port=port, users=dict([auth]) if auth else None,
-            ssl_context=ssl_context, election_delay_ms=election_delay_ms, arbiter=arbiter,
-            replset_name=replset_name, engine=engine, replication_lag_ms=replication_lag_ms,
-            server_version=server_version,
-        )
+        self.deployment = Deployment(topology, members, users=dict([auth]) if auth else None,
+                                     ssl_context=_server_ssl_context(tls_cert, tls_key), **settings)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 

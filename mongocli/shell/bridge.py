@@ -18,6 +18,7 @@ from bson import json_util
 from bson.json_util import CANONICAL_JSON_OPTIONS, DatetimeConversion, JSONOptions
 
 from driver import BulkWriteError, ClientBulkWriteError, ConfigurationError, DriverError, OperationFailure, ServerSelectionTimeout
+from mongocli.shell.connections import ConnectionClosed, Connections
 
 __all__ = ["Bridge"]
 
@@ -141,8 +142,7 @@ class Bridge:
     """
 
     def __init__(self, client: Any, uri: str, call_driver: Callable[[Callable[[], Any]], Any]) -> None:
-        self.client = client
-        self.uri = uri
+        self.connections = Connections(client, uri)  # a request's "conn" picks one (none: the shell's)
         self.call_driver = call_driver
         self.cursors: dict[int, Any] = {}
         self.sessions: dict[int, Any] = {}
@@ -165,6 +165,9 @@ class Bridge:
             reply = {"error": {"name": "MongoshInterruptedError", "message": "execution was interrupted"}}
         except _InvalidInput as exc:
             reply = {"error": {"name": "MongoshInvalidInputError", "message": str(exc)}}
+        except ConnectionClosed as exc:  # the Node driver's name and words, which mongosh shows
+            reply = {"error": {"name": "MongoNotConnectedError",
+                               "message": f"Client must be connected before running operations ({exc})"}}
         except _TransactionMisuse as exc:
             reply = {"error": {"name": "MongoTransactionError", "message": str(exc)}}
         except _Unsupported as exc:
@@ -195,26 +198,38 @@ class Bridge:
     def _coll(self, request: Mapping[str, Any]) -> Any:
         """The collection, with the operation's writeConcern/readConcern/readPreference options applied."""
         options = request.get("options") or request.get("spec") or {}
-        return self.client.get_database(request["db"]).get_collection(
+        return self._client(request).get_database(request["db"]).get_collection(
             request["coll"], write_concern=options.get("writeConcern"), read_concern=options.get("readConcern"),
             read_preference=options.get("readPreference"))
 
     def _db(self, request: Mapping[str, Any]) -> Any:
-        return self.client.get_database(request["db"])
+        return self._client(request).get_database(request["db"])
+
+    def _client(self, request: Mapping[str, Any]) -> Any:
+        return self.connections.get(request.get("conn"))
 
     # -- commands ------------------------------------------------------------------------
     def op_command(self, r: dict[str, Any]) -> Any:
         return self._db(r).run_command(r["command"], session=self._session(r))
 
     def op_connectionInfo(self, r: dict[str, Any]) -> Any:
-        return {"uri": self.uri}
+        return {"uri": self.connections.uri(r.get("conn"))}
+
+    def op_connect(self, r: dict[str, Any]) -> Any:
+        """new Mongo(uri) / connect(uri): another connection, opened as the shell's own was."""
+        number, client = self.connections.open(str(r["uri"]))
+        return {"conn": number, "db": client.default_database_name or "test"}
+
+    def op_closeConnection(self, r: dict[str, Any]) -> Any:
+        self.connections.close(r.get("conn") or 0)
+        return None
 
     def op_topologyText(self, r: dict[str, Any]) -> Any:
         from mongocli.shell.metacommands import topology_lines
-        return "\n".join(topology_lines(self.client.topology_description))
+        return "\n".join(topology_lines(self._client(r).topology_description))
 
     def op_listDatabases(self, r: dict[str, Any]) -> Any:
-        docs = list(self.client.list_databases())
+        docs = list(self._client(r).list_databases())
         return {"databases": docs, "totalSize": sum(float(d.get("sizeOnDisk", 0) or 0) for d in docs), "ok": 1}
 
     def op_listCollections(self, r: dict[str, Any]) -> Any:
@@ -273,7 +288,7 @@ class Bridge:
     # -- change streams (mongosh ChangeStreamCursor) ----------------------------------------
     def op_openChangeStream(self, r: dict[str, Any]) -> Any:
         """watch(): the aggregate runs now, so the stream sees every change made after this call."""
-        target = self.client if r.get("cluster") else (self._coll(r) if r.get("coll") else self._db(r))
+        target = self._client(r) if r.get("cluster") else (self._coll(r) if r.get("coll") else self._db(r))
         stream = target.watch(list(r.get("pipeline") or []), session=self._session(r),
                               **_kwargs(r.get("options"), _WATCH_OPTIONS, "watch"))
         stream_id = next(self._ids)
@@ -440,7 +455,7 @@ class Bridge:
         return True
 
     def op_renameCollection(self, r: dict[str, Any]) -> Any:
-        return self.client.get_database("admin").run_command(
+        return self._client(r).get_database("admin").run_command(
             {"renameCollection": f"{r['db']}.{r['coll']}", "to": f"{r['db']}.{r['target']}",
              "dropTarget": bool(r.get("dropTarget"))}, session=self._session(r))
 
@@ -453,7 +468,7 @@ class Bridge:
         if options:
             raise _InvalidInput(f"startSession: unknown option(s) {', '.join(options)} (known: causalConsistency, "
                                 "readConcern, writeConcern, readPreference)")
-        session = self.client.start_session(causal_consistency=causal,
+        session = self._client(r).start_session(causal_consistency=causal,
                                             default_transaction_options=defaults or None)
         sid = next(self._ids)
         self.sessions[sid] = session
@@ -503,7 +518,7 @@ class Bridge:
             models.append(getattr(driver, cls_name)(model["namespace"], **_kwargs(rest, fields, where)))
         options = dict(r.get("options") or {})
         write_concern = options.pop("writeConcern", None)
-        res = self.client.bulk_write(models, session=self._session(r), write_concern=write_concern,
+        res = self._client(r).bulk_write(models, session=self._session(r), write_concern=write_concern,
                                      **_kwargs(options, _CLIENT_BULK_OPTIONS, "Mongo.bulkWrite"))
         return _client_bulk_result(res)
 
@@ -515,6 +530,7 @@ class Bridge:
             session.end_session()
         self.cursors.clear()
         self.sessions.clear()
+        self.connections.close_all()
 
 
 _CODE_NAMES = {11000: "DuplicateKey", 26: "NamespaceNotFound", 48: "NamespaceExists", 59: "CommandNotFound",

@@ -113,7 +113,7 @@ class Cursor {
   count() {
     if (this.__spec === null) throw new MongoshError("count is not available on an aggregation cursor", "MongoshInvalidInputError");
     const o = this.__open();
-    return __mc_call("count", { db: o.db, coll: o.coll, filter: o.filter || {}, options: {} });
+    return __mc_call("count", { conn: o.conn, db: o.db, coll: o.coll, filter: o.filter || {}, options: {} });
   }
   explain(verbosity) {
     const o = this.__open();
@@ -142,7 +142,7 @@ function __mc_options(o) { return o === undefined || o === null ? {} : o; }
 
 class Collection {
   constructor(database, name) { this.__db = database; this.__name = name; }
-  __args(extra) { return Object.assign({ db: this.__db.getName(), coll: this.__name, session: this.__db.__session }, extra); }
+  __args(extra) { return Object.assign({ conn: this.__db.__conn, db: this.__db.getName(), coll: this.__name, session: this.__db.__session }, extra); }
   getName() { return this.__name; }
   getFullName() { return `${this.__db.getName()}.${this.__name}`; }
   getDB() { return this.__db; }
@@ -330,34 +330,36 @@ function __mc_collectionProxy(coll, path) {
 
 // -- databases -----------------------------------------------------------------------------
 class Database {
-  constructor(name, session) { this.__name = name; this.__session = session || null; }
+  // `conn`: which connection (0, the shell's own; others from new Mongo(uri) / connect(uri)).
+  constructor(name, session, conn) { this.__name = name; this.__session = session || null; this.__conn = conn || 0; }
+  __call(op, args) { return __mc_call(op, Object.assign({ conn: this.__conn }, args)); }
   getName() { return this.__name; }
   toString() { return this.__name; }
   __inspect() { return this.__name; }
-  getMongo() { return __mc_mongo; }
-  getSiblingDB(name) { return __mc_dbProxy(new Database(String(name), this.__session)); }
+  getMongo() { return __mc_connections.get(this.__conn) || __mc_mongo; }
+  getSiblingDB(name) { return __mc_dbProxy(new Database(String(name), this.__session, this.__conn)); }
   getCollection(name) {
     if (typeof name !== "string" || !name) throw new MongoshError("getCollection: the collection name must be a non-empty string", "MongoshInvalidInputError");
     return __mc_collectionProxy(new Collection(this, name), `db.${name}`);
   }
   getCollectionNames() { return this.getCollectionInfos({}, { nameOnly: true }).map((c) => c.name).sort(); }
-  getCollectionInfos(filter, options) { return __mc_call("listCollections", { db: this.__name, filter: filter || {}, options: __mc_options(options), session: this.__session }); }
-  createCollection(name, options) { return __mc_call("createCollection", { db: this.__name, name, options: __mc_options(options), session: this.__session }); }
+  getCollectionInfos(filter, options) { return this.__call("listCollections", { db: this.__name, filter: filter || {}, options: __mc_options(options), session: this.__session }); }
+  createCollection(name, options) { return this.__call("createCollection", { db: this.__name, name, options: __mc_options(options), session: this.__session }); }
   createView(name, source, pipeline, options) { return this.createCollection(name, Object.assign({ viewOn: source, pipeline }, __mc_options(options))); }
-  dropDatabase() { return __mc_call("dropDatabase", { db: this.__name, session: this.__session }); }
+  dropDatabase() { return this.__call("dropDatabase", { db: this.__name, session: this.__session }); }
   runCommand(command, options) {
     if (typeof command === "string") command = { [command]: 1 };
     __mc_needDoc(command, "runCommand", "the command");
-    return __mc_call("command", { db: this.__name, command, session: this.__session });
+    return this.__call("command", { db: this.__name, command, session: this.__session });
   }
   adminCommand(command) { return this.getSiblingDB("admin").runCommand(command); }
   aggregate(pipeline, options) {
     const self = this;
-    const cursor = new Cursor(() => ({ db: self.__name, coll: null, kind: "aggregate", pipeline, session: self.__session }), `AggregationCursor(${this.__name})`, null);
+    const cursor = new Cursor(() => ({ conn: self.__conn, db: self.__name, coll: null, kind: "aggregate", pipeline, session: self.__session }), `AggregationCursor(${this.__name})`, null);
     cursor.__aggOptions = Object.assign({}, __mc_options(options));
     return cursor;
   }
-  watch(pipeline, options) { return __mc_watch({ db: this.__name, coll: null, session: this.__session }, pipeline, options, this.__name); }
+  watch(pipeline, options) { return __mc_watch({ conn: this.__conn, db: this.__name, coll: null, session: this.__session }, pipeline, options, this.__name); }
   stats(scale) { return this.runCommand({ dbStats: 1, scale: typeof scale === "object" && scale ? scale.scale : scale }); }
   serverStatus(options) { return this.adminCommand(Object.assign({ serverStatus: 1 }, __mc_options(options))); }
   hello() { return this.adminCommand({ hello: 1 }); }
@@ -407,8 +409,12 @@ function __mc_dbProxy(database) {
 
 // -- sessions ------------------------------------------------------------------------------
 class Session {
-  constructor(options) { this.__id = __mc_call("startSession", { options: __mc_options(options) }); this.__ended = false; }
-  getDatabase(name) { return __mc_dbProxy(new Database(String(name), this.__id)); }
+  constructor(options, conn) {
+    this.__conn = conn || 0;
+    this.__id = __mc_call("startSession", { conn: this.__conn, options: __mc_options(options) });
+    this.__ended = false;
+  }
+  getDatabase(name) { return __mc_dbProxy(new Database(String(name), this.__id, this.__conn)); }
   getSessionId() { return __mc_call("sessionInfo", { session: this.__id }).id; }
   startTransaction(options) { __mc_call("startTransaction", { session: this.__id, options: __mc_options(options) }); }
   commitTransaction() { __mc_call("commitTransaction", { session: this.__id }); }
@@ -458,24 +464,36 @@ function __mc_clientBulkResult(r) {
 }
 
 // -- the connection ------------------------------------------------------------------------
+// new Mongo(uri) opens another connection, as mongosh's does (mongodb://127.0.0.1:27017 when no
+// URI is given); db.getMongo() is the shell's own (__mc_mongo, connection 0).
+const __mc_connections = new Map();
 class Mongo {
   constructor(uri) {
-    if (uri !== undefined) throw new MongoshError("new Mongo(uri): connecting to another deployment from a script is not supported yet; start another mongocli shell", "MongoshUnimplementedError");
+    const opened = __mc_call("connect", { uri: uri === undefined ? "mongodb://127.0.0.1:27017/" : String(uri) });
+    this.__conn = opened.conn;
+    this.__defaultDb = opened.db;
+    __mc_connections.set(this.__conn, this);
   }
-  getDB(name) { return __mc_dbProxy(new Database(String(name))); }
-  getDBNames() { return __mc_call("listDatabases", {}).databases.map((d) => d.name); }
-  getDBs() { return __mc_call("listDatabases", {}); }
-  startSession(options) { return new Session(options); }
-  getURI() { return __mc_call("connectionInfo", {}).uri; }
+  __call(op, args) { return __mc_call(op, Object.assign({ conn: this.__conn || 0 }, args)); }
+  getDB(name) { return __mc_dbProxy(new Database(String(name), null, this.__conn || 0)); }
+  getDBNames() { return this.__call("listDatabases", {}).databases.map((d) => d.name); }
+  getDBs() { return this.__call("listDatabases", {}); }
+  startSession(options) { return new Session(options, this.__conn || 0); }
+  getURI() { return this.__call("connectionInfo", {}).uri; }
+  close() {
+    if (!this.__conn) return;  // the shell's own connection lives as long as the shell
+    this.__call("closeConnection", {});
+    __mc_connections.delete(this.__conn);
+  }
   getReadPrefMode() { return "primary"; }
   setReadPref() { throw new MongoshError("setReadPref is not supported yet: put readPreference in the connection string", "MongoshUnimplementedError"); }
-  watch(pipeline, options) { return __mc_watch({ db: "admin", coll: null, cluster: true }, pipeline, options, __mc_call("connectionInfo", {}).uri); }
+  watch(pipeline, options) { return __mc_watch({ conn: this.__conn || 0, db: "admin", coll: null, cluster: true }, pipeline, options, this.getURI()); }
   bulkWrite(models, options) {
     if (!Array.isArray(models)) throw new MongoshError("Mongo.bulkWrite: the models must be an array", "MongoshInvalidInputError");
     const session = options && options.session instanceof Session ? options.session.__id : null;
     const rest = Object.assign({}, __mc_options(options));
     delete rest.session;
-    return __mc_clientBulkResult(__mc_call("clientBulkWrite", { models, options: rest, session }));
+    return __mc_clientBulkResult(this.__call("clientBulkWrite", { models, options: rest, session }));
   }
   __inspect() { return `Mongo(${this.getURI()})`; }
 }

@@ -109,6 +109,15 @@ const __mc_meta = {
 function help() { return __mc_meta.help(); }
 function it() { return __mc_meta.it(); }
 function use(name) { return __mc_meta.use(name); }
+// mongosh's connect(uri): a new connection's database (the URI's, else test); `db = connect(uri)` switches.
+function connect(uri, user, pwd) {
+  if (user !== undefined || pwd !== undefined) {
+    throw new MongoshError("connect: put the user name and password in the connection string", "MongoshInvalidInputError");
+  }
+  if (uri === undefined) throw new MongoshError("connect: a connection string is required", "MongoshInvalidInputError");
+  const mongo = new Mongo(/^mongodb(\+srv)?:\/\//.test(String(uri)) ? uri : `mongodb://${uri}`);
+  return mongo.getDB(mongo.__defaultDb);
+}
 
 // -- showing a result ----------------------------------------------------------------------
 // The text printed for an input's value ("" prints nothing), as mongosh prints it.
@@ -151,14 +160,21 @@ function __mc_completionData() {
     collection: own(Collection.prototype), db: own(Database.prototype), cursor: own(Cursor.prototype),
     rs: own(rs), sh: own(sh), session: own(Session.prototype), EJSON: own(EJSON),
   };
+  // A variable holding one of the shell's objects completes with its methods (they live on the
+  // prototype, which for-in does not list): `const w = db.c.watch(); w.<Tab>` offers tryNext, ...
+  const classes = [[ChangeStreamCursor, own(ChangeStreamCursor.prototype)], [Cursor, methods.cursor],
+    [Session, methods.session], [Mongo, own(Mongo.prototype)], [Collection, methods.collection], [Database, methods.db]];
   const globals = {};
   for (const name of Object.getOwnPropertyNames(globalThis)) {
     if (__mc_builtinGlobals.has(name) || name.startsWith("__mc")) continue;
     let value;
     try { value = globalThis[name]; } catch (e) { continue; }
+    const shellClass = value !== null && (typeof value === "object" || typeof value === "function")
+      ? classes.find(([cls]) => value instanceof cls) : undefined;
+    if (shellClass) { globals[name] = shellClass[1]; continue; }
     const keys = [];
     // At most 500 names, and none of an array's indexes: this runs before every prompt.
-    if (value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Cursor)) {
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
       for (const k in value) {
         if (!k.startsWith("__")) keys.push(k);
         if (keys.length >= 500) break;

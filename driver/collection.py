@@ -324,9 +324,12 @@ class Collection:
              max_time_ms: int | None = None, comment: Any = None, allow_disk_use: bool | None = None,
              let: Document | None = None, session: ClientSession | None = None, **options: Any) -> Cursor:
         """A lazy Cursor over the matching documents (nothing is sent until it is iterated)."""
-        find = dict(filter=filter, projection=projection, sort=sort, skip=skip, hint=hint, collation=collation,
-                    max_time_ms=max_time_ms, comment=comment, allow_disk_use=allow_disk_use, let=let,
-                    read_concern=self._rc or None, **options)
+        # Only the options given travel on (find_command checks nothing it is not handed).
+        find = {key: value for key, value in (
+            ("filter", filter), ("projection", projection), ("sort", sort), ("skip", skip), ("hint", hint),
+            ("collation", collation), ("max_time_ms", max_time_ms), ("comment", comment),
+            ("allow_disk_use", allow_disk_use), ("let", let), ("read_concern", self._rc or None),
+            *options.items()) if value is not None}
         return Cursor(self._context, self.database.name, self.name, find=find, read_preference=self.read_preference,
                       session=session, batch_size=batch_size or 0, limit=limit or 0, comment=comment)
 

@@ -223,10 +223,10 @@ class Cursor:
         return batch
 
     def _take(self, reply: Mapping[str, Any] | None) -> None:
-        parsed = parse_cursor_reply(reply or {})
-        cursor_doc = (reply or {}).get("cursor")
-        self.post_batch_resume_token = cursor_doc.get("postBatchResumeToken") if isinstance(cursor_doc, Mapping) else None
-        self.operation_time = (reply or {}).get("operationTime")
+        reply = reply or {}
+        parsed = parse_cursor_reply(reply)
+        self.post_batch_resume_token = parsed.post_batch_resume_token
+        self.operation_time = reply.get("operationTime")
         self._id = parsed.id
         if parsed.ns and "." in parsed.ns:
             self._ns_collection = parsed.collection

@@ -6,7 +6,7 @@ import itertools
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bson import Int64
@@ -80,6 +80,14 @@ class Operation:
     def command_name(self) -> str:
         return next(iter(self.body))
 
+    def with_session(self, session: ClientSession) -> "Operation":
+        """This operation with `session` (an implicit one): a field-for-field copy, without
+        dataclasses.replace's re-running of __init__ and its checks, on every sessionless command."""
+        copy = object.__new__(Operation)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__["session"] = session
+        return copy
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -103,6 +111,9 @@ class Executor:
         # whether an overload retry avoids the server that was overloaded (enableOverloadRetargeting).
         self.max_adaptive_retries = max_adaptive_retries
         self.overload_retargeting = overload_retargeting
+        # The two overload policies an operation can run under (on / off), built once: they are frozen.
+        self._overload_policies = {on: OverloadPolicy(on, max_adaptive_retries, overload_retargeting)
+                                   for on in (True, False)}
         self.cluster_time: Mapping[str, Any] | None = None
         # Client backpressure: the per-client budget of overload retries.
         self.retry_tokens = TokenBucket()
@@ -123,7 +134,7 @@ class Executor:
             return self._execute_in_session(op)
         implicit = ClientSession(self._context, implicit=True)
         try:
-            return self._execute_in_session(replace(op, session=implicit))
+            return self._execute_in_session(op.with_session(implicit))
         finally:
             implicit.end_session()
 
@@ -183,7 +194,7 @@ class Executor:
             overload_on = retry_writes
         else:
             overload_on = self.retry_reads
-        overload = OverloadPolicy(overload_on, self.max_adaptive_retries, self.overload_retargeting)
+        overload = self._overload_policies[overload_on]
         pref = op.read_preference
         if in_txn:  # the transaction's read preference, or one given to this very call
             pref = transaction_read_preference(pref, op.session, explicit=op.explicit_read_preference)

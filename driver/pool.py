@@ -600,7 +600,8 @@ def _close_quietly(conn: Any, address: str) -> None:
 def _publisher(listeners: Any) -> tuple[Callable[[Any], None], Callable[[], bool]]:
     """(publish(event), listening()) for an EventBus or an iterable of callbacks."""
     if hasattr(listeners, "publish"):
-        return listeners.publish, lambda: bool(listeners)
+        # Asked on every check-out and check-in: the bus's own __bool__, no wrapper around it.
+        return listeners.publish, getattr(listeners, "__bool__", None) or (lambda: True)
     callbacks = tuple(listeners or ())
 
     def publish(event: Any) -> None:

@@ -105,16 +105,17 @@ class ReadPreference:
         object.__setattr__(self, "_identity", (
             self.mode, tuple(tuple(sorted(t.items())) for t in self.tag_sets), self.max_staleness_seconds,
             None if self.hedge is None else tuple(sorted(self.hedge.items()))))
+        object.__setattr__(self, "_hash", hash(self._identity))  # type: ignore[attr-defined]
 
     # -- identity ----------------------------------------------------------------------
     def _key(self) -> tuple:
         return self._identity  # type: ignore[attr-defined]
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ReadPreference) and self._key() == other._key()
+        return self is other or (isinstance(other, ReadPreference) and self._key() == other._key())
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return self._hash  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
         parts = [f"mode={self.mode!r}"]

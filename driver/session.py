@@ -257,7 +257,9 @@ class ClientSession:
     # -- lifecycle -----------------------------------------------------------------------
     def end_session(self) -> None:
         """Abort a transaction still open, return the server session to the client's pool; idempotent."""
-        if not self._ended and self.in_transaction:
+        if self._ended:
+            return  # ended (and unpinned) before: nothing to do, and nothing to lock for
+        if self.in_transaction:
             self.abort_transaction()
         self.transaction.unpin()  # transactions spec, "When to unpin": an ended session
         with self._lock:

@@ -238,9 +238,11 @@ class Connection:
         # every send and recv.
         self._armed: Any = _UNARMED
         self._ahead = b""  # bytes received beyond the last message part asked for (see READ_AHEAD)
-        self._scratch: bytearray | None = None
+        self._scratch: memoryview | None = None  # a view of READ_AHEAD bytes, reused by every small read
         self._last_reply_id = 0
-        self._closed = threading.Event()
+        # A plain flag, not a threading.Event: it is read before every send and receive, and
+        # only ever goes from False to True (under _state_lock).
+        self._closed = False
         # Guards _closed/_io_threads/_released: close() from another thread must not free the
         # socket's descriptor while a thread is inside a send or receive (see close()).
         self._state_lock = threading.Lock()
@@ -255,7 +257,7 @@ class Connection:
 
     @property
     def closed(self) -> bool:
-        return self._closed.is_set()
+        return self._closed
 
     def set_timeout(self, timeout_ms: float | None) -> None:
         """Change the read/write timeout (None or 0 = wait forever); monitors use it for awaitable hello.
@@ -349,9 +351,9 @@ class Connection:
         thread leaving I/O releases it instead.
         """
         with self._state_lock:
-            if self._closed.is_set():
+            if self._closed:
                 return
-            self._closed.set()
+            self._closed = True
             try:
                 self.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -374,14 +376,14 @@ class Connection:
         context manager: this runs twice per command).
         """
         with self._state_lock:
-            if self._closed.is_set():
+            if self._closed:
                 raise ConnectionFailure(f"connection to {self.address} is closed; cannot {what} {name!r}")
             self._io_threads += 1
 
     def _end_io(self) -> None:
         with self._state_lock:
             self._io_threads -= 1
-            release = self._io_threads == 0 and self._closed.is_set()
+            release = self._io_threads == 0 and self._closed
         if release:
             self._release()
 
@@ -511,20 +513,19 @@ class Connection:
         if len(ahead) >= size:
             self._ahead = ahead[size:]
             return ahead[:size]
-        closed = self._closed.is_set
         if size <= READ_AHEAD:
             if self._scratch is None:
-                self._scratch = bytearray(READ_AHEAD)
+                self._scratch = memoryview(bytearray(READ_AHEAD))
             scratch = self._scratch
             while len(ahead) < size:
-                if closed():
+                if self._closed:
                     raise ConnectionFailure(f"connection to {self.address} was closed while reading")
                 self._arm(deadline)
                 n = self.sock.recv_into(scratch)
                 if n == 0:
                     raise ConnectionFailure(f"connection closed by {self.address} "
                                             f"after {len(ahead)} of {size} bytes")
-                ahead += scratch[:n]
+                ahead += scratch[:n]  # bytes + a view: one copy of what arrived
             self._ahead = ahead[size:]
             return ahead[:size]
         self._ahead = b""
@@ -533,7 +534,7 @@ class Connection:
         got = len(ahead)
         recv_into = self.sock.recv_into
         while got < size:
-            if closed():
+            if self._closed:
                 raise ConnectionFailure(f"connection to {self.address} was closed while reading")
             if got == len(buf):
                 buf.extend(bytes(min(len(buf), size - len(buf))))

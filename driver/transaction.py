@@ -53,7 +53,7 @@ class TransactionOptions:
     def from_mapping(cls, options: Mapping[str, Any] | "TransactionOptions" | None) -> "TransactionOptions":
         """From keyword names (read_concern, ...) or the spec's camelCase (readConcern, ...)."""
         if options is None:
-            return cls()
+            return NO_OPTIONS
         if isinstance(options, TransactionOptions):
             return options
         names = {"readConcern": "read_concern", "writeConcern": "write_concern",
@@ -79,6 +79,11 @@ class TransactionOptions:
             (self.max_commit_time_ms, defaults.max_commit_time_ms))))
 
 
+# Frozen, so one instance serves every session and transaction without options of its own.
+NO_OPTIONS = TransactionOptions()
+_ACTIVE_STATES = (TransactionState.STARTING, TransactionState.IN_PROGRESS)
+
+
 class Transaction:
     """One session's transaction state: what to add to each command, and what commit/abort must do.
 
@@ -87,7 +92,7 @@ class Transaction:
 
     def __init__(self) -> None:
         self.state = TransactionState.NONE
-        self.options = TransactionOptions()
+        self.options = NO_OPTIONS
         self.pinned_address: str | None = None      # mongos a sharded transaction sticks to
         self.recovery_token: Any = None             # from mongos replies, sent back with commit/abort
         self.commit_attempts = 0
@@ -96,7 +101,7 @@ class Transaction:
     @property
     def active(self) -> bool:
         """Starting or in progress: commands belong to the transaction."""
-        return self.state in (TransactionState.STARTING, TransactionState.IN_PROGRESS)
+        return self.state in _ACTIVE_STATES
 
     @property
     def spec_state(self) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 from driver.errors import ConfigurationError, ProtocolError
 from driver.ops._util import (
@@ -14,6 +13,7 @@ from driver.ops._util import (
     optional_int,
     optional_mapping,
     put,
+    require_mapping,
     require_string,
 )
 
@@ -34,31 +34,45 @@ def hint_value(hint: Any) -> str | Mapping[str, Any] | None:
     return key_document(hint, "hint")
 
 
+# find options after filter/limit/batchSize/singleBatch, in the order the command carries them:
+# keyword -> (command field, check). A check takes (value, keyword) and returns what is sent
+# (None: not sent).
+_FIND_OPTIONS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
+    "sort": ("sort", key_document),
+    "projection": ("projection", lambda value, name: projection_document(value)),
+    "hint": ("hint", lambda value, name: hint_value(value)),
+    "skip": ("skip", lambda value, name: optional_int(value, name, minimum=0)),
+    "comment": ("comment", lambda value, name: value),
+    "max_time_ms": ("maxTimeMS", lambda value, name: optional_int(value, name, minimum=0)),
+    "read_concern": ("readConcern", non_empty_concern),
+    "max": ("max", optional_mapping),
+    "min": ("min", optional_mapping),
+    "return_key": ("returnKey", optional_bool),
+    "show_record_id": ("showRecordId", optional_bool),
+    "no_cursor_timeout": ("noCursorTimeout", optional_bool),
+    "allow_partial_results": ("allowPartialResults", optional_bool),
+    "collation": ("collation", optional_mapping),
+    "allow_disk_use": ("allowDiskUse", optional_bool),
+    "let": ("let", optional_mapping),
+}
+FIND_OPTION_NAMES = frozenset(_FIND_OPTIONS)
+
+
 def find_command(
     collection: str,
     filter: Mapping[str, Any] | None = None,
     *,
-    projection: Any = None,
-    sort: Any = None,
-    skip: int | None = None,
     limit: int | None = None,
     batch_size: int | None = None,
     single_batch: bool | None = None,
-    hint: Any = None,
-    collation: Mapping[str, Any] | None = None,
-    max_time_ms: int | None = None,
-    comment: Any = None,
-    allow_disk_use: bool | None = None,
-    let: Mapping[str, Any] | None = None,
-    read_concern: Mapping[str, Any] | None = None,
-    max: Mapping[str, Any] | None = None,
-    min: Mapping[str, Any] | None = None,
-    return_key: bool | None = None,
-    show_record_id: bool | None = None,
-    no_cursor_timeout: bool | None = None,
-    allow_partial_results: bool | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
-    """The `find` command document for the given options; unset options are not sent.
+    """The `find` command document for the given options; unset (None) options are not sent.
+
+    `options` are the keywords of _FIND_OPTIONS (sort, projection, hint, skip, comment,
+    max_time_ms, read_concern, max, min, return_key, show_record_id, no_cursor_timeout,
+    allow_partial_results, collation, allow_disk_use, let); another is a ConfigurationError.
+    Only the options given are looked at, so a find by _id costs no option checks.
 
     Limit rules (find/getMore/killCursors spec, "Mapping OP_QUERY behavior"): a negative limit
     means "one batch of at most |limit|" (limit=|limit|, singleBatch=true); limit 0 means no limit
@@ -66,14 +80,35 @@ def find_command(
     closes the cursor with the first batch instead of leaving one open (CRUD spec, "find":
     batchSize; crud/unified/find.json "Find with batchSize equal to limit").
     """
-    cmd: dict[str, Any] = {"find": require_string(collection, "collection name")}
-    put(cmd, "filter", optional_mapping(filter, "filter") if filter is not None else {})
-    put(cmd, "sort", key_document(sort, "sort") if sort is not None else None)
-    put(cmd, "projection", projection_document(projection))
-    put(cmd, "hint", hint_value(hint))
-    skip = optional_int(skip, "skip", minimum=0)
-    if skip:
-        cmd["skip"] = skip
+    if type(collection) is not str or not collection:
+        require_string(collection, "collection name")
+    if filter is None:
+        filter = {}
+    elif type(filter) is not dict:
+        require_mapping(filter, "filter")
+    cmd: dict[str, Any] = {"find": collection, "filter": filter}
+    given = {key: value for key, value in options.items() if value is not None} if options else None
+    if given:
+        unknown = given.keys() - FIND_OPTION_NAMES
+        if unknown:
+            raise ConfigurationError(f"unknown find option(s): {', '.join(sorted(unknown))}")
+        for key in ("sort", "projection", "hint", "skip"):
+            if key in given:
+                field_name, check = _FIND_OPTIONS[key]
+                put(cmd, field_name, check(given.pop(key), key))
+        if not cmd.get("skip", 1):
+            del cmd["skip"]  # skip 0 is the default: not sent
+    if limit is not None or batch_size is not None or single_batch is not None:
+        _put_limits(cmd, limit, batch_size, single_batch)
+    if given:
+        for key, (field_name, check) in _FIND_OPTIONS.items():
+            if key in given:
+                put(cmd, field_name, check(given[key], key))
+    return cmd
+
+
+def _put_limits(cmd: dict[str, Any], limit: Any, batch_size: Any, single_batch: Any) -> None:
+    """limit, batchSize and singleBatch as find_command's docstring says."""
     limit = optional_int(limit, "limit")
     batch_size = optional_int(batch_size, "batch_size", minimum=0)
     single = optional_bool(single_batch, "single_batch")
@@ -87,19 +122,6 @@ def find_command(
         cmd["batchSize"] = batch_size
     if single:
         cmd["singleBatch"] = True
-    put(cmd, "comment", comment)
-    put(cmd, "maxTimeMS", optional_int(max_time_ms, "max_time_ms", minimum=0))
-    put(cmd, "readConcern", non_empty_concern(read_concern, "read_concern"))
-    put(cmd, "max", optional_mapping(max, "max"))
-    put(cmd, "min", optional_mapping(min, "min"))
-    put(cmd, "returnKey", optional_bool(return_key, "return_key"))
-    put(cmd, "showRecordId", optional_bool(show_record_id, "show_record_id"))
-    put(cmd, "noCursorTimeout", optional_bool(no_cursor_timeout, "no_cursor_timeout"))
-    put(cmd, "allowPartialResults", optional_bool(allow_partial_results, "allow_partial_results"))
-    put(cmd, "collation", optional_mapping(collation, "collation"))
-    put(cmd, "allowDiskUse", optional_bool(allow_disk_use, "allow_disk_use"))
-    put(cmd, "let", optional_mapping(let, "let"))
-    return cmd
 
 
 def get_more_command(
@@ -146,13 +168,13 @@ def next_batch_size(limit: int, batch_size: int, returned: int) -> int:
     return batch_size
 
 
-@dataclass(frozen=True)
-class CursorReply:
-    """One parsed cursor reply: `id` 0 means the server closed the cursor."""
+class CursorReply(NamedTuple):
+    """One parsed cursor reply: `id` 0 means the server closed the cursor. (A NamedTuple: one is
+    built per find, getMore and aggregate reply, and a frozen dataclass costs several times more.)"""
 
     id: int
     ns: str
-    batch: list[Any] = field(default_factory=list)
+    batch: list[Any]
     post_batch_resume_token: Mapping[str, Any] | None = None
 
     @property
@@ -177,22 +199,28 @@ def parse_cursor_reply(reply: Mapping[str, Any]) -> CursorReply:
     Raises ProtocolError naming the missing or ill-typed field: a reply without a valid cursor
     is a server or proxy bug, not something to guess around.
     """
-    cursor = reply.get("cursor") if isinstance(reply, Mapping) else None
-    if not isinstance(cursor, Mapping):
-        raise ProtocolError(f"cursor reply has no 'cursor' document: {dict(reply) if isinstance(reply, Mapping) else reply!r}")
+    # type() checks first: isinstance against the Mapping ABC costs more than the rest of the parse.
+    is_mapping = type(reply) is dict or isinstance(reply, Mapping)
+    cursor = reply.get("cursor") if is_mapping else None
+    if type(cursor) is not dict and not isinstance(cursor, Mapping):
+        raise ProtocolError(f"cursor reply has no 'cursor' document: {dict(reply) if is_mapping else reply!r}")
     cid = cursor.get("id")
-    if isinstance(cid, bool) or not isinstance(cid, int):
+    if type(cid) is not int and (isinstance(cid, bool) or not isinstance(cid, int)):
         raise ProtocolError(f"cursor reply: 'cursor.id' must be an integer, got {cid!r}")
     ns = cursor.get("ns", "")
-    if not isinstance(ns, str):
+    if type(ns) is not str:
         raise ProtocolError(f"cursor reply: 'cursor.ns' must be a string, got {ns!r}")
-    if "firstBatch" in cursor:
-        batch = cursor["firstBatch"]
-    elif "nextBatch" in cursor:
-        batch = cursor["nextBatch"]
-    else:
-        raise ProtocolError("cursor reply has neither 'cursor.firstBatch' nor 'cursor.nextBatch'")
-    if not isinstance(batch, (list, tuple)):
-        raise ProtocolError(f"cursor reply: the batch must be an array, got {type(batch).__name__}")
-    token = cursor.get("postBatchResumeToken")
-    return CursorReply(id=int(cid), ns=ns, batch=list(batch), post_batch_resume_token=token)
+    batch = cursor.get("firstBatch", _NO_BATCH)
+    if batch is _NO_BATCH:
+        batch = cursor.get("nextBatch", _NO_BATCH)
+        if batch is _NO_BATCH:
+            raise ProtocolError("cursor reply has neither 'cursor.firstBatch' nor 'cursor.nextBatch'")
+    if type(batch) is not list:
+        if not isinstance(batch, (list, tuple)):
+            raise ProtocolError(f"cursor reply: the batch must be an array, got {type(batch).__name__}")
+        batch = list(batch)
+    # The decoder made `batch` for this reply: it is the cursor's to keep, not copied.
+    return CursorReply(int(cid), ns, batch, cursor.get("postBatchResumeToken"))
+
+
+_NO_BATCH = object()

@@ -76,7 +76,7 @@ _mongocli() {
         monitor) words="--heartbeat-frequency-ms --heartbeat-ms --connect-timeout-ms --mode --duration --format --ejson --debug --help";;
         ping) words="--format --ejson --debug --help";;
         run) words="--format --ejson --debug --help";;
-        sandbox) words="--topology --members --port --host --auth --tls-cert --tls-key --election-delay-ms --arbiter --replset-name --replication-lag-ms --quiet --help";;
+        sandbox) words="--topology --members --port --host --auth --tls-cert --tls-key --election-delay-ms --arbiter --replset-name --replication-lag-ms --server-version --quiet --help";;
         shell) words="--eval --file -f --json --db --debug --help";;
         topology) words="--watch --duration --read-preference --tag-sets --max-staleness --format --ejson --debug --help";;
         update) words="--filter --update --many --upsert --format --ejson --debug --help";;

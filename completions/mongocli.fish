@@ -156,6 +156,7 @@ complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l election-delay-
 complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l arbiter -d 'Make the last replica-set member an arbiter.'
 complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l replset-name -d 'Replica set name.' -x
 complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l replication-lag-ms -d 'Secondaries apply each write this long after the primary (0 - at once).' -x
+complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l server-version -d 'The MongoDB release to present - its buildInfo version, hello maxWireVersion and the features it has.' -x
 complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l quiet -d 'Print only the URI (no event log on stderr).'
 complete -c mongocli -n '__fish_seen_subcommand_from sandbox' -l help -d 'Show this message and exit.'
 complete -c mongocli -n '__fish_seen_subcommand_from shell' -l eval -d 'Run CODE and print the value of its last expression. Repeatable - all run as one program.' -x

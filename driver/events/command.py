@@ -41,7 +41,7 @@ def redact_failure(failure: BaseException) -> BaseException:
     """
     if not isinstance(failure, OperationFailure):
         return failure
-    kept = {k: failure.details[k] for k in ("code", "codeName", "errorLabels") if k in failure.details}
+    kept: dict[str, Any] = {k: failure.details[k] for k in ("code", "codeName", "errorLabels") if k in failure.details}
     if "code" not in kept and failure.code is not None:
         kept["code"] = failure.code
     message = f"(redacted server error for a sensitive command; code {failure.code})"

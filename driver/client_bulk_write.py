@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 ADMIN = "admin"
 # The results cursor's namespace is admin.$cmd.bulkWrite (bulk write spec, server response).
 RESULTS_COLLECTION = "$cmd.bulkWrite"
-RAW_DATA_MIN_WIRE_VERSION = 27  # MongoDB 8.2
 
 
 def run_client_bulk_write(context: "ClientContext", models: Sequence[Any], *,
@@ -46,8 +45,6 @@ def run_client_bulk_write(context: "ClientContext", models: Sequence[Any], *,
     acknowledged = write_concern.acknowledged
     check_unacknowledged(acknowledged=acknowledged, ordered=ordered, verbose_results=verbose_results)
     description = _server_description(context.topology)
-    if description is None or description.max_wire_version < RAW_DATA_MIN_WIRE_VERSION:
-        raw_data = None  # CRUD spec, "rawData": never sent to a server before 8.2, which would refuse it
     body = command_body(ordered=ordered, verbose_results=verbose_results,
                         bypass_document_validation=bypass_document_validation, comment=comment, let=let,
                         write_concern=write_concern.document(), raw_data=raw_data)

@@ -20,6 +20,7 @@ from driver.errors import (
     WriteConcernError,
 )
 from driver.events.command import command_context
+from driver.ops.server_support import check_supported, fit
 from driver.read_preference import PRIMARY, ReadPreference
 from driver.retry import (
     RETRYABLE_WRITES_UNSUPPORTED_MESSAGE,
@@ -373,9 +374,10 @@ class Executor:
         topology = self.topology.description
         sd = topology.servers.get(server.address)
         session = op.session
-        if session is not None and session.snapshot and sd is not None and \
-                sd.max_wire_version < SNAPSHOT_READS_WIRE_VERSION:
-            raise ConfigurationError("Snapshot reads require MongoDB 5.0 or later")  # sessions spec
+        if sd is not None:  # what this server is too old for: a client error, or fields left out
+            check_supported(body, op.sequences, sd.max_wire_version, unacknowledged=op.unacknowledged,
+                            snapshot=session is not None and session.snapshot)
+            fit(body, sd.max_wire_version)
         if session is not None and not op.unacknowledged:
             supported = topology.logical_session_timeout_minutes is not None or (
                 sd is not None and sd.logical_session_timeout_minutes is not None)
@@ -422,9 +424,8 @@ class Executor:
             session.note_snapshot_time(reply)
 
 
-# Wire version of MongoDB 5.0: secondaries run $out/$merge aggregates (writing via the primary),
-# and snapshot reads exist (sessions spec, "Snapshot reads": a client error before).
-SECONDARY_WRITE_STAGE_WIRE_VERSION = SNAPSHOT_READS_WIRE_VERSION = 13
+# Wire version of MongoDB 5.0: secondaries run $out/$merge aggregates (writing via the primary).
+SECONDARY_WRITE_STAGE_WIRE_VERSION = 13
 
 
 def _secondary_write_stage_ok(pref: ReadPreference, topology: Any) -> bool:

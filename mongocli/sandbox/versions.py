@@ -36,6 +36,9 @@ FEATURES = {
     "retryableWriteLabel": (4, 4),
     # Write commands and findAndModify accept `comment`; every command accepts a comment of any BSON type.
     "anyComment": (4, 4),
+    # `hint` on delete statements and findAndModify; `allowDiskUse` on find.
+    "deleteHint": (4, 4),
+    "findAllowDiskUse": (4, 4),
     # `let` on find, aggregate, update, delete and findAndModify.
     "let": (5, 0),
     # Stored documents may have $-prefixed field names (before: storage validation refuses them).
@@ -116,12 +119,22 @@ def refusal(version: ServerVersion, name: str, cmd: Mapping[str, Any]) -> dict[s
         if not isinstance(cmd["comment"], str):
             return _error(14, "TypeMismatch", f"BSON field '{name}.comment' is the wrong type "
                                               f"'{_type_name(cmd['comment'])}', expected type 'string'")
+    if not version.has("deleteHint"):
+        if name == "findAndModify" and "hint" in cmd:
+            return _unknown_field("findAndModify.hint")
+        if name == "delete" and _any_statement_has(cmd.get("deletes"), "hint"):
+            return _unknown_field("delete.deletes.hint")
+    if name == "find" and "allowDiskUse" in cmd and not version.has("findAllowDiskUse"):
+        return _error(9, "FailedToParse", "Failed to parse: find. Unrecognized field 'allowDiskUse'.")
     field = _STATEMENT_FIELDS.get(name)
     if field and not version.has("updateSort"):
-        statements = cmd.get(field)
-        if isinstance(statements, list) and any(isinstance(s, Mapping) and "sort" in s for s in statements):
+        if _any_statement_has(cmd.get(field), "sort"):
             return _unknown_field(f"{name}.{field}.sort")
     return None
+
+
+def _any_statement_has(statements: Any, key: str) -> bool:
+    return isinstance(statements, list) and any(isinstance(s, Mapping) and key in s for s in statements)
 
 
 def _let_refusal(name: str) -> dict[str, Any]:

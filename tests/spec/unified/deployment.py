@@ -1,11 +1,14 @@
-"""Sandbox deployments for the unified runner, with an internal (PyMongo) client for set-up and checks."""
+"""Sandbox deployments for the unified runner, with an internal client for set-up and checks."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from mongocli.sandbox import Sandbox
+from mongocli.sandbox.versions import server_version as server_version_of
+from tests.spec.unified.internal_client import CommandFailed, PyMongoCommands, Unreachable, WireCommands, documents
 from tests.spec.unified.runner import ServerInfo, parse_version
+
+_MAJORITY = {"w": "majority"}
+_NAMESPACE_NOT_FOUND = 26
 
 # unified topology name -> Sandbox(...) arguments. Two mongoses let useMultipleMongoses mean something.
 SANDBOX_ARGS = {
@@ -18,30 +21,31 @@ SANDBOX_ARGS = {
 class SandboxDeployment:
     """One running sandbox and the runner's internal client for it.
 
-    The internal client is PyMongo (a test-only peer): initialData, outcome checks and fail-point
+    The internal client is PyMongo (a test-only peer), or a plain OP_MSG socket for a release
+    PyMongo no longer speaks (internal_client.py): initialData, outcome checks and fail-point
     clean-up must not depend on the driver under test (unified format, "Internal MongoClient").
+    Every internal operation is a command, so both send the same ones.
     """
 
     def __init__(self, topology: str, server_version: str | None = None) -> None:
-        import pymongo
+        from pymongo.common import MIN_SUPPORTED_WIRE_VERSION
 
         self.topology = topology
         self.sandbox = Sandbox(host="127.0.0.1", port=0, server_version=server_version,
                                **SANDBOX_ARGS[topology]).start()
-        self._pymongo = pymongo
-        self.internal = pymongo.MongoClient(self.sandbox.uri, serverSelectionTimeoutMS=5000)
-        self._direct: dict[str, Any] = {}
-        build = self.internal.admin.command("buildInfo")
-        params = self.internal.admin.command({"getParameter": "*"})
+        wire = server_version_of(server_version).max_wire_version
+        self.commands = PyMongoCommands(self.sandbox.uri) if wire >= MIN_SUPPORTED_WIRE_VERSION \
+            else WireCommands(self.sandbox)
+        build = self.commands.run("admin", {"buildInfo": 1})
+        params = self.commands.run("admin", {"getParameter": "*"})
         self.info = ServerInfo(parse_version(build["version"]), topology, params,
                                auth=self._auth_enabled(), sharded_replicaset=self._shards_are_replica_sets())
-        self._majority = pymongo.WriteConcern("majority")
 
     def _auth_enabled(self) -> bool:
         """runOnRequirement.auth: a server with auth on refuses listDatabases to an anonymous client."""
         try:
-            self.internal.admin.command("listDatabases", nameOnly=True)
-        except self._pymongo.errors.OperationFailure as exc:
+            self.commands.run("admin", {"listDatabases": 1, "nameOnly": True})
+        except CommandFailed as exc:
             return exc.code in (13, 18)  # Unauthorized / AuthenticationFailed
         return False
 
@@ -51,16 +55,15 @@ class SandboxDeployment:
         if self.topology != "sharded":
             return False
         try:
-            hosts = [doc.get("host", "") for doc in self.internal.config.shards.find({}, {"host": 1})]
-        except self._pymongo.errors.PyMongoError:
+            hosts = [doc.get("host", "") for doc in documents(self.commands, "config",
+                                                              {"find": "shards", "projection": {"host": 1}})]
+        except (CommandFailed, Unreachable):
             return False
         return bool(hosts) and all("/" in host for host in hosts)
 
     def stop(self) -> None:
-        """Close internal clients and stop the sandbox."""
-        for client in self._direct.values():
-            client.close()
-        self.internal.close()
+        """Close the internal client and stop the sandbox."""
+        self.commands.close()
         self.sandbox.stop()
 
     # -- what entity clients connect to -----------------------------------------------------------
@@ -82,51 +85,46 @@ class SandboxDeployment:
             self.sandbox.wait_for_primary(10)
         if self.topology in ("replicaset", "sharded"):
             try:  # the sandbox keeps one transaction table per deployment: one command suffices
-                self.internal.admin.command("killAllSessions", [])
-            except self._pymongo.errors.OperationFailure:
+                self.commands.run("admin", {"killAllSessions": []})
+            except CommandFailed:
                 pass  # the spec: errors (e.g. Interrupted, 11601) are ignored
 
     def reset_collection(self, db: str, name: str, documents: list, create_options: dict | None) -> None:
         """initialData (unified format, "Executing a Test"): drop, create when createOptions are
         given or there are no documents (an insert creates it otherwise), insert; all "majority"."""
-        database = self.internal.get_database(db, write_concern=self._majority)
-        database.drop_collection(name)
+        try:
+            self.commands.run(db, {"drop": name, "writeConcern": _MAJORITY})
+        except CommandFailed as exc:
+            if exc.code != _NAMESPACE_NOT_FOUND:
+                raise
         if create_options or not documents:
-            database.create_collection(name, **(create_options or {}))
+            self.commands.run(db, {"create": name, **(create_options or {}), "writeConcern": _MAJORITY})
         if documents:
-            database[name].insert_many(documents)
+            reply = self.commands.run(db, {"insert": name, "documents": documents, "writeConcern": _MAJORITY})
+            if reply.get("writeErrors") or reply.get("writeConcernError"):
+                raise AssertionError(f"initialData for {db}.{name} was not inserted: {reply}")
 
     def read_collection(self, db: str, name: str) -> list[dict]:
         """outcome: the collection's documents sorted by _id, read from the primary."""
-        from pymongo import ReadPreference
-        from pymongo.read_concern import ReadConcern
-
-        coll = self.internal.get_database(db).get_collection(
-            name, read_preference=ReadPreference.PRIMARY, read_concern=ReadConcern("local"))
-        return list(coll.find({}, sort=[("_id", 1)]))
+        return list(documents(self.commands, db, {"find": name, "sort": {"_id": 1},
+                                                  "readConcern": {"level": "local"}}))
 
     def collection_names(self, db: str) -> list[str]:
-        return self.internal.get_database(db).list_collection_names()
+        return [c["name"] for c in documents(self.commands, db, {"listCollections": 1, "nameOnly": True})]
 
     def index_names(self, db: str, coll: str) -> list[str]:
-        return [ix["name"] for ix in self.internal.get_database(db)[coll].list_indexes()]
-
-    def _direct_client(self, member: str) -> Any:
-        if member not in self._direct:
-            self._direct[member] = self._pymongo.MongoClient(member, directConnection=True,
-                                                             serverSelectionTimeoutMS=2000)
-        return self._direct[member]
+        return [ix["name"] for ix in documents(self.commands, db, {"listIndexes": coll})]
 
     def configure_failpoint(self, command: dict, address: str) -> None:
         """configureFailPoint on one member or mongos (targetedFailPoint)."""
-        self._direct_client(address).admin.command(command)
+        self.commands.run("admin", command, address)
 
     def disable_failpoint(self, name: str, address: str | None = None) -> None:
         """configureFailPoint mode off on `address`, or on every live member."""
         for member in [address] if address else self.sandbox.addresses:
             try:
-                self._direct_client(member).admin.command({"configureFailPoint": name, "mode": "off"})
-            except self._pymongo.errors.ConnectionFailure:
+                self.commands.run("admin", {"configureFailPoint": name, "mode": "off"}, member)
+            except Unreachable:
                 continue  # a member a test shut down has no fail points left to disable
 
 

@@ -165,25 +165,12 @@ def requirements_unmet(reqs: list[dict] | None, info: ServerInfo) -> str | None:
     return " / ".join(dict.fromkeys(r for r in reasons if r))
 
 
-def _runner_versions() -> tuple[str, ...]:
-    """The sandbox versions the runner can use: those its internal client (PyMongo) still speaks to
-    (PyMongo 4.x needs maxWireVersion >= 9, MongoDB 4.4), newest first."""
-    from pymongo.common import MIN_SUPPORTED_WIRE_VERSION
-
-    from mongocli.sandbox.versions import SUPPORTED, server_version
-
-    return tuple(v for v in SUPPORTED if server_version(v).max_wire_version >= MIN_SUPPORTED_WIRE_VERSION)
-
-
-RUNNER_VERSIONS = _runner_versions()
-
-
 def choose_deployment(file_doc: dict, test: dict,
                       info_for: Callable[[str, str], ServerInfo]) -> tuple[str, str]:
     """The (topology, server version) of the sandbox to run a test on: the first topology, at the
     newest version the sandbox can present, meeting both file and test requirements (a sandbox
     started as that version behaves as it: mongocli/sandbox/versions.py). Skip naming what failed."""
-    from mongocli.sandbox.versions import DEFAULT
+    from mongocli.sandbox.versions import DEFAULT, SUPPORTED
 
     reasons: list[str] = []
     requirements = (file_doc.get("runOnRequirements"), test.get("runOnRequirements"))
@@ -192,7 +179,7 @@ def choose_deployment(file_doc: dict, test: dict,
             reasons.append(_topology_reason(file_doc, test, topology))
             continue
         # Versions whose number could do; the default stands in when none can, to name why not.
-        candidates = [v for v in RUNNER_VERSIONS if all(_could_match(reqs, topology, v) for reqs in requirements)]
+        candidates = [v for v in SUPPORTED if all(_could_match(reqs, topology, v) for reqs in requirements)]
         for version in candidates or [DEFAULT]:
             info = info_for(topology, version)
             why = requirements_unmet(requirements[0], info) or requirements_unmet(requirements[1], info)

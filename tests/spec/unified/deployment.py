@@ -113,7 +113,13 @@ class SandboxDeployment:
         return [c["name"] for c in documents(self.commands, db, {"listCollections": 1, "nameOnly": True})]
 
     def index_names(self, db: str, coll: str) -> list[str]:
-        return [ix["name"] for ix in documents(self.commands, db, {"listIndexes": coll})]
+        """The collection's index names; none when the collection does not exist."""
+        try:
+            return [ix["name"] for ix in documents(self.commands, db, {"listIndexes": coll})]
+        except CommandFailed as exc:
+            if exc.code == _NAMESPACE_NOT_FOUND:
+                return []
+            raise
 
     def configure_failpoint(self, command: dict, address: str) -> None:
         """configureFailPoint on one member or mongos (targetedFailPoint)."""

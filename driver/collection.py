@@ -17,16 +17,6 @@ from driver.api_types import (
     Update,
     WriteConcernLike,
 )
-from driver.bulk import (
-    SEQUENCE_FIELD,
-    Batch,
-    BatchLimits,
-    BulkWriteResult,
-    WriteRequest,
-    plan_bulk,
-    plan_inserts,
-    run_bulk,
-)
 from driver.cursor import Cursor, ListCursor
 from driver.errors import (
     ConfigurationError,
@@ -63,18 +53,13 @@ from driver.ops import (
 from driver.ops.admin import NAMESPACE_NOT_FOUND
 from driver.read_concern import ReadConcern
 from driver.read_preference import as_read_preference
-from driver.results import (
-    DeleteResult,
-    InsertManyResult,
-    InsertOneResult,
-    UnacknowledgedBulkWriteResult,
-    UpdateResult,
-)
+from driver.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
 from driver.session import ClientSession
 from driver.write_concern import WriteConcern
 from driver.wire.encode import EncodedDocuments
 
 if TYPE_CHECKING:
+    from driver.bulk import Batch, BatchLimits, BulkWriteResult, UnacknowledgedBulkWriteResult, WriteRequest
     from driver.change_stream import ChangeStream, ChangeStreamOptions
     from driver.context import ClientContext
     from driver.database import Database
@@ -212,6 +197,8 @@ class Collection:
         documents = documents if isinstance(documents, (list, tuple)) else list(documents)
         if not documents:
             raise ConfigurationError("insert_many needs at least one document")
+        from driver.bulk import plan_inserts  # bulk planning loads on first use (start-up time)
+
         # No InsertOne per document: plan_inserts encodes each document once, _id first.
         batches = plan_inserts(documents, limits=self._batch_limits())
         result = self._run_batches(batches, ordered=ordered, session=session, comment=comment,
@@ -230,11 +217,15 @@ class Collection:
         caller's request indexes. Returns a BulkWriteResult (acknowledged) or an
         UnacknowledgedBulkWriteResult (w: 0).
         """
+        from driver.bulk import plan_bulk
+
         batches = plan_bulk(list(requests), ordered=ordered, limits=self._batch_limits())
         return self._run_batches(batches, ordered=ordered, session=session, let=let, comment=comment,
                                  bypass_document_validation=bypass_document_validation)
 
     def _batch_limits(self) -> BatchLimits:
+        from driver.bulk import BatchLimits
+
         server = self._context.topology.select_server("write")
         sd = self._context.topology.description.servers.get(server.address)
         return BatchLimits.from_server(sd) if sd is not None else BatchLimits()
@@ -243,6 +234,8 @@ class Collection:
                      let: Mapping[str, Any] | None = None, comment: Any = None,
                      bypass_document_validation: bool | None = None) -> BulkWriteResult | UnacknowledgedBulkWriteResult:
         """Send planned batches through the executor on the one bulk path (bulk.run_bulk)."""
+        from driver.bulk import SEQUENCE_FIELD, run_bulk
+
         def send(batch: Batch) -> dict[str, Any] | None:
             body = batch.command(self.name, ordered=ordered, write_concern=self._wc, let=let, comment=comment,
                                  bypass_document_validation=bypass_document_validation, encoded=True)

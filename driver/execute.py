@@ -19,7 +19,6 @@ from driver.errors import (
     OperationFailure,
     WriteConcernError,
 )
-from driver.events.command import command_context
 from driver.ops.server_support import check_supported, fit
 from driver.read_preference import PRIMARY, ReadPreference
 from driver.retry import (
@@ -333,6 +332,9 @@ class Executor:
         publish = bool(self.events)
         ctx = None
         if publish:
+            # Command monitoring's event classes load with the first listener (start-up time).
+            from driver.events.command import command_context
+
             shown = dict(body)
             shown["$db"] = op.db
             for key, docs in (op.sequences or {}).items():

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from driver.bulk import BulkWriteResult, UnacknowledgedBulkWriteResult
-
 __all__ = ["InsertOneResult", "InsertManyResult", "UpdateResult", "DeleteResult", "BulkWriteResult",
            "UnacknowledgedBulkWriteResult"]
 
@@ -49,3 +47,13 @@ class DeleteResult:
     deleted_count: int | None
     acknowledged: bool = True
     raw_result: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+
+def __getattr__(name: str) -> Any:
+    """BulkWriteResult and UnacknowledgedBulkWriteResult live in driver.bulk, loaded on first use
+    (its request and batch classes cost start-up time a one-shot command does not need)."""
+    if name in ("BulkWriteResult", "UnacknowledgedBulkWriteResult"):
+        from driver import bulk
+
+        return getattr(bulk, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -37,3 +37,23 @@ def test_checker_sees_imports(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import os\nfrom pymongo.errors import PyMongoError\n")
     assert "pymongo" in _imported_modules(bad)
+
+
+# Loaded on first use, never by `import driver.client` (start-up time of one-shot commands, issue 12):
+# bulk planning and its result classes, command-monitoring events, DNS (mongodb+srv only), TLS.
+LAZY_FOR_A_CLIENT = ("driver.bulk", "driver.events.command", "dns", "ssl", "driver.srv")
+
+
+def test_a_client_import_leaves_the_lazy_modules_unloaded() -> None:
+    import subprocess
+    import sys
+
+    probe = ("import sys, driver.client; "
+             f"print(','.join(m for m in {LAZY_FOR_A_CLIENT!r} if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == ""
+    # ...and they still load when used: the re-export of driver.results, and a bulk write's planner.
+    probe = ("import sys; from driver.results import BulkWriteResult; from driver.collection import Collection; "
+             "print(BulkWriteResult.__module__, 'driver.bulk' in sys.modules)")
+    used = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert used.stdout.split() == ["driver.bulk", "True"]

@@ -90,18 +90,22 @@ def encode_insert(document: Mapping[str, Any], new_id: Callable[[], Any] = Objec
     if type(document) is not dict:
         require_mapping(document, "document")
     _id = document.get("_id", _MISSING)
-    encoded = bson.encode(document, False, _ENCODE_OPTIONS)
+    encoded = _encode(document, False, _ENCODE_OPTIONS)
     if _id is not _MISSING:
         return encoded, _id
     _id = new_id()
+    size = len(encoded)
     # int32 total length, then the element 0x07 "_id\0" + 12 ObjectId bytes, then the old elements.
-    head = _INT32.pack(len(encoded) + _OID_ELEMENT_SIZE) + _OID_ELEMENT_HEAD + _id.binary
-    if len(encoded) < COALESCE_BELOW:
-        return b"".join((head, memoryview(encoded)[4:])), _id
+    head = _INT32.pack(size + _OID_ELEMENT_SIZE) + _OID_ELEMENT_HEAD + _id.binary
+    if size < COALESCE_BELOW:
+        return head + encoded[4:], _id  # small: two short copies cost less than a view and a join
     return SplicedDocument(head, memoryview(encoded)[4:]), _id
 
 
 _ENCODE_OPTIONS = bson.DEFAULT_CODEC_OPTIONS
+# bson.encode's C encoder without its Python wrapper (which only re-checks the options type):
+# one call frame less per document of a bulk insert. PyMongo calls it the same way.
+_encode = getattr(bson, "_dict_to_bson", None) or bson.encode
 _INT32 = struct.Struct("<i")
 _OID_ELEMENT_HEAD = b"\x07_id\x00"  # BSON type 0x07 (ObjectId), key "_id"
 _OID_ELEMENT_SIZE = len(_OID_ELEMENT_HEAD) + 12

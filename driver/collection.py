@@ -51,6 +51,7 @@ from driver.ops import (
     update_statement,
 )
 from driver.ops.admin import NAMESPACE_NOT_FOUND
+from driver.ops.server_support import put_raw_data
 from driver.read_concern import ReadConcern
 from driver.read_preference import as_read_preference
 from driver.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
@@ -144,13 +145,15 @@ class Collection:
     def _execute(self, op: Operation) -> Reply:
         return self._context.executor.execute(op)
 
-    def _read(self, body: dict[str, Any], session: ClientSession | None) -> dict[str, Any]:
+    def _read(self, body: dict[str, Any], session: ClientSession | None, raw_data: bool | None = None) -> dict[str, Any]:
+        put_raw_data(body, raw_data)
         return self._execute(Operation(self.database.name, body, read_preference=self.read_preference,
                                        session=session, retryable=Retryable.READ)).document or {}
 
     def _write(self, body: dict[str, Any], session: ClientSession | None, *, sequence: str | None = None,
-               retryable: bool = True) -> dict[str, Any] | None:
+               retryable: bool = True, raw_data: bool | None = None) -> dict[str, Any] | None:
         """Send a write; statements travel as an OP_MSG document sequence; None when unacknowledged."""
+        put_raw_data(body, raw_data)
         sequences = None
         if sequence is not None:
             sequences = {sequence: body.pop(sequence)}
@@ -178,11 +181,12 @@ class Collection:
 
     # -- inserts -------------------------------------------------------------------------
     def insert_one(self, document: Mapping[str, Any], *, bypass_document_validation: bool | None = None,
-                   session: ClientSession | None = None, comment: Any = None) -> InsertOneResult:
+                   session: ClientSession | None = None, comment: Any = None,
+                   raw_data: bool | None = None) -> InsertOneResult:
         encoded, _id = encode_insert(document)  # encoded once, sent as it is
         body = insert_command(self.name, EncodedDocuments((encoded,)), write_concern=self._wc, comment=comment,
                               bypass_document_validation=bypass_document_validation)
-        reply = self._write(body, session, sequence="documents")
+        reply = self._write(body, session, sequence="documents", raw_data=raw_data)
         if reply is None:
             return InsertOneResult(_id, acknowledged=False)
         _write_error(reply)
@@ -190,7 +194,7 @@ class Collection:
 
     def insert_many(self, documents: Sequence[Mapping[str, Any]], *, ordered: bool = True,
                     bypass_document_validation: bool | None = None, session: ClientSession | None = None,
-                    comment: Any = None) -> InsertManyResult:
+                    comment: Any = None, raw_data: bool | None = None) -> InsertManyResult:
         """Insert in as few commands as the server's size limits allow; BulkWriteError on write errors."""
         if isinstance(documents, Mapping) or not isinstance(documents, Sequence) and not hasattr(documents, "__iter__"):
             raise ConfigurationError("insert_many takes a list of documents")
@@ -202,14 +206,15 @@ class Collection:
         # No InsertOne per document: plan_inserts encodes each document once, _id first.
         batches = plan_inserts(documents, limits=self._batch_limits())
         result = self._run_batches(batches, ordered=ordered, session=session, comment=comment,
-                                   bypass_document_validation=bypass_document_validation)
+                                   bypass_document_validation=bypass_document_validation, raw_data=raw_data)
         ids = result.inserted_ids
         return InsertManyResult([ids[i] for i in range(len(documents))], acknowledged=result.acknowledged)
 
     # -- bulk ----------------------------------------------------------------------------
     def bulk_write(self, requests: Sequence[WriteRequest], *, ordered: bool = True,
                    session: ClientSession | None = None, let: Document | None = None, comment: Any = None,
-                   bypass_document_validation: bool | None = None) -> BulkWriteResult | UnacknowledgedBulkWriteResult:
+                   bypass_document_validation: bool | None = None,
+                   raw_data: bool | None = None) -> BulkWriteResult | UnacknowledgedBulkWriteResult:
         """Run InsertOne/UpdateOne/UpdateMany/ReplaceOne/DeleteOne/DeleteMany requests in batches.
 
         Batches follow the selected server's maxWriteBatchSize / maxBsonObjectSize /
@@ -221,7 +226,7 @@ class Collection:
 
         batches = plan_bulk(list(requests), ordered=ordered, limits=self._batch_limits())
         return self._run_batches(batches, ordered=ordered, session=session, let=let, comment=comment,
-                                 bypass_document_validation=bypass_document_validation)
+                                 bypass_document_validation=bypass_document_validation, raw_data=raw_data)
 
     def _batch_limits(self) -> BatchLimits:
         from driver.bulk import BatchLimits
@@ -232,14 +237,15 @@ class Collection:
 
     def _run_batches(self, batches: Sequence[Batch], *, ordered: bool, session: ClientSession | None,
                      let: Mapping[str, Any] | None = None, comment: Any = None,
-                     bypass_document_validation: bool | None = None) -> BulkWriteResult | UnacknowledgedBulkWriteResult:
+                     bypass_document_validation: bool | None = None,
+                     raw_data: bool | None = None) -> BulkWriteResult | UnacknowledgedBulkWriteResult:
         """Send planned batches through the executor on the one bulk path (bulk.run_bulk)."""
         from driver.bulk import SEQUENCE_FIELD, run_bulk
 
         def send(batch: Batch) -> dict[str, Any] | None:
             body = batch.command(self.name, ordered=ordered, write_concern=self._wc, let=let, comment=comment,
                                  bypass_document_validation=bypass_document_validation, encoded=True)
-            return self._write(body, session, sequence=SEQUENCE_FIELD[batch.kind])
+            return self._write(body, session, sequence=SEQUENCE_FIELD[batch.kind], raw_data=raw_data)
 
         return run_bulk(batches, send, ordered=ordered, acknowledged=self._acknowledged(session))
 
@@ -247,12 +253,12 @@ class Collection:
     def _update(self, filter: Mapping[str, Any], update: Update, *, multi: bool, replacement: bool, upsert: bool,
                 array_filters: Sequence[Document] | None, hint: Hint | None, collation: Document | None,
                 let: Document | None, sort: KeySpec | None, bypass_document_validation: bool | None,
-                session: ClientSession | None, comment: Any) -> UpdateResult:
+                session: ClientSession | None, comment: Any, raw_data: bool | None) -> UpdateResult:
         stmt = update_statement(filter, update, multi=multi, replacement=replacement, upsert=upsert or None,
                                 collation=collation, array_filters=array_filters, hint=hint, sort=sort)
         body = update_command(self.name, [stmt], write_concern=self._wc, let=let, comment=comment,
                               bypass_document_validation=bypass_document_validation)
-        reply = self._write(body, session, sequence="updates")
+        reply = self._write(body, session, sequence="updates", raw_data=raw_data)
         if reply is None:
             return UpdateResult(None, None, None, None, acknowledged=False)
         _write_error(reply)
@@ -266,33 +272,38 @@ class Collection:
                    array_filters: Sequence[Document] | None = None, hint: Hint | None = None,
                    collation: Document | None = None, let: Document | None = None, sort: KeySpec | None = None,
                    bypass_document_validation: bool | None = None, session: ClientSession | None = None,
-                   comment: Any = None) -> UpdateResult:
+                   comment: Any = None, raw_data: bool | None = None) -> UpdateResult:
         return self._update(filter, update, multi=False, replacement=False, upsert=upsert, array_filters=array_filters,
                             hint=hint, collation=collation, let=let, sort=sort,
-                            bypass_document_validation=bypass_document_validation, session=session, comment=comment)
+                            bypass_document_validation=bypass_document_validation, session=session, comment=comment,
+                            raw_data=raw_data)
 
     def update_many(self, filter: Mapping[str, Any], update: Update, *, upsert: bool = False,
                     array_filters: Sequence[Document] | None = None, hint: Hint | None = None,
                     collation: Document | None = None, let: Document | None = None,
                     bypass_document_validation: bool | None = None, session: ClientSession | None = None,
-                    comment: Any = None) -> UpdateResult:
+                    comment: Any = None, raw_data: bool | None = None) -> UpdateResult:
         return self._update(filter, update, multi=True, replacement=False, upsert=upsert, array_filters=array_filters,
                             hint=hint, collation=collation, let=let, sort=None,
-                            bypass_document_validation=bypass_document_validation, session=session, comment=comment)
+                            bypass_document_validation=bypass_document_validation, session=session, comment=comment,
+                            raw_data=raw_data)
 
     def replace_one(self, filter: Mapping[str, Any], replacement: Mapping[str, Any], *, upsert: bool = False,
                     hint: Hint | None = None, collation: Document | None = None, let: Document | None = None,
                     sort: KeySpec | None = None, bypass_document_validation: bool | None = None,
-                    session: ClientSession | None = None, comment: Any = None) -> UpdateResult:
+                    session: ClientSession | None = None, comment: Any = None,
+                    raw_data: bool | None = None) -> UpdateResult:
         return self._update(filter, replacement, multi=False, replacement=True, upsert=upsert, array_filters=None,
                             hint=hint, collation=collation, let=let, sort=sort,
-                            bypass_document_validation=bypass_document_validation, session=session, comment=comment)
+                            bypass_document_validation=bypass_document_validation, session=session, comment=comment,
+                            raw_data=raw_data)
 
     def _delete(self, filter: Mapping[str, Any], *, multi: bool, hint: Hint | None, collation: Document | None,
-                let: Document | None, session: ClientSession | None, comment: Any) -> DeleteResult:
+                let: Document | None, session: ClientSession | None, comment: Any,
+                raw_data: bool | None) -> DeleteResult:
         stmt = delete_statement(filter, multi=multi, collation=collation, hint=hint)
         body = delete_command(self.name, [stmt], write_concern=self._wc, let=let, comment=comment)
-        reply = self._write(body, session, sequence="deletes")
+        reply = self._write(body, session, sequence="deletes", raw_data=raw_data)
         if reply is None:
             return DeleteResult(None, acknowledged=False)
         _write_error(reply)
@@ -300,15 +311,16 @@ class Collection:
 
     def delete_one(self, filter: Mapping[str, Any], *, hint: Hint | None = None, collation: Document | None = None,
                    let: Document | None = None, session: ClientSession | None = None,
-                   comment: Any = None) -> DeleteResult:
+                   comment: Any = None, raw_data: bool | None = None) -> DeleteResult:
         return self._delete(filter, multi=False, hint=hint, collation=collation, let=let, session=session,
-                            comment=comment)
+                            comment=comment, raw_data=raw_data)
 
     def delete_many(self, filter: Mapping[str, Any], *, hint: Hint | None = None,
                     collation: Document | None = None, let: Document | None = None,
-                    session: ClientSession | None = None, comment: Any = None) -> DeleteResult:
+                    session: ClientSession | None = None, comment: Any = None,
+                    raw_data: bool | None = None) -> DeleteResult:
         return self._delete(filter, multi=True, hint=hint, collation=collation, let=let, session=session,
-                            comment=comment)
+                            comment=comment, raw_data=raw_data)
 
     # -- reads ---------------------------------------------------------------------------
     def find(self, filter: Mapping[str, Any] | None = None, projection: Projection | None = None, *,
@@ -338,9 +350,9 @@ class Collection:
         return None
 
     def _find_and_modify(self, filter: Mapping[str, Any], *, session: ClientSession | None,
-                         **kwargs: Any) -> Mapping[str, Any] | None:
+                         raw_data: bool | None, **kwargs: Any) -> Mapping[str, Any] | None:
         body = find_and_modify_command(self.name, filter, write_concern=self._wc, **kwargs)
-        reply = self._write(body, session)
+        reply = self._write(body, session, raw_data=raw_data)
         if reply is None:
             return None
         wce = reply.get("writeConcernError")
@@ -352,8 +364,8 @@ class Collection:
                             sort: KeySpec | None = None, hint: Hint | None = None,
                             collation: Document | None = None, let: Document | None = None, comment: Any = None,
                             max_time_ms: int | None = None,
-                            session: ClientSession | None = None) -> Mapping[str, Any] | None:
-        return self._find_and_modify(filter, session=session, remove=True, projection=projection, sort=sort,
+                            session: ClientSession | None = None, raw_data: bool | None = None) -> Mapping[str, Any] | None:
+        return self._find_and_modify(filter, session=session, raw_data=raw_data, remove=True, projection=projection, sort=sort,
                                      hint=hint, collation=collation, let=let, comment=comment, max_time_ms=max_time_ms)
 
     def find_one_and_update(self, filter: Mapping[str, Any], update: Update, *,
@@ -362,8 +374,8 @@ class Collection:
                             array_filters: Sequence[Document] | None = None, hint: Hint | None = None,
                             collation: Document | None = None, let: Document | None = None, comment: Any = None,
                             max_time_ms: int | None = None, bypass_document_validation: bool | None = None,
-                            session: ClientSession | None = None) -> Mapping[str, Any] | None:
-        return self._find_and_modify(filter, session=session, update=update, return_new=_return_new(return_document),
+                            session: ClientSession | None = None, raw_data: bool | None = None) -> Mapping[str, Any] | None:
+        return self._find_and_modify(filter, session=session, raw_data=raw_data, update=update, return_new=_return_new(return_document),
                                      upsert=upsert or None, projection=projection, sort=sort,
                                      array_filters=array_filters, hint=hint, collation=collation, let=let,
                                      comment=comment, max_time_ms=max_time_ms,
@@ -375,8 +387,8 @@ class Collection:
                              hint: Hint | None = None, collation: Document | None = None,
                              let: Document | None = None, comment: Any = None, max_time_ms: int | None = None,
                              bypass_document_validation: bool | None = None,
-                             session: ClientSession | None = None) -> Mapping[str, Any] | None:
-        return self._find_and_modify(filter, session=session, replacement=replacement,
+                             session: ClientSession | None = None, raw_data: bool | None = None) -> Mapping[str, Any] | None:
+        return self._find_and_modify(filter, session=session, raw_data=raw_data, replacement=replacement,
                                      return_new=_return_new(return_document), upsert=upsert or None,
                                      projection=projection, sort=sort, hint=hint, collation=collation, let=let,
                                      comment=comment, max_time_ms=max_time_ms,
@@ -385,13 +397,14 @@ class Collection:
     def aggregate(self, pipeline: Pipeline, *, batch_size: int | None = None, allow_disk_use: bool | None = None,
                   let: Document | None = None, comment: Any = None, session: ClientSession | None = None,
                   max_time_ms: int | None = None, collation: Document | None = None, hint: Hint | None = None,
-                  bypass_document_validation: bool | None = None) -> Cursor:
+                  bypass_document_validation: bool | None = None, raw_data: bool | None = None) -> Cursor:
         """A lazy Cursor over the pipeline's output; $out/$merge pipelines run on the primary as writes."""
         writes = has_write_stage(pipeline)
         body = aggregate_command(self.name, pipeline, batch_size=batch_size, allow_disk_use=allow_disk_use,
                                  max_time_ms=max_time_ms, read_concern=self._rc, collation=collation, hint=hint,
                                  comment=comment, let=let, write_concern=self._wc if writes else None,
                                  bypass_document_validation=bypass_document_validation)
+        put_raw_data(body, raw_data)
         return Cursor(self._context, self.database.name, self.name, body=body,
                       read_preference=self.read_preference, session=session, write_stage=writes,
                       batch_size=batch_size or 0, comment=comment, retryable=None if writes else Retryable.READ)
@@ -411,23 +424,24 @@ class Collection:
     def count_documents(self, filter: Mapping[str, Any] | None = None, *, skip: int | None = None,
                         limit: int | None = None, hint: Hint | None = None, collation: Document | None = None,
                         comment: Any = None, max_time_ms: int | None = None,
-                        session: ClientSession | None = None) -> int:
+                        session: ClientSession | None = None, raw_data: bool | None = None) -> int:
         """The exact number of matching documents (an aggregate with $group; CRUD spec)."""
         body = count_documents_command(self.name, filter if filter is not None else {}, skip=skip, limit=limit,
                                        hint=hint, collation=collation, max_time_ms=max_time_ms,
                                        read_concern=self._rc, comment=comment)
-        return parse_count_documents_reply(self._read(body, session))
+        return parse_count_documents_reply(self._read(body, session, raw_data))
 
     def estimated_document_count(self, *, comment: Any = None, max_time_ms: int | None = None,
-                                 session: ClientSession | None = None) -> int:
+                                 session: ClientSession | None = None, raw_data: bool | None = None) -> int:
         """The count from collection metadata (the count command; CRUD spec)."""
         body = estimated_document_count_command(self.name, max_time_ms=max_time_ms, read_concern=self._rc,
                                                 comment=comment)
-        return self._count(body, session)
+        return self._count(body, session, raw_data)
 
     def count(self, filter: Mapping[str, Any] | None = None, *, skip: int | None = None, limit: int | None = None,
               hint: Hint | None = None, collation: Document | None = None, comment: Any = None,
-              max_time_ms: int | None = None, session: ClientSession | None = None) -> int:
+              max_time_ms: int | None = None, session: ClientSession | None = None,
+              raw_data: bool | None = None) -> int:
         """Deprecated `count` command (mongosh's db.coll.count()); prefer count_documents.
 
         CRUD spec: the count command may be inaccurate on sharded clusters and after an
@@ -435,12 +449,12 @@ class Collection:
         """
         body = count_command(self.name, filter, skip=skip, limit=limit, hint=hint, collation=collation,
                              max_time_ms=max_time_ms, read_concern=self._rc, comment=comment)
-        return self._count(body, session)
+        return self._count(body, session, raw_data)
 
-    def _count(self, body: dict[str, Any], session: ClientSession | None) -> int:
+    def _count(self, body: dict[str, Any], session: ClientSession | None, raw_data: bool | None) -> int:
         """Run a `count` command; a collection that does not exist counts 0."""
         try:
-            return parse_count_reply(self._read(body, session))
+            return parse_count_reply(self._read(body, session, raw_data))
         except OperationFailure as exc:
             if exc.code == NAMESPACE_NOT_FOUND:
                 return 0
@@ -448,10 +462,10 @@ class Collection:
 
     def distinct(self, key: str, filter: Mapping[str, Any] | None = None, *, collation: Document | None = None,
                  hint: Hint | None = None, comment: Any = None, max_time_ms: int | None = None,
-                 session: ClientSession | None = None) -> list[Any]:
+                 session: ClientSession | None = None, raw_data: bool | None = None) -> list[Any]:
         body = distinct_command(self.name, key, filter, collation=collation, hint=hint, max_time_ms=max_time_ms,
                                 read_concern=self._rc, comment=comment)
-        return parse_distinct_reply(self._read(body, session))
+        return parse_distinct_reply(self._read(body, session, raw_data))
 
     # -- indexes -------------------------------------------------------------------------
     def create_index(self, keys: KeySpec, *, session: ClientSession | None = None, comment: Any = None,

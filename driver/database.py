@@ -17,6 +17,7 @@ from driver.ops.admin import (
     list_collections_command,
 )
 from driver.ops.aggregate import aggregate_command, has_write_stage
+from driver.ops.server_support import put_raw_data
 from driver.read_concern import ReadConcern
 from driver.read_preference import PRIMARY_READ, ReadPreference, as_read_preference
 from driver.session import ClientSession
@@ -156,11 +157,12 @@ class Database:
         return [c["name"] for c in self.list_collections(filter, session=session, name_only=True, **kwargs)]
 
     def aggregate(self, pipeline: Sequence[Mapping[str, Any]], *, session: ClientSession | None = None,
-                  batch_size: int | None = None, **kwargs: Any) -> Cursor:
+                  batch_size: int | None = None, raw_data: bool | None = None, **kwargs: Any) -> Cursor:
         """A database-level aggregate ({aggregate: 1}), e.g. $currentOp or $documents."""
         writes = has_write_stage(pipeline)
         body = aggregate_command(1, pipeline, batch_size=batch_size, read_concern=self.read_concern.document(),
                                  write_concern=self.write_concern.document() if writes else None, **kwargs)
+        put_raw_data(body, raw_data)
         return Cursor(self._context, self.name, "$cmd.aggregate", body=body,
                       read_preference=self.read_preference, session=session, write_stage=writes,
                       batch_size=batch_size or 0, comment=kwargs.get("comment"),

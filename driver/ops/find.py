@@ -54,6 +54,7 @@ _FIND_OPTIONS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "collation": ("collation", optional_mapping),
     "allow_disk_use": ("allowDiskUse", optional_bool),
     "let": ("let", optional_mapping),
+    "raw_data": ("rawData", lambda value, name: True if optional_bool(value, name) else None),  # only when true
 }
 FIND_OPTION_NAMES = frozenset(_FIND_OPTIONS)
 

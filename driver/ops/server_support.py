@@ -17,6 +17,12 @@ SNAPSHOT_READS = 13         # 5.0 (sessions spec, "Snapshot reads": a client err
 RAW_DATA = 27               # 8.2 (CRUD spec, "rawData": sent only to 8.2+)
 
 
+def put_raw_data(body: dict[str, Any], raw_data: bool | None) -> None:
+    """CRUD spec, "rawData" (timeseries buckets as stored): sent only when true (and only to 8.2+: fit)."""
+    if raw_data:
+        body["rawData"] = True
+
+
 def check_supported(body: Mapping[str, Any], sequences: Mapping[str, Sequence[Mapping[str, Any]]] | None,
                     max_wire_version: int, *, snapshot: bool, unacknowledged: bool) -> None:
     """ConfigurationError when the server is too old for what the command needs."""

@@ -39,3 +39,16 @@ def test_unacknowledged_hint_needs_4_4_on_delete_and_find_and_modify() -> None:
     check_supported({"delete": "c"}, hinted, 9, snapshot=False, unacknowledged=True)
     check_supported({"update": "c", "updates": [{"q": {}, "u": {}, "hint": "_id_"}]}, None, 8,
                     snapshot=False, unacknowledged=True)
+
+
+def test_raw_data_is_sent_only_when_true() -> None:
+    from driver.ops.find import find_command
+    from driver.ops.server_support import put_raw_data
+
+    body: dict = {"count": "c"}
+    put_raw_data(body, False)
+    assert "rawData" not in body
+    put_raw_data(body, True)
+    assert body["rawData"] is True
+    assert find_command("c", {}, raw_data=True)["rawData"] is True
+    assert "rawData" not in find_command("c", {}, raw_data=False)

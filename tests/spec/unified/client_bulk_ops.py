@@ -30,12 +30,7 @@ def client_bulk_write(run: Any, entity: Any, args: dict) -> Any:
     from tests.spec.unified.operations import kwargs
 
     models = [_model(m) for m in args["models"]]
-    if "rawData" in args:
-        return entity.client.bulk_write(models, raw_data=args["rawData"], **kwargs(run, args, "models", "rawData"))
     return entity.client.bulk_write(models, **kwargs(run, args, "models"))
-
-
-client_bulk_write.handles_args = ("rawData",)  # type: ignore[attr-defined]  # preflight: not unsupported here
 
 
 def _int_keys(results: dict, fields: dict[str, str]) -> dict[str, dict]:

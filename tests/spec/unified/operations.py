@@ -15,7 +15,12 @@ SCHEDULING_SLACK_MS = 1_000   # thread wake-ups and sandbox replies on a loaded 
 MIN_HEARTBEAT_MS = 500        # SDAM minHeartbeatFrequencyMS: immediate checks are spaced by this
 
 _RENAMES = {"maxTimeMS": "max_time_ms", "let": "let", "upsertedId": "upserted_id"}
-UNSUPPORTED_ARGS = {"timeoutMS": "timeoutMS (client-side operation timeout)", "rawData": "rawData"}
+UNSUPPORTED_ARGS = {"timeoutMS": "timeoutMS (client-side operation timeout)"}
+# The operations whose driver method takes raw_data (CRUD spec, "rawData"); on others it is unsupported.
+RAW_DATA_OPERATIONS = frozenset({
+    "aggregate", "bulkWrite", "clientBulkWrite", "count", "countDocuments", "estimatedDocumentCount", "distinct",
+    "find", "findOne", "createFindCursor", "findOneAndDelete", "findOneAndReplace", "findOneAndUpdate",
+    "insertOne", "insertMany", "updateOne", "updateMany", "replaceOne", "deleteOne", "deleteMany"})
 
 
 def snake(name: str) -> str:

@@ -90,5 +90,7 @@ def check(file_doc: dict, test: dict) -> None:
         if getattr(fn, "skip_reason", None):
             raise Skip(fn.skip_reason)
         for arg, label in operations.UNSUPPORTED_ARGS.items():
-            if arg in (op.get("arguments") or {}) and arg not in getattr(fn, "handles_args", ()):
+            if arg in (op.get("arguments") or {}):
                 raise Skip(f"argument {label} is unsupported by the driver")
+        if "rawData" in (op.get("arguments") or {}) and name not in operations.RAW_DATA_OPERATIONS:
+            raise Skip(f"argument rawData is unsupported by the driver's {name}")

@@ -311,10 +311,14 @@ class Connection:
                                  exhaust_allowed=exhaust_allowed, codec_options=self.codec_options)
         if self.compressor and may_compress(name):
             message = [compress_message(b"".join(message), self.compressor)]
-        self._send(message, name)
-        if unacknowledged:
-            return None
-        reply = self._receive(request_id, name, check)
+        self._begin_io("send", name)
+        try:
+            self._send(message, name)
+            if unacknowledged:
+                return None
+            reply = self._receive(request_id, name, check)
+        finally:
+            self._end_io()
         if self.more_to_come and not exhaust_allowed:
             # OP_MSG spec: moreToCome is only valid on replies to requests that set exhaustAllowed.
             # Replies this connection never asked for would answer its next request: close it.
@@ -331,14 +335,22 @@ class Connection:
                                   codec_options=self.codec_options)
         if self.compressor and may_compress(name):
             message = compress_message(message, self.compressor)
-        self._send([message], name)
-        return self._receive(request_id, name, check)
+        self._begin_io("send", name)
+        try:
+            self._send([message], name)
+            return self._receive(request_id, name, check)
+        finally:
+            self._end_io()
 
     def receive_more(self, *, check: bool = True) -> dict[str, Any]:
         """Read the next reply of an exhaust stream (after a reply with moreToCome)."""
         if not self.more_to_come:
             raise ProtocolError(f"receive_more() on {self.address}: the last reply did not set moreToCome")
-        return self._receive(self._last_reply_id, "hello", check)
+        self._begin_io("read the reply to", "hello")
+        try:
+            return self._receive(self._last_reply_id, "hello", check)
+        finally:
+            self._end_io()
 
     def close(self) -> None:
         """Close the connection; safe from any thread, and wakes a thread blocked reading or sending.
@@ -373,7 +385,8 @@ class Connection:
         """Mark a send/receive in progress, so close() from another thread keeps the descriptor.
 
         Every _begin_io is paired with _end_io in a finally (plain calls, not a generator-based
-        context manager: this runs twice per command).
+        context manager), once per command around its send and its reply: _send and _receive
+        run inside such a pair.
         """
         with self._state_lock:
             if self._closed:
@@ -420,16 +433,12 @@ class Connection:
         """
         deadline, reason = self._io_deadline()
         try:
-            self._begin_io("send", name)
-            try:
-                if type(self.sock) is socket.socket and max(map(len, buffers)) >= COALESCE_BELOW:
-                    self._send_buffers(coalesce(buffers), deadline)
-                else:
-                    self._arm(deadline)
-                    # one timeout for the whole sendall (Python >= 3.5)
-                    self.sock.sendall(buffers[0] if len(buffers) == 1 else b"".join(buffers))
-            finally:
-                self._end_io()
+            if type(self.sock) is socket.socket and max(map(len, buffers)) >= COALESCE_BELOW:
+                self._send_buffers(coalesce(buffers), deadline)
+            else:
+                self._arm(deadline)
+                # one timeout for the whole sendall (Python >= 3.5)
+                self.sock.sendall(buffers[0] if len(buffers) == 1 else b"".join(buffers))
         except socket.timeout:
             self.close()
             raise NetworkTimeout(f"sending {name!r} to {self.address} timed out ({reason})") from None
@@ -460,13 +469,9 @@ class Connection:
     def _receive(self, request_id: int, name: str, check: bool) -> dict[str, Any]:
         deadline, reason = self._io_deadline()
         try:
-            self._begin_io("read the reply to", name)
-            try:
-                header, message = read_message(lambda size: self._recv_exactly(size, deadline),
-                                               max_message_size=self.max_message_size,
-                                               expected_response_to=request_id, codec_options=self.codec_options)
-            finally:
-                self._end_io()
+            header, message = read_message(lambda size: self._recv_exactly(size, deadline),
+                                           max_message_size=self.max_message_size,
+                                           expected_response_to=request_id, codec_options=self.codec_options)
         except socket.timeout:
             self.close()
             raise NetworkTimeout(f"reading the reply to {name!r} from {self.address} timed out "

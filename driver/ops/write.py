@@ -22,7 +22,7 @@ from driver.ops._util import (
 )
 from driver.ops.find import hint_value
 from driver.ops._util import key_document
-from driver.wire.encode import COALESCE_BELOW, EncodedDocument, EncodedDocuments, SplicedDocument
+from driver.wire.encode import COALESCE_BELOW, EncodedDocument, EncodedDocuments, SplicedDocument, encode_bson
 
 
 def validate_update(update: Any, *, where: str = "update") -> None:
@@ -90,7 +90,7 @@ def encode_insert(document: Mapping[str, Any], new_id: Callable[[], Any] = Objec
     if type(document) is not dict:
         require_mapping(document, "document")
     _id = document.get("_id", _MISSING)
-    encoded = _encode(document, False, _ENCODE_OPTIONS)
+    encoded = encode_bson(document, False, _ENCODE_OPTIONS)
     if _id is not _MISSING:
         return encoded, _id
     _id = new_id()
@@ -103,9 +103,6 @@ def encode_insert(document: Mapping[str, Any], new_id: Callable[[], Any] = Objec
 
 
 _ENCODE_OPTIONS = bson.DEFAULT_CODEC_OPTIONS
-# bson.encode's C encoder without its Python wrapper (which only re-checks the options type):
-# one call frame less per document of a bulk insert. PyMongo calls it the same way.
-_encode = getattr(bson, "_dict_to_bson", None) or bson.encode
 _INT32 = struct.Struct("<i")
 _OID_ELEMENT_HEAD = b"\x07_id\x00"  # BSON type 0x07 (ObjectId), key "_id"
 _OID_ELEMENT_SIZE = len(_OID_ELEMENT_HEAD) + 12

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import IO, Any, Iterable
 
 from mongocli.shell.bridge import Bridge
@@ -11,6 +12,9 @@ from mongocli.shell.jssource import is_complete
 from mongocli.shell.metacommands import prompt_text
 
 __all__ = ["Shell", "make_name_source"]
+
+# An error's leading name ("MongoServerError", "ReferenceError"): mongosh's REPL shows it bold red.
+_ERROR_NAME = re.compile(r"^([A-Za-z_$][\w$]*)(?=: |\[)")
 
 # Inputs after which the database/collection names completion offers may have changed.
 _NAME_CHANGERS = ("use ", "insert", "drop", "createCollection", "createIndex", "renameCollection", "update",
@@ -38,6 +42,7 @@ class Shell:
         self.bridge = Bridge(client, uri, lambda fn: self.engine.call_driver(fn))
         self.engine = Engine(self.bridge, self._write, db_name=db_name, interactive=interactive,
                              colors=color and output == "shell")
+        self._color_errors = color and interactive  # as mongosh: at the prompt, not in --eval or scripts
 
     def _write(self, text: str, stream: str) -> None:
         target = self.stderr if stream == "stderr" else self.stdout
@@ -58,7 +63,9 @@ class Shell:
             return False
         if outcome.error is not None:
             self.failed = True
-            self._write(outcome.error + "\n", "stderr")
+            error = _ERROR_NAME.sub("\x1b[1m\x1b[31m\\1\x1b[0m", outcome.error, count=1) if self._color_errors \
+                else outcome.error
+            self._write(error + "\n", "stderr")
         elif show and outcome.text:
             self._write(outcome.text + "\n", "stdout")
         if self.names is not None and any(word in text for word in _NAME_CHANGERS):

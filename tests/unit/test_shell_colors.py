@@ -61,3 +61,20 @@ def test_line_breaks_and_columns_ignore_colour_codes() -> None:
 def test_no_colour_unless_asked() -> None:
     text = Engine(None, lambda text, stream: None).run("({s: 'x', n: 1, o: ObjectId('650000000000000000000001')})").text
     assert text == "{ s: 'x', n: 1, o: ObjectId('650000000000000000000001') }"
+
+
+def test_error_names_are_bold_red_at_a_coloured_prompt_only() -> None:
+    import io
+
+    from mongocli.shell.app import Shell
+    texts = []
+    for interactive, color in ((True, True), (False, True), (True, False)):
+        err = io.StringIO()
+        shell = Shell(None, "mongodb://unused", io.StringIO(), err, interactive=interactive, color=color)
+        try:
+            shell.execute("notDefined.x")
+        finally:
+            shell.close()
+        texts.append(err.getvalue().splitlines()[0])
+    assert texts[0] == "\x1b[1m\x1b[31mReferenceError\x1b[0m: notDefined is not defined"  # mongosh's REPL
+    assert texts[1] == texts[2] == "ReferenceError: notDefined is not defined"  # --eval, scripts, NO_COLOR

@@ -110,10 +110,12 @@ def run_doctor(options: ConnectOptions, on_step: Callable[[Step], None] | None =
 
     def ask(address: str) -> Callable[[], str]:
         def hello_step() -> str:
+            from driver.hello import check_hello
             from mongocli.service.diagnostics import hello
             result = hello(options, address)
-            hellos[address] = result.reply
             reply = result.reply
+            check_hello(address, reply)  # the driver's checks: a reply it would reject fails here, named
+            hellos[address] = reply
             role = ("primary" if reply.get("isWritablePrimary") else "secondary" if reply.get("secondary")
                     else "mongos" if reply.get("msg") == "isdbgrid" else "arbiter" if reply.get("arbiterOnly")
                     else "standalone" if not reply.get("setName") else "other")

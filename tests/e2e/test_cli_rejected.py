@@ -60,3 +60,15 @@ def test_topology_waits_its_discovery_and_names_the_rejected_server() -> None:
     assert result.returncode == EXIT_UNREACHABLE, result.stderr
     assert "no usable server when first checked" in result.stderr, result.stderr
     assert f"{server.address}: Unknown, rtt n/a, answered but was rejected: " in result.stderr
+
+
+@pytest.mark.parametrize("mode, reason", [("wrong_types", "field 'maxWireVersion' must be an integer"),
+                                          ("many_hosts", "lists 10000 hosts")])
+def test_doctor_fails_the_hello_step_with_the_rejection(mode: str, reason: str) -> None:
+    # Before: wrong_types crashed doctor ("unexpected error: TypeError"); many_hosts went on to check
+    # the 10,000 advertised members one by one.
+    with HostileServer(mode, set_name="rs0" if mode == "many_hosts" else None) as server:
+        result = mongocli("--uri", server.uri(NEVER), "doctor")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"step 'hello {server.address}' failed: " in result.stderr and reason in result.stderr, result.stderr
+    assert "unexpected error" not in result.stderr and "member " not in result.stdout

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from driver.errors import ConfigurationError
+from driver.ops._util import concern_fields, option_object
 
 
 @dataclass(frozen=True)
@@ -34,16 +35,8 @@ class ReadConcern:
     @classmethod
     def from_document(cls, doc: Mapping[str, Any] | "ReadConcern" | None) -> "ReadConcern":
         """From {level: ...}, a ReadConcern, or None (default)."""
-        if doc is None:
-            return DEFAULT_READ_CONCERN
-        if isinstance(doc, ReadConcern):
-            return doc
-        if not isinstance(doc, Mapping):
-            raise ConfigurationError(f"a read concern must be a document or ReadConcern, not {doc!r}")
-        unknown = set(doc) - {"level"}
-        if unknown:
-            raise ConfigurationError(f"unknown read concern field(s) {sorted(unknown)}; expected level")
-        return cls(level=doc.get("level"))
+        return option_object(doc, ReadConcern, DEFAULT_READ_CONCERN,
+                             lambda d: cls(level=concern_fields(d, "read concern", ("level",)).get("level")))
 
 
 DEFAULT_READ_CONCERN = ReadConcern()

@@ -10,6 +10,7 @@ from bson import Int64
 
 from driver.errors import (ConfigurationError, ConnectionFailure, DriverError, OperationFailure,
                            ServerSelectionTimeout, WriteConcernError)
+from driver.ops._util import option_object
 from driver.read_concern import ReadConcern
 from driver.read_preference import PRIMARY, ReadPreference
 from driver.write_concern import WriteConcern
@@ -52,10 +53,10 @@ class TransactionOptions:
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any] | "TransactionOptions" | None) -> "TransactionOptions":
         """From keyword names (read_concern, ...) or the spec's camelCase (readConcern, ...)."""
-        if options is None:
-            return NO_OPTIONS
-        if isinstance(options, TransactionOptions):
-            return options
+        return option_object(options, TransactionOptions, NO_OPTIONS, cls._from_keywords)
+
+    @classmethod
+    def _from_keywords(cls, options: Mapping[str, Any]) -> "TransactionOptions":
         names = {"readConcern": "read_concern", "writeConcern": "write_concern",
                  "readPreference": "read_preference", "maxCommitTimeMS": "max_commit_time_ms"}
         values = {names.get(k, k): v for k, v in options.items() if v is not None}

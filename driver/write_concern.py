@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from driver.errors import ConfigurationError
+from driver.ops._util import concern_fields, option_object
 
 
 @dataclass(frozen=True)
@@ -58,15 +59,11 @@ class WriteConcern:
     @classmethod
     def from_document(cls, doc: Mapping[str, Any] | "WriteConcern" | None) -> "WriteConcern":
         """From {w, wtimeout, j} (also `wtimeoutMS`, `journal`), a WriteConcern, or None (default)."""
-        if doc is None:
-            return DEFAULT_WRITE_CONCERN
-        if isinstance(doc, WriteConcern):
-            return doc
-        if not isinstance(doc, Mapping):
-            raise ConfigurationError(f"a write concern must be a document or WriteConcern, not {doc!r}")
-        unknown = set(doc) - {"w", "wtimeout", "wtimeoutMS", "j", "journal"}
-        if unknown:
-            raise ConfigurationError(f"unknown write concern field(s) {sorted(unknown)}; expected w, wtimeout, j")
+        return option_object(doc, WriteConcern, DEFAULT_WRITE_CONCERN, cls._from_fields)
+
+    @classmethod
+    def _from_fields(cls, doc: Any) -> "WriteConcern":
+        doc = concern_fields(doc, "write concern", ("w", "wtimeout", "j", "wtimeoutMS", "journal"))
         return cls(w=doc.get("w"), wtimeout=doc.get("wtimeout", doc.get("wtimeoutMS")),
                    j=doc.get("j", doc.get("journal")))
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import abc
 
 from collections.abc import Mapping
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from driver.errors import ConfigurationError
+
+T = TypeVar("T")
 
 
 def put(command: dict[str, Any], key: str, value: Any) -> None:
@@ -27,6 +29,27 @@ def require_mapping(value: Any, name: str) -> Mapping[str, Any]:
 def optional_mapping(value: Any, name: str) -> Mapping[str, Any] | None:
     """None stays None; anything else must be a document."""
     return None if value is None else require_mapping(value, name)
+
+
+def option_object(value: Any, cls: type[T], default: T, build: Callable[[Any], T]) -> T:
+    """An option given as its object (kept as it is), None (`default`), or another form (a document,
+    keywords) that `build` turns into one: read/write concern, transaction options."""
+    if value is None:
+        return default
+    if isinstance(value, cls):
+        return value
+    return build(value)
+
+
+def concern_fields(value: Mapping[str, Any], what: str, allowed: Iterable[str]) -> Mapping[str, Any]:
+    """A read or write concern given as a document: a mapping with only the `allowed` fields."""
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"a {what} must be a document or {what.title().replace(' ', '')}, not {value!r}")
+    allowed = tuple(allowed)
+    unknown = set(value) - set(allowed)
+    if unknown:
+        raise ConfigurationError(f"unknown {what} field(s) {sorted(unknown)}; expected {', '.join(allowed)}")
+    return value
 
 
 def require_string(value: Any, name: str) -> str:

@@ -53,11 +53,13 @@ class Shell:
     def db_name(self) -> str:
         return self.engine.current_db()
 
-    def execute(self, text: str, *, filename: str = "<input>", show: bool = True) -> bool:
-        """Run one complete input; print its value (when `show`) or its error. False once quit() ran."""
+    def execute(self, text: str, *, filename: str = "<input>", show: bool = True, all_levels: bool = False) -> bool:
+        """Run one complete input; print its value (when `show`; every level with `all_levels`) or
+        its error. False once quit() ran."""
         if not text.strip():
             return True
-        outcome = self.engine.run(text, filename=filename, output=self.output if show else "shell")
+        outcome = self.engine.run(text, filename=filename, output=self.output if show else "shell",
+                                  all_levels=all_levels)
         if outcome.exit_code is not None:
             self.exit_code = outcome.exit_code
             return False
@@ -79,8 +81,9 @@ class Shell:
         return 1 if self.failed else 0
 
     def run_program(self, source: str, *, filename: str, show: bool) -> bool:
-        """Run a whole program (--eval's joined code, a script file); False when it failed or quit."""
-        keep_going = self.execute(source, filename=filename, show=show)
+        """Run a whole program (--eval's joined code, a script file); False when it failed or quit.
+        A shown value is printed to every level, as mongosh prints --eval's result."""
+        keep_going = self.execute(source, filename=filename, show=show, all_levels=show)
         return keep_going and not self.failed
 
     def run_lines(self, lines: Iterable[str]) -> int:

@@ -154,8 +154,10 @@ class Engine:
         return _json({"code": instrument(metacommands.translate(text)).source})
 
     # -- running input -------------------------------------------------------------------
-    def run(self, source: str, *, filename: str = "<input>", output: str = "shell") -> Outcome:
-        """Evaluate one input; `output` is "shell" (mongosh text), "canonical", "relaxed" or "jsonl"."""
+    def run(self, source: str, *, filename: str = "<input>", output: str = "shell", all_levels: bool = False) -> Outcome:
+        """Evaluate one input; `output` is "shell" (mongosh text), "canonical", "relaxed" or "jsonl".
+        `all_levels` shows the value's every nesting level (mongosh prints --eval's result so; the
+        prompt and print() stop at depth 6)."""
         self._interrupt.flag = False
         self._exit_code = None
         self._base_dir = os.path.dirname(os.path.abspath(filename)) if os.path.isfile(filename) else ""
@@ -163,7 +165,7 @@ class Engine:
         previous = _install_sigint(self._interrupt.fire)
         try:
             try:
-                text = self._run(program.source, output)
+                text = self._run(program.source, output, all_levels)
                 if self._exit_code is not None:
                     return Outcome(exit_code=self._exit_code)
                 return Outcome(text=text if isinstance(text, str) else "")

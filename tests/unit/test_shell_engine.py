@@ -80,3 +80,22 @@ def test_load_reads_the_named_file_relative_to_the_script(engine, tmp_path):
     assert engine.run(main.read_text(), filename=str(main)).text == "42"
     missing = engine.run("load('/no/such/file.js')")
     assert missing.error.startswith("MongoshInvalidInputError: load('/no/such/file.js'): No such file")
+
+
+def test_eval_result_shows_every_level_the_prompt_stops_at_depth_6():
+    # mongosh 2.12: `--eval` prints its result to every level; the prompt, piped input and
+    # print() stop at inspectDepth 6 ([Object]).
+    import io
+
+    from mongocli.shell.app import Shell
+    deep = "({a: {b: {c: {d: {e: {f: {g: {h: 1}}}}}}}})"
+    out = io.StringIO()
+    shell = Shell(None, "mongodb://unused", out, io.StringIO())
+    try:
+        assert shell.run_program(deep, filename="<eval>", show=True)
+        assert shell.execute(deep) and shell.execute(f"print({deep})")
+    finally:
+        shell.close()
+    eval_text, prompt_text, print_text = out.getvalue().split("}\n{")
+    assert "g: { h: 1 }" in eval_text and "[Object]" not in eval_text
+    assert "g: [Object]" in prompt_text and "g: [Object]" in print_text

@@ -129,9 +129,12 @@ function __mc_show(value) {
 
 // Run one input (already instrumented) as a global script and show its value. An indirect
 // eval keeps `undefined` (nothing printed) apart from `null`, which the Python side cannot.
-function __mc_run(source, mode) {
+function __mc_run(source, mode, allLevels) {
   const value = (0, eval)(source);
-  return mode === "shell" ? __mc_show(value) : __mc_showJson(value, mode !== "canonical", mode === "jsonl");
+  if (mode !== "shell") return __mc_showJson(value, mode !== "canonical", mode === "jsonl");
+  const depth = __mc_inspectOptions.depth;
+  if (allLevels) __mc_inspectOptions.depth = Infinity;
+  try { return __mc_show(value); } finally { __mc_inspectOptions.depth = depth; }
 }
 
 // Extended JSON of a value for --json/--format: cursors are read to the end.

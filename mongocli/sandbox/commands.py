@@ -157,9 +157,11 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
             if fired is not None and fired[1] is not None:
                 # failBeforeCommitExceptionCode: the write is never committed.
                 return None if fired[0] else error(fired[1], "", "Failing write for test before commit")
-            reply = _data_command(conn, db, name, cmd)
-            if name == "getMore":
+            refused_get_more = member.deployment.cursor_api.check_get_more(cmd) if name == "getMore" else None
+            reply = refused_get_more or _data_command(conn, db, name, cmd)
+            if name == "getMore" and refused_get_more is None:
                 reply = await _await_data(conn, db, cmd, reply)
+            member.deployment.cursor_api.after(name, cmd, reply)
             if fired is not None and fired[0]:
                 return None  # committed (and recorded for retries), but the reply is lost
         else:

@@ -134,6 +134,7 @@ class Deployment:
         self.sessions = SessionStore()
         # Server parameters set at startup or by setParameter (getParameter reports them).
         self.parameters: dict[str, Any] = dict(server_api.DEFAULT_PARAMETERS)
+        self.cursor_api = server_api.CursorParameters()  # getMore repeats its cursor's API parameters
         self.engine = engine if engine is not None else _default_engine()
         self.engine.catalog.dollar_names_refused = not self.version.has("dollarFieldNames")
         self.members = [

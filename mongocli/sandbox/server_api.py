@@ -100,3 +100,55 @@ def set_parameters(parameters: dict[str, Any], cmd: Mapping[str, Any]) -> dict[s
         parameters[key] = cmd[key]
     return {**reply, "ok": 1.0}
 
+
+
+API_MISMATCH_ERROR = 325
+MAX_TRACKED_CURSORS = 10_000  # a bound for cursors clients open and never finish
+_API_FIELDS = ("apiVersion", "apiStrict", "apiDeprecationErrors")
+
+
+def parameters_of(cmd: Mapping[str, Any]) -> dict[str, Any]:
+    """The API parameters a command carries (what the server compares between related commands)."""
+    return {k: cmd[k] for k in _API_FIELDS if k in cmd}
+
+
+def _shown(params: Mapping[str, Any]) -> str:
+    return "{ " + ", ".join(f"{k}: {v!r}" for k, v in params.items()) + " }" if params else "{}"
+
+
+def mismatch(name: str, cmd: Mapping[str, Any], first: Mapping[str, Any], what: str) -> dict[str, Any] | None:
+    """APIMismatchError when `cmd` does not repeat the API parameters of `what` (the cursor-creating
+    command of a getMore, the first command of a transaction), else None (server behaviour)."""
+    used = parameters_of(cmd)
+    if used == dict(first):
+        return None
+    return _error(API_MISMATCH_ERROR, "APIMismatchError",
+                  f"API parameter mismatch: {name} used params {_shown(used)}, {what} used {_shown(first)}")
+
+
+class CursorParameters:
+    """The API parameters each open cursor was created with, so getMore can be held to them."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, dict[str, Any]] = {}
+
+    def check_get_more(self, cmd: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The error a getMore with other API parameters than its cursor's gets, or None."""
+        first = self._by_id.get(int(cmd.get("getMore") or 0))
+        return None if first is None else mismatch("getMore", cmd, first, "the cursor-creating command")
+
+    def after(self, name: str, cmd: Mapping[str, Any], reply: Mapping[str, Any]) -> None:
+        """Keep track after a data command: a cursor opened, exhausted (getMore id 0) or killed."""
+        if name == "killCursors":
+            for cursor_id in cmd.get("cursors") or ():
+                self._by_id.pop(int(cursor_id), None)
+        elif name == "getMore":
+            cursor = reply.get("cursor")
+            if not reply.get("ok") or (isinstance(cursor, Mapping) and not cursor.get("id")):
+                self._by_id.pop(int(cmd.get("getMore") or 0), None)
+        else:
+            cursor = reply.get("cursor") if reply.get("ok") else None
+            if isinstance(cursor, Mapping) and cursor.get("id"):
+                if len(self._by_id) >= MAX_TRACKED_CURSORS:  # abandoned cursors: forget the oldest
+                    self._by_id.pop(next(iter(self._by_id)))
+                self._by_id[int(cursor["id"])] = parameters_of(cmd)

@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
+from mongocli.sandbox import server_api
 from mongocli.sandbox.engine import DataEngine
 from mongocli.sandbox.engine_store import Catalog, Collection, observing
 from mongocli.sandbox.engine_values import CommandError, hkey
@@ -82,6 +83,7 @@ class Transaction:
     writes: list[tuple] = field(default_factory=list)
     conflicted: bool = False
     started: float = field(default_factory=time.monotonic)
+    api: dict = field(default_factory=dict)  # the first command's API parameters (Stable API)
 
     def expired(self) -> bool:
         return time.monotonic() - self.started > LIFETIME_LIMIT_S
@@ -159,7 +161,7 @@ class TransactionStore:
                              f"'majority' or 'local' in a multi-document transaction, not {level!r}")
             if current is not None and current.state == "in progress":
                 self._abort(current)  # a newer transaction implicitly aborts the older one
-            txn = Transaction(txn_number, cmd.get("lsid"))
+            txn = Transaction(txn_number, cmd.get("lsid"), api=server_api.parameters_of(cmd))
             self._by_session[key] = txn
             return txn
         if current is None or current.number != txn_number or current.state == "aborted":
@@ -169,6 +171,8 @@ class TransactionStore:
         if current.state == "committed":
             return _fail(256, "TransactionCommitted",
                          f"Transaction with {{ txnNumber: {txn_number} }} has been committed.")
+        if (bad := server_api.mismatch(name, cmd, current.api, "the transaction's first command")) is not None:
+            return bad
         if "readConcern" in cmd:
             return _fail(72, "InvalidOptions", "Only the first command in a transaction may specify a readConcern")
         if "writeConcern" in cmd and name not in TXN_END_COMMANDS:
@@ -233,6 +237,8 @@ class TransactionStore:
         if txn is None or txn.number != txn_number:
             return _fail(_NO_SUCH_TRANSACTION, "NoSuchTransaction",
                          f"Transaction {txn_number} has been aborted or does not exist.")
+        if (bad := server_api.mismatch(name, cmd, txn.api, "the transaction's first command")) is not None:
+            return bad
         if name == "abortTransaction":
             if txn.state == "committed":
                 return _fail(256, "TransactionCommitted", "Transaction has been committed and cannot be aborted.")

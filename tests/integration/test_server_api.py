@@ -6,6 +6,7 @@ import pytest
 
 from driver import ServerApi
 from driver.errors import OperationFailure
+from pymongo.errors import OperationFailure as PyOperationFailure
 from tests.integration.client_support import make_client  # noqa: F401  (fixture)
 
 
@@ -59,3 +60,27 @@ def test_pymongo_with_server_api_is_accepted(standalone, mongo_client) -> None:
     client.db.c.insert_one({"_id": 1})
     assert list(client.db.c.find()) == [{"_id": 1}]
     assert client.db.c.count_documents({}) == 1  # an aggregate, in API version 1
+
+
+def test_get_more_and_transaction_statements_must_repeat_the_api_parameters(replset, mongo_client) -> None:
+    """The server holds a getMore to its cursor's API parameters and a transaction's statements to its
+    first command's (versioned-api spec, "Cursors" and "Transactions"): APIMismatchError 325."""
+    client = mongo_client(replset.uri)
+    db = client.db
+    db.c.insert_many([{"_id": i} for i in range(3)])
+    opened = db.command({"find": "c", "batchSize": 1, "apiVersion": "1"})
+    cursor_id = opened["cursor"]["id"]
+    with pytest.raises(PyOperationFailure) as caught:
+        db.command({"getMore": cursor_id, "collection": "c"})
+    assert caught.value.code == 325 and "the cursor-creating command used" in str(caught.value)
+    assert db.command({"getMore": cursor_id, "collection": "c", "apiVersion": "1"})["cursor"]["nextBatch"]
+    with client.start_session() as session:
+        db.command({"insert": "c", "documents": [{"_id": 10}], "txnNumber": 1,
+                    "startTransaction": True, "autocommit": False, "apiVersion": "1"}, session=session)
+        with pytest.raises(PyOperationFailure) as caught:
+            client.admin.command({"commitTransaction": 1, "txnNumber": 1, "autocommit": False,
+                                  "apiVersion": "1", "apiStrict": True}, session=session)
+        assert caught.value.code == 325 and "the transaction's first command used" in str(caught.value)
+        client.admin.command({"commitTransaction": 1, "txnNumber": 1, "autocommit": False,
+                              "apiVersion": "1"}, session=session)
+    assert db.c.count_documents({"_id": 10}) == 1

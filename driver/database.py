@@ -146,9 +146,11 @@ class Database:
             raise
 
     def list_collections(self, filter: Mapping[str, Any] | None = None, session: ClientSession | None = None,
-                         **kwargs: Any) -> Cursor:
-        """listCollections as a cursor (kwargs: name_only, authorized_collections, batch_size, comment)."""
+                         raw_data: bool | None = None, **kwargs: Any) -> Cursor:
+        """listCollections as a cursor (kwargs: name_only, authorized_collections, batch_size, comment;
+        raw_data: 8.2+, see put_raw_data)."""
         body = list_collections_command(filter=filter, **kwargs)
+        put_raw_data(body, raw_data)
         return Cursor(self._context, self.name, "$cmd.listCollections", body=body, read_preference=ReadPreference(),
                       session=session, batch_size=kwargs.get("batch_size") or 0)
 

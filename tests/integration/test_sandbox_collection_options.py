@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from tests.integration.client_support import make_client  # noqa: F401  (fixture)
+
 
 def test_clustered_collection_is_listed_as_the_server_lists_it(standalone, mongo_client) -> None:
     db = mongo_client(standalone.uri).ci
@@ -41,3 +43,13 @@ def test_prepare_unique_then_unique_reports_violations(standalone, mongo_client)
     assert client.cm.command({"collMod": "c", "index": {"keyPattern": {"x": 1}, "unique": True}})["unique_new"]
     index = next(ix for ix in coll.list_indexes() if ix["name"] == "x_1")
     assert index["unique"] is True and "prepareUnique" not in index
+
+
+@pytest.mark.parametrize(("version", "sent"), [("8.0.0", False), ("8.2.1", True)])
+def test_raw_data_reaches_only_8_2_servers(start_sandbox, make_client, version, sent) -> None:
+    server = start_sandbox(topology="standalone", server_version=version)
+    client, recorder = make_client(server.uri)
+    client.db.create_collection("c")
+    assert [c["name"] for c in client.db.list_collections(raw_data=True)] == ["c"]
+    (started,) = recorder.started("listCollections")
+    assert ("rawData" in started.command) is sent  # CRUD spec "rawData": an older server would refuse it

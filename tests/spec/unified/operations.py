@@ -20,7 +20,8 @@ UNSUPPORTED_ARGS = {"timeoutMS": "timeoutMS (client-side operation timeout)"}
 RAW_DATA_OPERATIONS = frozenset({
     "aggregate", "bulkWrite", "clientBulkWrite", "count", "countDocuments", "estimatedDocumentCount", "distinct",
     "find", "findOne", "createFindCursor", "findOneAndDelete", "findOneAndReplace", "findOneAndUpdate",
-    "insertOne", "insertMany", "updateOne", "updateMany", "replaceOne", "deleteOne", "deleteMany"})
+    "insertOne", "insertMany", "updateOne", "updateMany", "replaceOne", "deleteOne", "deleteMany",
+    "listCollections", "listCollectionObjects", "listCollectionNames"})
 
 
 def snake(name: str) -> str:

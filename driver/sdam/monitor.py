@@ -279,7 +279,10 @@ class Monitor:
     def _hello_command(conn: Any) -> dict[str, Any]:
         hello = getattr(conn, "hello", None) or {}
         # "helloOk": a server that answered helloOk: true to the handshake takes hello.
-        return {"hello": 1, "helloOk": True} if hello.get("helloOk") else {"isMaster": 1, "helloOk": True}
+        body = {"hello": 1, "helloOk": True} if hello.get("helloOk") else {"isMaster": 1, "helloOk": True}
+        if getattr(conn, "server_api", None) is not None:
+            conn.server_api.add_to(body)  # Stable API: every command, monitoring hellos included
+        return body
 
     def _start_rtt_monitor(self) -> None:
         """Streaming only: a separate connection measures RTT (SDAM monitoring, "Measuring RTT")."""

@@ -84,3 +84,18 @@ def test_get_more_and_transaction_statements_must_repeat_the_api_parameters(repl
         client.admin.command({"commitTransaction": 1, "txnNumber": 1, "autocommit": False,
                               "apiVersion": "1"}, session=session)
     assert db.c.count_documents({"_id": 10}) == 1
+
+
+def test_monitoring_connections_declare_the_version(standalone) -> None:
+    """The handshake records the ServerApi on the socket, so its later monitoring hellos send it too."""
+    from driver.establish import open_connection
+
+    api = ServerApi("1", strict=True)
+    conn, reply, _rtt = open_connection(standalone.addresses[0], server_api=api)
+    try:
+        assert conn.server_api is api and reply["ok"] == 1
+        from driver.sdam.monitor import Monitor
+
+        assert conn.command("admin", Monitor._hello_command(conn))["ok"] == 1  # accepted in strict mode
+    finally:
+        conn.close()

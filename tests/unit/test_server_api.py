@@ -66,3 +66,15 @@ def test_set_parameter_changes_only_known_booleans():
     assert sandbox_api.set_parameters(params, {"setParameter": 1, "nope": 1})["code"] == 72
     assert sandbox_api.set_parameters(params, {"setParameter": 1, "requireApiVersion": "x"})["code"] == 14
     assert params["requireApiVersion"] is True
+
+
+def test_monitoring_hellos_declare_the_version_the_handshake_did():
+    from types import SimpleNamespace
+
+    from driver.sdam.monitor import Monitor
+
+    declared = SimpleNamespace(hello={"helloOk": True}, server_api=ServerApi("1", strict=True))
+    assert Monitor._hello_command(declared) == {"hello": 1, "helloOk": True, "apiVersion": "1", "apiStrict": True}
+    plain = SimpleNamespace(hello={"helloOk": True}, server_api=None)
+    assert Monitor._hello_command(plain) == {"hello": 1, "helloOk": True}
+

@@ -99,3 +99,35 @@ def test_monitoring_connections_declare_the_version(standalone) -> None:
         assert conn.command("admin", Monitor._hello_command(conn))["ok"] == 1  # accepted in strict mode
     finally:
         conn.close()
+
+
+def test_a_declared_client_works_where_the_server_requires_a_version(replset, make_client) -> None:
+    """requireApiVersion on: every command the driver sends itself (sessions, cursors, getMore,
+    killCursors, transactions, change streams, client bulk write, endSessions) declares the version."""
+    from driver import ClientInsertOne
+
+    client, recorder = make_client(replset.uri, server_api=ServerApi("1"))
+    assert client.admin.run_command({"setParameter": 1, "requireApiVersion": True})["ok"] == 1
+    try:
+        coll = client.db.required
+        coll.insert_many([{"_id": i} for i in range(6)])
+        cursor = coll.find({}, batch_size=2)
+        assert next(cursor) == {"_id": 0} and next(cursor) == {"_id": 1} and next(cursor) == {"_id": 2}
+        cursor.close()  # getMore, then killCursors
+        assert coll.count_documents({}) == 6 and coll.distinct("_id") == list(range(6))
+        with client.start_session() as session:
+            session.with_transaction(lambda s: coll.insert_one({"_id": 100}, session=s))
+        stream = coll.watch()
+        coll.insert_one({"_id": 101})
+        change = stream.try_next() or stream.try_next()
+        assert change is not None and change["documentKey"] == {"_id": 101}
+        stream.close()
+        client.bulk_write([ClientInsertOne(namespace="db.required", document={"_id": 102})])
+        assert coll.count_documents({}) == 9
+    finally:
+        client.admin.run_command({"setParameter": 1, "requireApiVersion": False})
+    client.close()  # endSessions
+    missing = [e.command_name for e in recorder.started() if "apiVersion" not in e.command]
+    assert not missing, f"sent without apiVersion: {missing}"
+    assert {"getMore", "killCursors", "commitTransaction", "aggregate", "bulkWrite", "endSessions"} <= \
+        {e.command_name for e in recorder.started()}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from bson import Binary
 
 from driver.errors import ConfigurationError, DriverError
-from driver.transaction import Transaction, TransactionOptions, label_commit_error, run_with_transaction
+from driver.transaction import NO_OPTIONS, Transaction, TransactionOptions, label_commit_error, run_with_transaction
 
 if TYPE_CHECKING:
     from driver.context import ClientContext
@@ -45,11 +45,11 @@ class ServerSession:
         # session unknown, so it is discarded rather than reused.
         self.dirty = False
 
-    def timed_out(self, timeout_minutes: int | None, now: float) -> bool:
-        """True when the session has less than a minute left before the server may expire it."""
-        if timeout_minutes is None:
-            return False
-        return now - self.last_use > timeout_minutes * 60 - EXPIRY_MARGIN_SECONDS
+
+def _idle_limit(timeout_minutes: int | None) -> float | None:
+    """Seconds a pooled session may have been idle and still be used: it must have more than a
+    minute left before the server may expire it (None: the deployment gives no timeout)."""
+    return None if timeout_minutes is None else timeout_minutes * 60 - EXPIRY_MARGIN_SECONDS
 
 
 class ServerSessionPool:
@@ -66,22 +66,26 @@ class ServerSessionPool:
     def checkout(self, timeout_minutes: int | None) -> ServerSession:
         """Most recently used unexpired session, or a new one."""
         now = self._clock()
+        idle_limit = _idle_limit(timeout_minutes)
         with self._lock:
             while self._sessions:
                 session = self._sessions.popleft()
-                if not session.timed_out(timeout_minutes, now):
+                if idle_limit is None or now - session.last_use <= idle_limit:
                     return session
         return ServerSession(self._clock)
 
     def checkin(self, session: ServerSession, timeout_minutes: int | None) -> None:
         """Return a session: drop expired ones at the back first, then keep this one unless stale/dirty."""
         now = self._clock()
+        idle_limit = _idle_limit(timeout_minutes)
         with self._lock:
-            while self._sessions and self._sessions[-1].timed_out(timeout_minutes, now):
-                self._sessions.pop()
-            if session.dirty or session.timed_out(timeout_minutes, now):
-                return
-            self._sessions.appendleft(session)
+            if idle_limit is not None:
+                while self._sessions and now - self._sessions[-1].last_use > idle_limit:
+                    self._sessions.pop()
+                if now - session.last_use > idle_limit:
+                    return
+            if not session.dirty:
+                self._sessions.appendleft(session)
 
     def drain(self) -> list[dict[str, Any]]:
         """Empty the pool and return its lsids (sessions spec: endSessions on client close)."""
@@ -117,7 +121,8 @@ class ClientSession:
         # first reply on (or from the start, when given) atClusterTime = snapshot_time.
         self.snapshot = bool(snapshot)
         self.snapshot_time: Any = snapshot_time
-        self.default_transaction_options = TransactionOptions.from_mapping(default_transaction_options)
+        self.default_transaction_options = (NO_OPTIONS if default_transaction_options is None
+                                            else TransactionOptions.from_mapping(default_transaction_options))
         self.transaction = Transaction()
         self.cluster_time: Mapping[str, Any] | None = None
         self.operation_time: Any = None

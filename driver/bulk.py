@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Union
+from typing import Any, Callable, ClassVar, Iterable, Union
 
 import bson
 
@@ -235,12 +235,12 @@ def _prepare(requests: Sequence[Any], limits: BatchLimits) -> list[_Prepared]:
             names = ", ".join(t.__name__ for t in _REQUEST_TYPES)
             raise ConfigurationError(f"requests[{i}] must be one of {names}, not {type(request).__name__}")
     missing = sum(1 for r in requests if type(r) is InsertOne and _lacks_id(r.document))
-    ids = iter(new_object_ids(missing))
+    new_id = iter(new_object_ids(missing)).__next__
     prepared = []
     max_size = limits.max_bson_object_size
     for i, request in enumerate(requests):
         if type(request) is InsertOne:
-            prepared.append(_prepare_insert(i, request.document, ids, limits))
+            prepared.append(_prepare_insert(i, request.document, new_id, limits))
             continue
         where = f"requests[{i}] ({type(request).__name__})"
         try:
@@ -254,13 +254,14 @@ def _prepare(requests: Sequence[Any], limits: BatchLimits) -> list[_Prepared]:
     return prepared
 
 
-def _prepare_insert(index: int, document: Any, ids: Iterator[Any], limits: BatchLimits) -> _Prepared:
+def _prepare_insert(index: int, document: Any, new_id: Callable[[], Any], limits: BatchLimits) -> _Prepared:
     """The one insert path of plan_bulk and plan_inserts: encode once (_id first), check the size.
 
-    These bytes measure the document here and are sent as they are.
+    These bytes measure the document here and are sent as they are. `new_id` gives the _id of a
+    document without one.
     """
     try:
-        encoded, _id = encode_insert(document, ids.__next__)  # one encode, no copy of the document
+        encoded, _id = encode_insert(document, new_id)  # one encode, no copy of the document
     except ConfigurationError as exc:
         raise ConfigurationError(f"requests[{index}] (InsertOne): {exc}") from None
     size = len(encoded)
@@ -358,7 +359,8 @@ def plan_inserts(documents: Sequence[Mapping[str, Any]], *, limits: BatchLimits 
     if not isinstance(documents, (list, tuple)) or not documents:
         raise ConfigurationError("a bulk write needs a non-empty list of write requests")
     ids = iter(new_object_ids(sum(1 for d in documents if ("_id" not in d if type(d) is dict else _lacks_id(d)))))
-    run = [_prepare_insert(i, document, ids, limits) for i, document in enumerate(documents)]
+    new_id = ids.__next__
+    run = [_prepare_insert(i, document, new_id, limits) for i, document in enumerate(documents)]
     return list(_batches_of_run(run, limits))
 
 

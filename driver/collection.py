@@ -208,7 +208,7 @@ class Collection:
         result = self._run_batches(batches, ordered=ordered, session=session, comment=comment,
                                    bypass_document_validation=bypass_document_validation, raw_data=raw_data)
         ids = result.inserted_ids
-        return InsertManyResult([ids[i] for i in range(len(documents))], acknowledged=result.acknowledged)
+        return InsertManyResult(list(map(ids.__getitem__, range(len(documents)))), acknowledged=result.acknowledged)
 
     # -- bulk ----------------------------------------------------------------------------
     def bulk_write(self, requests: Sequence[WriteRequest], *, ordered: bool = True,

@@ -113,6 +113,9 @@ _COUNTER_MASK = 0xFFFFFF
 # every ObjectId() made elsewhere in the process. It needs these (undocumented) class
 # attributes; without them we fall back to one ObjectId() per id.
 _BATCH_IDS = all(hasattr(ObjectId, a) for a in ("_inc", "_inc_lock", "_random"))
+# ...and each id's 12 bytes go into ObjectId's one slot directly: ObjectId(raw) re-validates bytes
+# made right here (type checks, length) at ~0.15 us a document.
+_OID_SLOT = getattr(ObjectId, "_ObjectId__id", None)
 
 
 def new_object_ids(n: int) -> list[ObjectId]:
@@ -130,7 +133,15 @@ def new_object_ids(n: int) -> list[ObjectId]:
         start = ObjectId._inc
         ObjectId._inc = (start + n) % (_COUNTER_MASK + 1)
     prefix = _TIMESTAMP.pack(int(time.time()) & 0xFFFFFFFF) + ObjectId._random()
-    return [ObjectId(prefix + (k & _COUNTER_MASK).to_bytes(3, "big")) for k in range(start, start + n)]
+    raws = [prefix + (k & _COUNTER_MASK).to_bytes(3, "big") for k in range(start, start + n)]
+    if _OID_SLOT is None:
+        return [ObjectId(raw) for raw in raws]
+    make, fill, ids = ObjectId.__new__, _OID_SLOT.__set__, []
+    for raw in raws:
+        oid = make(ObjectId)
+        fill(oid, raw)
+        ids.append(oid)
+    return ids
 
 
 def update_statement(

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from driver.session import EXPIRY_MARGIN_SECONDS, ServerSessionPool
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+def _clock():
+    """A settable clock: (clock, times) where times.now is what clock() returns."""
+    times = SimpleNamespace(now=1000.0)
+    return (lambda: times.now), times
 
 
 def test_most_recently_used_session_is_reused_first() -> None:
-    clock = _Clock()
-    pool = ServerSessionPool(clock)
+    now, clock = _clock()
+    pool = ServerSessionPool(now)
     a, b = pool.checkout(30), pool.checkout(30)
     assert a is not b and a.session_id != b.session_id
     pool.checkin(a, 30)
@@ -24,8 +24,8 @@ def test_most_recently_used_session_is_reused_first() -> None:
 
 
 def test_a_session_with_a_minute_or_less_left_is_not_reused() -> None:
-    clock = _Clock()
-    pool = ServerSessionPool(clock)
+    now, clock = _clock()
+    pool = ServerSessionPool(now)
     session = pool.checkout(30)
     pool.checkin(session, 30)
     clock.now += 30 * 60 - EXPIRY_MARGIN_SECONDS  # exactly at the margin: still usable
@@ -37,8 +37,8 @@ def test_a_session_with_a_minute_or_less_left_is_not_reused() -> None:
 
 
 def test_checkin_drops_stale_and_dirty_sessions() -> None:
-    clock = _Clock()
-    pool = ServerSessionPool(clock)
+    now, clock = _clock()
+    pool = ServerSessionPool(now)
     old, dirty, kept = pool.checkout(10), pool.checkout(10), pool.checkout(10)
     pool.checkin(old, 10)
     clock.now += 10 * 60  # `old` is stale now; `kept` and `dirty` were used just now
@@ -51,8 +51,8 @@ def test_checkin_drops_stale_and_dirty_sessions() -> None:
 
 
 def test_without_a_session_timeout_sessions_never_expire() -> None:
-    clock = _Clock()
-    pool = ServerSessionPool(clock)
+    now, clock = _clock()
+    pool = ServerSessionPool(now)
     session = pool.checkout(None)
     pool.checkin(session, None)
     clock.now += 10**9

@@ -435,6 +435,19 @@ async def _logout(conn: "Connection", db: str, cmd: dict) -> dict:
     return {"ok": 1.0}
 
 
+@command("getnonce")
+async def _getnonce(conn: "Connection", db: str, cmd: dict) -> dict:
+    """The MONGODB-CR nonce (gone in 6.2: versions.refusal says CommandNotFound there)."""
+    return {"nonce": os.urandom(8).hex(), "ok": 1.0}
+
+
+@command("authenticate")
+async def _authenticate(conn: "Connection", db: str, cmd: dict) -> dict:
+    # The legacy command serves MONGODB-X509 (and once MONGODB-CR); the sandbox authenticates by SASL only.
+    return error(334, "MechanismUnavailable",
+                 f"Received authentication for mechanism {cmd.get('mechanism')} which is not enabled")
+
+
 @command(*users_module.COMMANDS)
 async def _user_management(conn: "Connection", db: str, cmd: dict) -> dict:
     member = conn.member

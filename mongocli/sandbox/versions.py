@@ -52,6 +52,8 @@ FEATURES = {
     # `rawData` on CRUD commands (timeseries buckets as stored).
     "rawData": (8, 2),
 }
+# getnonce (MONGODB-CR's nonce) was removed in 6.2.
+_GETNONCE_REMOVED = (6, 2)
 # StaleShardVersion (63) was a resumable change stream error until 6.0; 7.0 folded it into StaleConfig.
 STALE_SHARD_VERSION = 63
 _STALE_SHARD_VERSION_LAST = (6, 0)
@@ -62,7 +64,8 @@ _LET_COMMANDS = frozenset({"find", "aggregate", "update", "delete", "findAndModi
 # Commands that took no `comment` at all before 4.4 (the rest took a string).
 _COMMENT_SINCE_4_4 = frozenset({"insert", "update", "delete", "findAndModify", "getMore"})
 _RAW_DATA_COMMANDS = frozenset({"aggregate", "count", "distinct", "find", "findAndModify", "insert", "update",
-                                "delete", "bulkWrite", "createIndexes", "dropIndexes", "listIndexes", "collMod"})
+                                "delete", "bulkWrite", "createIndexes", "dropIndexes", "listIndexes", "listCollections",
+                                "collMod"})
 
 
 class UnsupportedVersion(ValueError):
@@ -107,6 +110,8 @@ def refusal(version: ServerVersion, name: str, cmd: Mapping[str, Any]) -> dict[s
 
     Unknown fields fail the command's IDL parse before it runs: code 40415 "BSON field
     '<command>.<field>' is an unknown field." (a type mismatch is 14 TypeMismatch)."""
+    if name == "getnonce" and version.parts[:2] >= _GETNONCE_REMOVED:
+        return _error(59, "CommandNotFound", f"no such command: '{name}'")
     if name == "bulkWrite" and not version.has("bulkWriteCommand"):
         return _error(59, "CommandNotFound", f"no such command: '{name}'")
     if "rawData" in cmd and name in _RAW_DATA_COMMANDS and not version.has("rawData"):

@@ -126,3 +126,17 @@ def test_cli_presents_the_version() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_getnonce_is_gone_from_6_2(sandboxes) -> None:
+    """MONGODB-CR's getnonce answers on 6.0 and is CommandNotFound on 8.2."""
+    old = pymongo.MongoClient(sandboxes("6.0.0").uri, serverSelectionTimeoutMS=5000)
+    new = pymongo.MongoClient(sandboxes(DEFAULT).uri, serverSelectionTimeoutMS=5000)
+    try:
+        assert len(old.admin.command("getnonce")["nonce"]) == 16
+        with pytest.raises(pymongo.errors.OperationFailure) as gone:
+            new.admin.command("getnonce")
+        assert gone.value.code == 59
+    finally:
+        old.close()
+        new.close()

@@ -10,7 +10,8 @@ import pytest
 from tests.spec.specfiles import spec_files, spec_id, specs_root
 from tests.spec.unified.deployment import DeploymentPool
 from tests.spec.unified.expected import load_expected_failures
-from tests.spec.unified.runner import Skip, UnifiedTest, check_schema_version, choose_deployment, load_file
+from tests.spec.unified.runner import (Skip, UnifiedTest, check_schema_version, choose_deployment, load_file,
+                                       parse_version)
 
 FOLDERS = (
     "unified-test-format/valid-pass",
@@ -118,6 +119,29 @@ def test_requirements_follow_the_spec() -> None:
     assert requirement_unmet({"serverParameters": {"missing": 1}}, info)
     assert requirement_unmet({"auth": False}, info) is None
     assert requirement_unmet({"auth": True}, info)
+
+
+def test_each_test_runs_on_the_newest_sandbox_version_meeting_its_requirements() -> None:
+    """choose_deployment: per test, the first topology at the newest presentable version meeting both
+    the file's and the test's runOnRequirements; only candidates are started; Skip says why none does."""
+    from mongocli.sandbox.versions import DEFAULT
+    from tests.spec.unified.runner import ServerInfo, choose_deployment
+
+    started: list[tuple[str, str]] = []
+
+    def info_for(topology: str, version: str) -> ServerInfo:
+        started.append((topology, version))
+        return ServerInfo(parse_version(version), topology, {})
+
+    assert choose_deployment({}, {}, info_for) == ("replicaset", DEFAULT)
+    old = {"runOnRequirements": [{"maxServerVersion": "4.2.99", "topologies": ["single"]}]}
+    assert choose_deployment({}, old, info_for) == ("single", "4.2.25")
+    between = {"runOnRequirements": [{"minServerVersion": "8.0", "maxServerVersion": "8.1.99"}]}
+    assert choose_deployment({"runOnRequirements": [{"topologies": ["sharded"]}]}, between, info_for) == \
+        ("sharded", "8.0.0")
+    assert ("replicaset", "8.0.0") not in started  # the file's topology ruled it out before starting
+    with pytest.raises(Skip, match="requires server >= 9.0"):
+        choose_deployment({}, {"runOnRequirements": [{"minServerVersion": "9.0"}]}, info_for)
 
 
 def test_sandbox_refusals_are_recognised() -> None:

@@ -116,8 +116,6 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
     action = member.failpoints.fail_command(name, conn.app_name) if name != "configureFailPoint" else None
     conn.current = {"command": cmd, "started": time.monotonic()}
     try:
-        if action is None and (too_new := versions.refusal(member.deployment.version, name, cmd)) is not None:
-            return _finish(conn, cmd, too_new, None)  # a field or command newer than this release
         if action is not None:
             if action.block_ms:
                 await asyncio.sleep(action.block_ms / 1000)
@@ -214,9 +212,12 @@ def _statement_count(name: str, cmd: Mapping[str, Any]) -> int:
 
 
 def _refused_before_running(conn: "Connection", name: str, cmd: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Errors a server raises before a command runs: a malformed writeConcern, and
-    maxTimeAlwaysTimeOut failing every operation that has a time limit (a getMore inherits its
-    cursor's maxTimeMS, as the server keeps it on the cursor)."""
+    """Errors a server raises before a command runs: a field or command newer than this release,
+    a malformed writeConcern, and maxTimeAlwaysTimeOut failing every operation that has a time limit
+    (a getMore inherits its cursor's maxTimeMS, as the server keeps it on the cursor)."""
+    too_new = versions.refusal(conn.member.deployment.version, name, cmd)
+    if too_new is not None:
+        return too_new
     bad = check_write_concern_syntax(cmd.get("writeConcern"), conn.member.deployment.topology)
     if bad is not None:
         return bad

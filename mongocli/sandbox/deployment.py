@@ -14,6 +14,7 @@ from mongocli.sandbox.change_journal import ChangeJournal
 from mongocli.sandbox.change_streams import ChangeStreams
 from mongocli.sandbox.cluster_time import ClusterClock
 from mongocli.sandbox.failpoints import FailPoints
+from mongocli.sandbox.next_change import NextChange
 from mongocli.sandbox.oplog import Oplog
 from mongocli.sandbox.replication import Replication
 from mongocli.sandbox import server_api
@@ -56,7 +57,7 @@ class Member:
         self.stepdown_until = 0.0
         self.last_heartbeat = datetime.datetime.now(datetime.timezone.utc)
         self.opcounters = dict.fromkeys(("insert", "query", "update", "delete", "getmore", "command"), 0)
-        self._changed: asyncio.Event | None = None
+        self._hello_changed = NextChange()
 
     @property
     def address(self) -> str:
@@ -77,18 +78,11 @@ class Member:
     def bump(self) -> None:
         """The member's hello answer changed: advance topologyVersion and wake awaiting hellos."""
         self.counter += 1
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
+        self._hello_changed.changed()
 
     async def wait_changed(self, timeout: float) -> None:
         """Wait until the next bump() or the timeout (streaming hello, SDAM "awaitable hello")."""
-        if self._changed is None:
-            self._changed = asyncio.Event()
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
+        await self._hello_changed.wait(timeout)
 
 
 class Deployment:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from bson import Timestamp
 
+from mongocli.sandbox.next_change import NextChange
+
 if TYPE_CHECKING:  # pragma: no cover
     from mongocli.sandbox.deployment import Deployment, Member
 
@@ -34,7 +36,7 @@ class Replication:
         self.deployment = deployment
         self.lag = max(0, lag_ms) / 1000
         self._applied: dict[int, tuple[Timestamp, datetime.datetime]] = {}
-        self._progress: asyncio.Event | None = None
+        self._progress = NextChange()
         self._noop: asyncio.TimerHandle | None = None
 
     def start_noop_writer(self) -> None:
@@ -127,18 +129,11 @@ class Replication:
                    if m.up and (self.applied(m)[0].time, self.applied(m)[0].inc) >= key)
 
     def _wake(self) -> None:
-        if self._progress is not None:
-            self._progress.set()
-            self._progress = None
+        self._progress.changed()
 
     async def wait_progress(self, timeout: float | None) -> None:
         """Wait until the next write or member progress (or the timeout)."""
-        if self._progress is None:
-            self._progress = asyncio.Event()
-        try:
-            await asyncio.wait_for(self._progress.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
+        await self._progress.wait(timeout)
 
     # ----- write concern ----------------------------------------------------------------------
     async def wait_for_write_concern(self, write_concern: Any, still_connected: Any) -> dict[str, Any] | None:

@@ -46,6 +46,7 @@ def test_new_mongo_reaches_another_deployment(shell, first: Sandbox, second: San
     sh, out, err = shell
     assert sh.execute(f"const m = new Mongo({second.uri!r}); const other = m.getDB('conn_second');"
                       "other.c.drop(); other.c.insertOne({where: 'second'}); db.c.drop(); db.c.insertOne({where: 'first'})")
+    assert sh.execute("m") and out.getvalue().splitlines()[-1] == second.uri  # mongosh shows its URI
     assert sh.execute("[other.getName(), other.getMongo() === m, m.getURI() === db.getMongo().getURI(),"
                       " other.c.countDocuments({}), m.getDBNames().includes('conn_second')]")
     assert err.getvalue() == ""

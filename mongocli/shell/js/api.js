@@ -495,7 +495,7 @@ class Mongo {
     delete rest.session;
     return __mc_clientBulkResult(this.__call("clientBulkWrite", { models, options: rest, session }));
   }
-  __inspect() { return `Mongo(${this.getURI()})`; }
+  __inspect() { return this.getURI(); }  // mongosh shows a Mongo as its connection string
 }
 const __mc_mongo = Object.create(Mongo.prototype);
 

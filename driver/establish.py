@@ -92,6 +92,8 @@ def _handshake(conn: Connection, address: str, credential: Any, *, app_name: str
     conn.max_message_size = limits.max_message_size_bytes
     conn.hello = reply
     conn.server_api = server_api  # monitoring hellos on this socket declare it too
+    if load_balanced:
+        conn.service_id = reply.get("serviceId")  # load-balancers spec: generations per service
     if load_balanced and not reply.get("serviceId"):
         # Load balancer spec: a reply without serviceId means the server is not behind a load
         # balancer, and the error MUST say so in the spec's words (then ours: where, what to do).

@@ -207,7 +207,8 @@ class Connection:
     """A socket plus the framing rules of one server; not thread-safe except close().
 
     After the handshake, open_connection() sets `op_msg` (False only for servers < 3.6),
-    `compressor` (negotiated name or None), `max_message_size`, `hello` and `server_api`.
+    `compressor` (negotiated name or None), `max_message_size`, `hello`, `server_api` and
+    (load-balanced mode) `service_id`.
     """
 
     def __init__(
@@ -227,6 +228,7 @@ class Connection:
         self.max_message_size = DEFAULT_MAX_MESSAGE_SIZE
         self.hello: Mapping[str, Any] | None = None
         self.server_api: Any = None  # the declared Stable API (driver.server_api.ServerApi) or None
+        self.service_id: Any = None  # load-balanced mode: the hello's serviceId (the pool's generations key)
         self.more_to_come = False  # the last reply said another follows (exhaust/streaming hello)
         # Read/write timeout in ms (None = none): socketTimeoutMS, or what set_timeout() says. It
         # bounds a whole reply, not each recv, so a server trickling bytes cannot stretch it.

@@ -191,9 +191,11 @@ def test_load_balanced_uses_hello_and_requires_service_id(make_server, opened):
         connect(server, opened, load_balanced=True)
     assert server.ops() == [("msg", "hello")] and server.received[0].cmd["loadBalanced"] is True
     from bson import ObjectId
-    lb = make_server(lambda cmd: {**HELLO, "serviceId": ObjectId()})
+    service_id = ObjectId()
+    lb = make_server(lambda cmd: {**HELLO, "serviceId": service_id})
     conn, reply, _ = connect(lb, opened, load_balanced=True)
-    assert "serviceId" in reply
+    assert reply["serviceId"] == service_id
+    assert conn.service_id == service_id  # the pool keys its per-service generations by it
 
 
 def test_compression_negotiated_but_never_for_auth(make_server, opened):

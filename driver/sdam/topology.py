@@ -49,7 +49,9 @@ class Topology:
         self.events = events or EventBus()
         self._clock = clock
         self._factory = server_factory
-        self._cond = threading.Condition()
+        # The condition's lock, held directly by server selection (its `with` costs two Python calls).
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._description = transitions.initial_topology(list(seeds), settings)
         self._servers: dict[str, ServerHandle] = {}
         # Selection is a pure function of (snapshot, criteria, deprioritized): its results are
@@ -215,9 +217,9 @@ class Topology:
         if not self._opened:
             self.open()
         timeout_ms = self.settings.server_selection_timeout_ms if timeout_ms is None else timeout_ms
-        deadline = self._clock() + timeout_ms / 1000.0
+        deadline = None  # taken at the first pass that finds no server (a found one needs no clock)
         while True:
-            with self._cond:
+            with self._lock:
                 if self._closed:
                     raise ServerSelectionTimeout("the client is closed; no server can be selected")
                 snapshot = self._description
@@ -240,7 +242,10 @@ class Topology:
                     counts = {s.address: self._servers[s.address].operation_count for s in known}
                     chosen = selection.choose_server(known, counts)
                     return self._servers[chosen.address]
-                remaining = deadline - self._clock()
+                now = self._clock()
+                if deadline is None:
+                    deadline = now + timeout_ms / 1000.0
+                remaining = deadline - now
                 if remaining <= 0:
                     raise ServerSelectionTimeout(self.explain(criteria, snapshot, timeout_ms))
                 waiting_on = list(self._servers.values())

@@ -77,5 +77,7 @@ def test_quick_json_has_one_entry_per_task_with_both_clients() -> None:
             assert entry["pymongo"] is None and entry["ratio"] is None and entry["mongocli_peak_mb"] > 0
             continue
         assert entry["pymongo"] > 0, name
-        assert entry["ratio"] == pytest.approx(entry["mongocli"] / entry["pymongo"], rel=0.01), name
+        # The report rounds the ratio to 3 decimals: allow that half-unit besides 1% (a ratio of 0.022
+        # under load is 2% off after rounding).
+        assert entry["ratio"] == pytest.approx(entry["mongocli"] / entry["pymongo"], rel=0.01, abs=0.0005), name
     assert result["run_command"]["ops"] == 20 and result["run_command"]["iterations"] == 1

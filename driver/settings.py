@@ -70,6 +70,28 @@ def client_settings(uri: str, *, resolver: Any = None, min_heartbeat_frequency_m
                     server_api: ServerApi | None = None, **overrides: Any) -> ClientSettings:
     """Parse the URI (resolving mongodb+srv), merge keyword overrides (URI option names), build once.
 
+    The two halves are public for callers that report each step (the CLI's doctor):
+    `resolve_connection_string` (parse, then DNS for mongodb+srv) and `settings_for`.
+    """
+    return settings_for(resolve_connection_string(parse_uri(uri), resolver=resolver),
+                        min_heartbeat_frequency_ms=min_heartbeat_frequency_ms, server_api=server_api, **overrides)
+
+
+def resolve_connection_string(cs: ConnectionString, *, resolver: Any = None) -> ConnectionString:
+    """A parsed mongodb+srv URI with its SRV seed list and TXT options (initial-dns-seedlist-discovery
+    spec); any other URI as it is (no DNS)."""
+    if not cs.is_srv:
+        return cs
+    # Imported here: dnspython costs ~0.1 s of start-up and only SRV URIs need it.
+    from driver.srv import resolve_seedlist
+
+    return resolve_seedlist(cs, resolver=resolver)
+
+
+def settings_for(cs: ConnectionString, *, min_heartbeat_frequency_ms: float | None = None,
+                 server_api: ServerApi | None = None, **overrides: Any) -> ClientSettings:
+    """The settings of a resolved connection string (see `resolve_connection_string`) and overrides.
+
     Overrides are typed Python values merged into the parsed options as a mapping (no
     "k=v&..." text is built), then the cross-option rules run once on the result.
     `min_heartbeat_frequency_ms` is internal, for test runners only: it lowers SDAM's fixed
@@ -84,12 +106,6 @@ def client_settings(uri: str, *, resolver: Any = None, min_heartbeat_frequency_m
                 or min_heartbeat_frequency_ms < 0:
             raise ConfigurationError("min_heartbeat_frequency_ms must be a number of milliseconds >= 0, "
                                      f"not {min_heartbeat_frequency_ms!r}")
-    cs = parse_uri(uri)
-    if cs.is_srv:
-        # Imported here: dnspython costs ~0.1 s of start-up and only SRV URIs need it.
-        from driver.srv import resolve_seedlist
-
-        cs = resolve_seedlist(cs, resolver=resolver)
     if overrides:
         options = {**cs.options, **coerce_keyword_options(overrides)}
         validate_options(options, srv=cs.is_srv, n_hosts=len(cs.hosts))

@@ -112,16 +112,21 @@ def ssl_context(options: ConnectionOptions) -> ssl.SSLContext:
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # TLS 1.2+, CERT_REQUIRED, check_hostname on
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    # Each file loaded on its own, so the error names the option and the file it could not use.
+    option, path = "tlsCAFile", options.tls_ca_file
     try:
         if options.tls_ca_file:
             ctx.load_verify_locations(cafile=options.tls_ca_file)
         else:
             ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
+        option, path = "tlsCertificateKeyFile", options.tls_certificate_key_file
         if options.tls_certificate_key_file:
             ctx.load_cert_chain(options.tls_certificate_key_file,
                                 password=options.tls_certificate_key_file_password)
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(f"cannot load TLS files (tlsCAFile / tlsCertificateKeyFile): {exc}") from exc
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        what = f"{option} {path!r}" if path else "the system's CA certificates"
+        raise ConfigurationError(f"cannot load {what}: {reason}") from exc
     if options.tls_insecure or options.tls_allow_invalid_hostnames or options.tls_allow_invalid_certificates:
         ctx.check_hostname = False
     if options.tls_insecure or options.tls_allow_invalid_certificates:

@@ -75,35 +75,38 @@ class _Checker:
 
 def run_doctor(options: ConnectOptions, on_step: Callable[[Step], None] | None = None) -> DoctorReport:
     """Every step in order; `on_step` sees each as it completes (for live output)."""
-    from driver.uri import parse_uri
     report = DoctorReport()
     check = _Checker(report, on_step)
     parsed: dict[str, Any] = {}
 
     def parse() -> tuple[str, str] | str:
-        parsed["cs"] = parse_uri(options.connection_uri())
-        parsed["warnings"] = options.settings().warnings
-        cs = parsed["cs"]
+        cs = parsed["cs"] = options.connection_string()
         text = f"{cs.scheme}, {len(cs.hosts)} host(s), options {sorted(cs.options)}"
-        return (WARN, text + "; " + "; ".join(parsed["warnings"])) if parsed["warnings"] else text
+        return (WARN, text + "; " + "; ".join(cs.warnings)) if cs.warnings else text
 
     if not check.run("URI parse", parse, "fix the connection string; see the error for the option"):
         return report
     cs = parsed["cs"]
     if cs.is_srv:
         def srv() -> str:
-            from driver.srv import resolve_seedlist
-            resolved = resolve_seedlist(cs)
-            parsed["seeds"] = [f"{h}:{p or 27017}" for h, p in resolved.hosts]
-            return f"SRV -> {', '.join(parsed['seeds'])}; TXT options {sorted(set(resolved.options) - set(cs.options))}"
+            resolved = options.resolved_connection_string()
+            seeds = ", ".join(f"{h}:{p or 27017}" for h, p in resolved.hosts)
+            return f"SRV -> {seeds}; TXT options {sorted(set(resolved.options) - set(cs.options))}"
         if not check.run("SRV/TXT look-up", srv, "check the cluster host name and your DNS resolver"):
             return report
     else:
         check.skip("SRV/TXT look-up", "not a mongodb+srv URI")
-        parsed["seeds"] = [f"{h}:{p or 27017}" for h, p in cs.hosts]
-    settings = options.settings()
+    settings: Any = None
+
+    def build() -> str:
+        nonlocal settings
+        settings = options.settings()
+        return f"{len(settings.seeds)} seed(s): {', '.join(settings.seeds)}"
+
+    if not check.run("settings", build, "fix the option named in the error (URI or command-line flag)"):
+        return report
     timeout = (settings.connection.connect_timeout_ms or 10_000) / 1000.0
-    reachable = _hosts_steps(check, parsed["seeds"], settings, timeout, "")
+    reachable = _hosts_steps(check, list(settings.seeds), settings, timeout, "")
     if not reachable:
         return report
     hellos: dict[str, Any] = {}

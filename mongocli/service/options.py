@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from driver.settings import ClientSettings
+    from driver.uri import ConnectionString
 
 DEFAULT_URI = "mongodb://127.0.0.1:27017"
 
@@ -58,8 +59,9 @@ class ConnectOptions:
     api_strict: bool | None = None
     api_deprecation_errors: bool | None = None
     wait: bool = False
-    # The settings built from these (immutable) options, once: see settings().
-    _built: dict[str, ClientSettings] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # What these (immutable) options build, once each: the parsed URI, the SRV-resolved one and
+    # the settings (see connection_string(), resolved_connection_string(), settings()).
+    _built: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def with_changes(self, **changes: Any) -> "ConnectOptions":
         return replace(self, **changes)
@@ -115,6 +117,26 @@ class ConnectOptions:
             return None
         return ServerApi(self.api_version, strict=self.api_strict, deprecation_errors=self.api_deprecation_errors)
 
+    def connection_string(self) -> ConnectionString:
+        """The URI (with -u/-p) parsed once; an invalid option value is an error here (see settings())."""
+        built = self._built.get("parsed")
+        if built is None:
+            from driver.uri import parse_uri
+            built = parse_uri(self.connection_uri())
+            _refuse_invalid_values(built.warnings)
+            self._built["parsed"] = built
+        return built
+
+    def resolved_connection_string(self) -> ConnectionString:
+        """connection_string() with a mongodb+srv seed list and TXT options looked up once (DNS)."""
+        built = self._built.get("resolved")
+        if built is None:
+            from driver.settings import resolve_connection_string
+            built = resolve_connection_string(self.connection_string())
+            _refuse_invalid_values(built.warnings)
+            self._built["resolved"] = built
+        return built
+
     def settings(self) -> ClientSettings:
         """The driver's ClientSettings, built once from the URI and the flags (later calls return
         the same object), checked as far as possible without a server; connect.py hands them to
@@ -127,20 +149,12 @@ class ConnectOptions:
         (unknown options) are `settings.warnings`.
         """
         built = self._built.get("settings")
-        if built is not None:
-            return built
-        from driver.errors import ConfigurationError
-        from driver.settings import client_settings
-
-        # client_settings itself rejects a missing/bad tlsCAFile and a too-long appname.
-        settings = client_settings(self.connection_uri(), server_api=self.server_api(), **self.overrides())
-        # uri-options spec: invalid values are warnings for a library; a command line that was
-        # told `tls=ture` must not connect in plain text, so those are errors here.
-        invalid = [w for w in settings.warnings if w.startswith("invalid value")]
-        if invalid:
-            raise ConfigurationError("; ".join(invalid).replace(" ignored:", ":"))
-        self._built["settings"] = settings
-        return settings
+        if built is None:
+            from driver.settings import settings_for
+            # settings_for itself rejects a missing/bad tlsCAFile and a too-long appname.
+            built = settings_for(self.resolved_connection_string(), server_api=self.server_api(), **self.overrides())
+            self._built["settings"] = built
+        return built
 
 
 def uri_from_host(host: str, port: int | None) -> str:
@@ -152,3 +166,12 @@ def uri_from_host(host: str, port: int | None) -> str:
         names = [h if (":" in h and not h.endswith("]")) else f"{h}:{port}" for h in names]
     uri = "mongodb://" + ",".join(names) + "/"
     return uri + (f"?replicaSet={quote(set_name, safe='')}" if slash and set_name else "")
+
+
+def _refuse_invalid_values(warnings: tuple[str, ...]) -> None:
+    """uri-options spec: invalid values are warnings for a library; a command line that was told
+    `tls=ture` must not connect in plain text, so those are errors here."""
+    invalid = [w for w in warnings if w.startswith("invalid value")]
+    if invalid:
+        from driver.errors import ConfigurationError
+        raise ConfigurationError("; ".join(invalid).replace(" ignored:", ":"))

@@ -122,20 +122,21 @@ def test_a_client_takes_settings_built_elsewhere_as_they_are() -> None:
 
 
 def test_the_command_line_builds_settings_once_and_hands_them_to_the_client(monkeypatch) -> None:
-    import driver.client
     import driver.settings
+    import driver.uri
     from mongocli.service.connect import open_client
     from mongocli.service.options import ConnectOptions
 
     built: list[str] = []
-    real = driver.settings.client_settings
+    real = driver.uri.parse_uri
 
-    def counting(uri: str, **kw: object) -> object:
+    def counting(uri: str) -> object:
         built.append(uri)
-        return real(uri, **kw)
+        return real(uri)
 
-    monkeypatch.setattr(driver.settings, "client_settings", counting)
-    monkeypatch.setattr(driver.client, "client_settings", counting)
+    # Every path from a URI to settings goes through parse_uri: count the parses.
+    monkeypatch.setattr(driver.uri, "parse_uri", counting)
+    monkeypatch.setattr(driver.settings, "parse_uri", counting)
     options = ConnectOptions(uri=URI + "/?appname=cli&unknownOption=1", connect_timeout_ms=250,
                              server_selection_timeout_ms=1)
     warnings: list[str] = []

@@ -7,7 +7,7 @@ builds a ConnectOptions for every command, `--help` included.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from driver.settings import ClientSettings
@@ -117,25 +117,25 @@ class ConnectOptions:
             return None
         return ServerApi(self.api_version, strict=self.api_strict, deprecation_errors=self.api_deprecation_errors)
 
+    def _once(self, key: str, build: Callable[[], Any]) -> Any:
+        """What `build` returns, built on the first call only (these options are immutable)."""
+        if key not in self._built:
+            self._built[key] = build()
+        return self._built[key]
+
     def connection_string(self) -> ConnectionString:
         """The URI (with -u/-p) parsed once; an invalid option value is an error here (see settings())."""
-        built = self._built.get("parsed")
-        if built is None:
+        def parse() -> ConnectionString:
             from driver.uri import parse_uri
-            built = parse_uri(self.connection_uri())
-            _refuse_invalid_values(built.warnings)
-            self._built["parsed"] = built
-        return built
+            return _refuse_invalid_values(parse_uri(self.connection_uri()))
+        return self._once("parsed", parse)
 
     def resolved_connection_string(self) -> ConnectionString:
         """connection_string() with a mongodb+srv seed list and TXT options looked up once (DNS)."""
-        built = self._built.get("resolved")
-        if built is None:
+        def resolve() -> ConnectionString:
             from driver.settings import resolve_connection_string
-            built = resolve_connection_string(self.connection_string())
-            _refuse_invalid_values(built.warnings)
-            self._built["resolved"] = built
-        return built
+            return _refuse_invalid_values(resolve_connection_string(self.connection_string()))
+        return self._once("resolved", resolve)
 
     def settings(self) -> ClientSettings:
         """The driver's ClientSettings, built once from the URI and the flags (later calls return
@@ -148,13 +148,11 @@ class ConnectOptions:
         "no suitable server" or, worse, are dropped (issue 11 item 4). The URI's other warnings
         (unknown options) are `settings.warnings`.
         """
-        built = self._built.get("settings")
-        if built is None:
+        def build() -> ClientSettings:
             from driver.settings import settings_for
             # settings_for itself rejects a missing/bad tlsCAFile and a too-long appname.
-            built = settings_for(self.resolved_connection_string(), server_api=self.server_api(), **self.overrides())
-            self._built["settings"] = built
-        return built
+            return settings_for(self.resolved_connection_string(), server_api=self.server_api(), **self.overrides())
+        return self._once("settings", build)
 
 
 def uri_from_host(host: str, port: int | None) -> str:
@@ -168,10 +166,11 @@ def uri_from_host(host: str, port: int | None) -> str:
     return uri + (f"?replicaSet={quote(set_name, safe='')}" if slash and set_name else "")
 
 
-def _refuse_invalid_values(warnings: tuple[str, ...]) -> None:
-    """uri-options spec: invalid values are warnings for a library; a command line that was told
-    `tls=ture` must not connect in plain text, so those are errors here."""
-    invalid = [w for w in warnings if w.startswith("invalid value")]
+def _refuse_invalid_values(cs: ConnectionString) -> ConnectionString:
+    """`cs` unless it has an invalid option value. uri-options spec: those are warnings for a
+    library; a command line that was told `tls=ture` must not connect in plain text."""
+    invalid = [w for w in cs.warnings if w.startswith("invalid value")]
     if invalid:
         from driver.errors import ConfigurationError
         raise ConfigurationError("; ".join(invalid).replace(" ignored:", ":"))
+    return cs

@@ -60,7 +60,7 @@ _mongocli() {
     esac
     local words
     case "$cmd" in
-        "") words="--version --uri --profile --host --port -u --username -p --password --authenticationDatabase --authenticationMechanism --tls --tlsCAFile --tlsCertificateKeyFile --tlsAllowInvalidCertificates --apiVersion --apiStrict --apiDeprecationErrors --connect-timeout-ms --server-selection-timeout-ms --wait --format --ejson --trace --debug --help aggregate bulk count delete demo doctor export find hello import indexes insert monitor ping run sandbox shell topology update watch";;
+        "") words="--version --uri --profile --host --port -u --username -p --password --authenticationDatabase --authenticationMechanism --tls --tlsCAFile --tlsCertificateKeyFile --tlsAllowInvalidCertificates --apiVersion --apiStrict --apiDeprecationErrors --connect-timeout-ms --server-selection-timeout-ms --timeout-ms --wait --format --ejson --trace --debug --help aggregate bulk count delete demo doctor export find hello import indexes insert monitor ping run sandbox shell topology update watch";;
         aggregate) words="--format --ejson --debug --help";;
         bulk) words="--ordered --unordered --format --ejson --debug --help";;
         count) words="--filter --format --ejson --debug --help";;

@@ -38,6 +38,7 @@ complete -c mongocli -n '__fish_use_subcommand' -l apiStrict -d 'With --apiVersi
 complete -c mongocli -n '__fish_use_subcommand' -l apiDeprecationErrors -d 'With --apiVersion - the server refuses what that API version deprecates.'
 complete -c mongocli -n '__fish_use_subcommand' -l connect-timeout-ms -d 'connectTimeoutMS - limit for each TCP/TLS connect and monitoring check.' -x
 complete -c mongocli -n '__fish_use_subcommand' -l server-selection-timeout-ms -d 'serverSelectionTimeoutMS - how long to wait for a suitable server (implies --wait).' -x
+complete -c mongocli -n '__fish_use_subcommand' -l timeout-ms -d 'timeoutMS - limit for each operation as a whole (selection, retries, the servers work; 0 = none).' -x
 complete -c mongocli -n '__fish_use_subcommand' -l wait -d 'Wait for servers that refuse or do not resolve yet (default - fail at once).'
 complete -c mongocli -n '__fish_use_subcommand' -l format -d 'Output format; auto (default) is pretty on a terminal, JSON (or log lines) on a pipe.' -xa 'auto pretty table json jsonl'
 complete -c mongocli -n '__fish_use_subcommand' -l ejson -d 'Extended JSON mode for json/jsonl output (default relaxed).' -xa 'relaxed canonical'

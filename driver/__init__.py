@@ -60,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "ServerSelectionTimeout": "driver.errors",
     "WaitQueueTimeout": "driver.errors",
     "PoolClearedError": "driver.errors",
+    "OperationTimeout": "driver.errors",
     "PoolClosedError": "driver.errors",
     "OperationFailure": "driver.errors",
     "WriteError": "driver.errors",
@@ -83,7 +84,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time __getattr__ load
     )
     from driver.errors import (
         AuthenticationFailed, BulkWriteError, ConfigurationError, ConnectionFailure, DocumentTooLarge,
-        DriverError, DuplicateKeyError, InvalidURI, NetworkTimeout, OperationFailure, PoolClearedError,
+        DriverError, DuplicateKeyError, InvalidURI, NetworkTimeout, OperationFailure, OperationTimeout, PoolClearedError,
         PoolClosedError, ProtocolError, ServerSelectionTimeout, WaitQueueTimeout, WriteConcernError, WriteError,
     )
     from driver.read_concern import ReadConcern

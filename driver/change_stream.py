@@ -11,7 +11,8 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
-from driver.errors import ConnectionFailure, DriverError, OperationFailure
+from driver.errors import ConnectionFailure, DriverError, OperationFailure, OperationTimeout
+from driver.timeout import operation
 
 RESUMABLE_LABEL = "ResumableChangeStreamError"
 CURSOR_NOT_FOUND = 43
@@ -117,9 +118,14 @@ class ChangeStream:
     `resume_token` is the token to store for resuming later (spec, "Exposing All Resume Tokens")."""
 
     def __init__(self, opener: Opener, options: ChangeStreamOptions,
-                 on_close: Callable[[], None] | None = None) -> None:
+                 on_close: Callable[[], None] | None = None, timeout_ms: int | None = None) -> None:
         self._opener = opener
         self._on_close = on_close  # e.g. end the implicit session every aggregate/getMore shared
+        # CSOT spec, "Change Streams": timeoutMS bounds each next()/try_next() as a whole (its
+        # getMores and any resume); a next() that timed out leaves the stream open, and the
+        # following call resumes it.
+        self._timeout_ms = timeout_ms
+        self._resume_next = False
         self._options = options
         # Spec, "Updating the Cached Resume Token": start with startAfter, else resumeAfter.
         self._token = options.start_after if options.start_after is not None else options.resume_after
@@ -186,8 +192,12 @@ class ChangeStream:
         """The next change, or None when one getMore brought none (the token may still advance)."""
         if self._closed:
             raise ChangeStreamError("this change stream is closed; open a new one with watch()")
-        if not self._buffer and self._cursor is not None and self._cursor.alive:
-            self._get_more()
+        with operation(self._timeout_ms):
+            if self._resume_next:
+                self._resume_next = False
+                self._resume()
+            if not self._buffer and self._cursor is not None and self._cursor.alive:
+                self._get_more()
         if not self._buffer:
             return None
         change = self._buffer.popleft()
@@ -204,6 +214,9 @@ class ChangeStream:
         try:
             page = self._cursor.get_more()
         except DriverError as exc:
+            if isinstance(exc, OperationTimeout):
+                self._resume_next = True  # CSOT: not invalidated; the next call resumes
+                raise
             if not is_resumable(exc, self._wire):
                 raise
             self._resume()  # once: an error of the new aggregate is raised
@@ -214,10 +227,11 @@ class ChangeStream:
         return self
 
     def __next__(self) -> Mapping[str, Any]:
-        while self.alive:
-            change = self.try_next()
-            if change is not None:
-                return change
+        with operation(self._timeout_ms):
+            while self.alive or self._resume_next:
+                change = self.try_next()
+                if change is not None:
+                    return change
         raise StopIteration
 
     next = __next__

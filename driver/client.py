@@ -22,6 +22,7 @@ from driver.read_preference import PRIMARY_PREFERRED, ReadPreference
 from driver.retry import TokenBucket
 from driver.session import ClientSession, end_sessions_commands
 from driver.settings import ClientSettings, client_settings
+from driver.timeout import applies_timeout, check_timeout_ms, resolve_timeout_ms
 from driver.topology_builder import build_topology
 from driver.write_concern import WriteConcern
 
@@ -64,6 +65,8 @@ class Client:
         self.read_preference: ReadPreference = self._settings.read_preference
         self.write_concern: WriteConcern = self._settings.write_concern
         self.read_concern: ReadConcern = self._settings.read_concern
+        # CSOT spec: the client level of timeoutMS, inherited by databases, collections and sessions.
+        self.timeout_ms: int | None = self._settings.timeout_ms
         self.default_database_name = self._settings.connection_string.database or None
         self._metadata = ClientMetadata(self._settings.app_name)
         self.topology = build_topology(self._settings, self.events, self._metadata)
@@ -105,13 +108,14 @@ class Client:
 
     # -- databases -----------------------------------------------------------------------
     def get_database(self, name: str | None = None, *, read_concern: Any = None, write_concern: Any = None,
-                     read_preference: Any = None) -> Database:
-        """A Database handle (no I/O); `name` defaults to the URI's database."""
+                     read_preference: Any = None, timeout_ms: int | None = None) -> Database:
+        """A Database handle (no I/O); `name` defaults to the URI's database; `timeout_ms` (timeoutMS)
+        overrides the client's for its operations."""
         name = name or self.default_database_name
         if not name:
             raise DriverError("no database name given and the URI names none: use client[name]")
         return Database(self._context, name, read_concern=read_concern, write_concern=write_concern,
-                        read_preference=read_preference)
+                        read_preference=read_preference, timeout_ms=timeout_ms)
 
     def get_default_database(self) -> Database:
         return self.get_database()
@@ -128,6 +132,7 @@ class Client:
     def admin(self) -> Database:
         return self.get_database("admin")
 
+    @applies_timeout
     def list_databases(self, session: ClientSession | None = None, **kwargs: Any) -> ListCursor:
         """listDatabases (filter, name_only, authorized_databases, comment) as a cursor of documents."""
         body = list_databases_command(**kwargs)
@@ -135,12 +140,15 @@ class Client:
                                                  session=session, retryable=Retryable.READ))
         return ListCursor(parse_list_databases_reply(reply.document or {}))
 
+    @applies_timeout
     def list_database_names(self, session: ClientSession | None = None) -> list[str]:
         return [d["name"] for d in self.list_databases(session=session, name_only=True)]
 
+    @applies_timeout
     def drop_database(self, name: str, *, session: ClientSession | None = None) -> None:
         self.get_database(name).drop(session=session)
 
+    @applies_timeout
     def watch(self, pipeline: Sequence[Mapping[str, Any]] | None = None, options: ChangeStreamOptions | None = None,
               *, session: ClientSession | None = None, **keywords: Any) -> ChangeStream:
         """A ChangeStream of every change in the deployment (change-streams spec, "MongoClient.watch");
@@ -154,6 +162,7 @@ class Client:
                                   session=session)
 
     # -- client bulk write (MongoDB 8.0 bulkWrite command) -----------------------------------
+    @applies_timeout
     def bulk_write(self, models: Sequence[Any], *, ordered: bool = True, verbose_results: bool | None = None,
                    bypass_document_validation: bool | None = None, comment: Any = None,
                    let: Mapping[str, Any] | None = None, write_concern: Any = None,
@@ -181,12 +190,15 @@ class Client:
     # -- sessions ------------------------------------------------------------------------
     def start_session(self, causal_consistency: bool | None = None,
                       default_transaction_options: Mapping[str, Any] | None = None, snapshot: bool = False,
-                      snapshot_time: Any = None) -> ClientSession:
+                      snapshot_time: Any = None, default_timeout_ms: int | None = None) -> ClientSession:
         """An explicit session (causally consistent unless told otherwise, or `snapshot`: every read
-        at one point in time, `snapshot_time` or the first read's); end it or use `with`."""
+        at one point in time, `snapshot_time` or the first read's); end it or use `with`.
+        `default_timeout_ms` (CSOT defaultTimeoutMS) bounds its commit, abort and withTransaction;
+        the client's timeoutMS when not given."""
+        default = resolve_timeout_ms(check_timeout_ms(default_timeout_ms, "start_session"), self.timeout_ms)
         return ClientSession(self._context, causal_consistency=causal_consistency,
                              default_transaction_options=default_transaction_options, snapshot=snapshot,
-                             snapshot_time=snapshot_time)
+                             snapshot_time=snapshot_time, default_timeout_ms=default)
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:

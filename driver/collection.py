@@ -17,7 +17,7 @@ from driver.api_types import (
     Update,
     WriteConcernLike,
 )
-from driver.cursor import Cursor, ListCursor
+from driver.cursor import CURSOR_TYPES, Cursor, ListCursor
 from driver.errors import (
     ConfigurationError,
     DuplicateKeyError,
@@ -56,6 +56,7 @@ from driver.read_concern import ReadConcern
 from driver.read_preference import as_read_preference
 from driver.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
 from driver.session import ClientSession
+from driver.timeout import applies_timeout, check_timeout_ms, operation_timeout_ms, resolve_timeout_ms
 from driver.write_concern import WriteConcern
 from driver.wire.encode import EncodedDocuments
 
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from driver.database import Database
 
 DUPLICATE_KEY_CODES = frozenset({11000, 11001, 12582})
+
 
 
 class IndexModel:
@@ -105,7 +107,7 @@ class Collection:
 
     def __init__(self, context: "ClientContext", database: "Database", name: str, *,
                  read_concern: ReadConcernLike | None = None, write_concern: WriteConcernLike | None = None,
-                 read_preference: ReadPreferenceLike | None = None) -> None:
+                 read_preference: ReadPreferenceLike | None = None, timeout_ms: int | None = None) -> None:
         if not isinstance(name, str) or not name or "\x00" in name or ("$" in name and not name.startswith("$cmd")):
             raise ConfigurationError(f"invalid collection name {name!r}: it must be non-empty without '$' or NUL")
         self._context = context
@@ -116,6 +118,8 @@ class Collection:
         self.write_concern = (WriteConcern.from_document(write_concern) if write_concern is not None
                               else database.write_concern)
         self.read_preference = as_read_preference(read_preference, database.read_preference)
+        # CSOT spec: timeoutMS inherited from the database unless given (0 = no limit).
+        self.timeout_ms = resolve_timeout_ms(check_timeout_ms(timeout_ms, f"collection {name!r}"), database.timeout_ms)
 
     @property
     def full_name(self) -> str:
@@ -135,11 +139,12 @@ class Collection:
 
     def with_options(self, *, read_preference: ReadPreferenceLike | None = None,
                      write_concern: WriteConcernLike | None = None,
-                     read_concern: ReadConcernLike | None = None) -> "Collection":
+                     read_concern: ReadConcernLike | None = None, timeout_ms: int | None = None) -> "Collection":
         """A copy of this collection with some options replaced."""
         return Collection(self._context, self.database, self.name, read_concern=read_concern or self.read_concern,
                           write_concern=write_concern or self.write_concern,
-                          read_preference=read_preference or self.read_preference)
+                          read_preference=read_preference or self.read_preference,
+                          timeout_ms=resolve_timeout_ms(timeout_ms, self.timeout_ms))
 
     # -- plumbing ------------------------------------------------------------------------
     def _execute(self, op: Operation) -> Reply:
@@ -180,6 +185,7 @@ class Collection:
         return self.read_concern.document()
 
     # -- inserts -------------------------------------------------------------------------
+    @applies_timeout
     def insert_one(self, document: Mapping[str, Any], *, bypass_document_validation: bool | None = None,
                    session: ClientSession | None = None, comment: Any = None,
                    raw_data: bool | None = None) -> InsertOneResult:
@@ -192,6 +198,7 @@ class Collection:
         _write_error(reply)
         return InsertOneResult(_id)
 
+    @applies_timeout
     def insert_many(self, documents: Sequence[Mapping[str, Any]], *, ordered: bool = True,
                     bypass_document_validation: bool | None = None, session: ClientSession | None = None,
                     comment: Any = None, raw_data: bool | None = None) -> InsertManyResult:
@@ -211,6 +218,7 @@ class Collection:
         return InsertManyResult(list(map(ids.__getitem__, range(len(documents)))), acknowledged=result.acknowledged)
 
     # -- bulk ----------------------------------------------------------------------------
+    @applies_timeout
     def bulk_write(self, requests: Sequence[WriteRequest], *, ordered: bool = True,
                    session: ClientSession | None = None, let: Document | None = None, comment: Any = None,
                    bypass_document_validation: bool | None = None,
@@ -268,6 +276,7 @@ class Collection:
         return UpdateResult(n - len(upserted), int(reply.get("nModified", 0)), upserted_id, len(upserted),
                             raw_result=reply)
 
+    @applies_timeout
     def update_one(self, filter: Mapping[str, Any], update: Update, *, upsert: bool = False,
                    array_filters: Sequence[Document] | None = None, hint: Hint | None = None,
                    collation: Document | None = None, let: Document | None = None, sort: KeySpec | None = None,
@@ -278,6 +287,7 @@ class Collection:
                             bypass_document_validation=bypass_document_validation, session=session, comment=comment,
                             raw_data=raw_data)
 
+    @applies_timeout
     def update_many(self, filter: Mapping[str, Any], update: Update, *, upsert: bool = False,
                     array_filters: Sequence[Document] | None = None, hint: Hint | None = None,
                     collation: Document | None = None, let: Document | None = None,
@@ -288,6 +298,7 @@ class Collection:
                             bypass_document_validation=bypass_document_validation, session=session, comment=comment,
                             raw_data=raw_data)
 
+    @applies_timeout
     def replace_one(self, filter: Mapping[str, Any], replacement: Mapping[str, Any], *, upsert: bool = False,
                     hint: Hint | None = None, collation: Document | None = None, let: Document | None = None,
                     sort: KeySpec | None = None, bypass_document_validation: bool | None = None,
@@ -309,12 +320,14 @@ class Collection:
         _write_error(reply)
         return DeleteResult(int(reply.get("n", 0)), raw_result=reply)
 
+    @applies_timeout
     def delete_one(self, filter: Mapping[str, Any], *, hint: Hint | None = None, collation: Document | None = None,
                    let: Document | None = None, session: ClientSession | None = None,
                    comment: Any = None, raw_data: bool | None = None) -> DeleteResult:
         return self._delete(filter, multi=False, hint=hint, collation=collation, let=let, session=session,
                             comment=comment, raw_data=raw_data)
 
+    @applies_timeout
     def delete_many(self, filter: Mapping[str, Any], *, hint: Hint | None = None,
                     collation: Document | None = None, let: Document | None = None,
                     session: ClientSession | None = None, comment: Any = None,
@@ -327,17 +340,32 @@ class Collection:
              sort: KeySpec | None = None, skip: int | None = None, limit: int | None = None,
              batch_size: int | None = None, hint: Hint | None = None, collation: Document | None = None,
              max_time_ms: int | None = None, comment: Any = None, allow_disk_use: bool | None = None,
-             let: Document | None = None, session: ClientSession | None = None, **options: Any) -> Cursor:
-        """A lazy Cursor over the matching documents (nothing is sent until it is iterated)."""
+             let: Document | None = None, session: ClientSession | None = None, timeout_ms: int | None = None,
+             timeout_mode: str | None = None, cursor_type: str | None = None, max_await_time_ms: int | None = None,
+             **options: Any) -> Cursor:
+        """A lazy Cursor over the matching documents (nothing is sent until it is iterated).
+
+        `cursor_type` "tailable" or "tailableAwait" (a capped collection's tailable cursor, awaiting
+        data up to `max_await_time_ms` per getMore). `timeout_ms` (timeoutMS) bounds the find and,
+        by default (`timeout_mode` "cursorLifetime"), every getMore too; with "iteration" (the only
+        mode of tailable cursors) each next() gets it afresh."""
+        if cursor_type is not None and cursor_type not in CURSOR_TYPES:
+            raise ConfigurationError(f"cursor_type must be one of {', '.join(CURSOR_TYPES)}, not {cursor_type!r}")
+        tailable = cursor_type in ("tailable", "tailableAwait")
         # Only the options given travel on (find_command checks nothing it is not handed).
         find = {key: value for key, value in (
             ("filter", filter), ("projection", projection), ("sort", sort), ("skip", skip), ("hint", hint),
             ("collation", collation), ("max_time_ms", max_time_ms), ("comment", comment),
             ("allow_disk_use", allow_disk_use), ("let", let), ("read_concern", self._rc or None),
+            ("tailable", tailable or None), ("await_data", cursor_type == "tailableAwait" or None),
             *options.items()) if value is not None}
         return Cursor(self._context, self.database.name, self.name, find=find, read_preference=self.read_preference,
-                      session=session, batch_size=batch_size or 0, limit=limit or 0, comment=comment)
+                      session=session, batch_size=batch_size or 0, limit=limit or 0, comment=comment,
+                      timeout_ms=operation_timeout_ms(timeout_ms, self.timeout_ms), timeout_mode=timeout_mode,
+                      tailable=tailable, await_data=cursor_type == "tailableAwait",
+                      max_await_time_ms=max_await_time_ms)
 
+    @applies_timeout
     def find_one(self, filter: Any = None, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         """The first matching document or None (a non-document filter means {_id: filter})."""
         if filter is not None and not isinstance(filter, Mapping):
@@ -360,6 +388,7 @@ class Collection:
             _write_error({"writeConcernError": wce})
         return parse_find_and_modify_reply(reply)
 
+    @applies_timeout
     def find_one_and_delete(self, filter: Mapping[str, Any], *, projection: Projection | None = None,
                             sort: KeySpec | None = None, hint: Hint | None = None,
                             collation: Document | None = None, let: Document | None = None, comment: Any = None,
@@ -368,6 +397,7 @@ class Collection:
         return self._find_and_modify(filter, session=session, raw_data=raw_data, remove=True, projection=projection, sort=sort,
                                      hint=hint, collation=collation, let=let, comment=comment, max_time_ms=max_time_ms)
 
+    @applies_timeout
     def find_one_and_update(self, filter: Mapping[str, Any], update: Update, *,
                             return_document: ReturnDocument = "before", upsert: bool = False,
                             projection: Projection | None = None, sort: KeySpec | None = None,
@@ -381,6 +411,7 @@ class Collection:
                                      comment=comment, max_time_ms=max_time_ms,
                                      bypass_document_validation=bypass_document_validation)
 
+    @applies_timeout
     def find_one_and_replace(self, filter: Mapping[str, Any], replacement: Mapping[str, Any], *,
                              return_document: ReturnDocument = "before", upsert: bool = False,
                              projection: Projection | None = None, sort: KeySpec | None = None,
@@ -397,7 +428,9 @@ class Collection:
     def aggregate(self, pipeline: Pipeline, *, batch_size: int | None = None, allow_disk_use: bool | None = None,
                   let: Document | None = None, comment: Any = None, session: ClientSession | None = None,
                   max_time_ms: int | None = None, collation: Document | None = None, hint: Hint | None = None,
-                  bypass_document_validation: bool | None = None, raw_data: bool | None = None) -> Cursor:
+                  bypass_document_validation: bool | None = None, raw_data: bool | None = None,
+                  timeout_ms: int | None = None, timeout_mode: str | None = None,
+                  max_await_time_ms: int | None = None) -> Cursor:
         """A lazy Cursor over the pipeline's output; $out/$merge pipelines run on the primary as writes."""
         writes = has_write_stage(pipeline)
         body = aggregate_command(self.name, pipeline, batch_size=batch_size, allow_disk_use=allow_disk_use,
@@ -407,8 +440,11 @@ class Collection:
         put_raw_data(body, raw_data)
         return Cursor(self._context, self.database.name, self.name, body=body,
                       read_preference=self.read_preference, session=session, write_stage=writes,
-                      batch_size=batch_size or 0, comment=comment, retryable=None if writes else Retryable.READ)
+                      batch_size=batch_size or 0, comment=comment, retryable=None if writes else Retryable.READ,
+                      timeout_ms=operation_timeout_ms(timeout_ms, self.timeout_ms), timeout_mode=timeout_mode,
+                      max_await_time_ms=max_await_time_ms)
 
+    @applies_timeout
     def watch(self, pipeline: Pipeline | None = None, options: ChangeStreamOptions | None = None,
               *, session: ClientSession | None = None, **keywords: Any) -> ChangeStream:
         """A ChangeStream of this collection's changes (change-streams spec): iterate it (blocks until a
@@ -421,6 +457,7 @@ class Collection:
                                   ChangeStreamOptions.of(options, keywords), read_preference=self.read_preference,
                                   read_concern=self._rc, session=session)
 
+    @applies_timeout
     def count_documents(self, filter: Mapping[str, Any] | None = None, *, skip: int | None = None,
                         limit: int | None = None, hint: Hint | None = None, collation: Document | None = None,
                         comment: Any = None, max_time_ms: int | None = None,
@@ -431,6 +468,7 @@ class Collection:
                                        read_concern=self._rc, comment=comment)
         return parse_count_documents_reply(self._read(body, session, raw_data))
 
+    @applies_timeout
     def estimated_document_count(self, *, comment: Any = None, max_time_ms: int | None = None,
                                  session: ClientSession | None = None, raw_data: bool | None = None) -> int:
         """The count from collection metadata (the count command; CRUD spec)."""
@@ -438,6 +476,7 @@ class Collection:
                                                 comment=comment)
         return self._count(body, session, raw_data)
 
+    @applies_timeout
     def count(self, filter: Mapping[str, Any] | None = None, *, skip: int | None = None, limit: int | None = None,
               hint: Hint | None = None, collation: Document | None = None, comment: Any = None,
               max_time_ms: int | None = None, session: ClientSession | None = None,
@@ -460,6 +499,7 @@ class Collection:
                 return 0
             raise
 
+    @applies_timeout
     def distinct(self, key: str, filter: Mapping[str, Any] | None = None, *, collation: Document | None = None,
                  hint: Hint | None = None, comment: Any = None, max_time_ms: int | None = None,
                  session: ClientSession | None = None, raw_data: bool | None = None) -> list[Any]:
@@ -468,12 +508,14 @@ class Collection:
         return parse_distinct_reply(self._read(body, session, raw_data))
 
     # -- indexes -------------------------------------------------------------------------
+    @applies_timeout
     def create_index(self, keys: KeySpec, *, session: ClientSession | None = None, comment: Any = None,
                      max_time_ms: int | None = None, **options: Any) -> str:
         """createIndexes for one index; returns its name."""
         return self.create_indexes([IndexModel(keys, **options)], session=session, comment=comment,
                                    max_time_ms=max_time_ms)[0]
 
+    @applies_timeout
     def create_indexes(self, models: Sequence[IndexModel | Document], *, session: ClientSession | None = None,
                        comment: Any = None, max_time_ms: int | None = None) -> list[str]:
         """createIndexes for IndexModels (or {key, name, ...} documents); returns the names."""
@@ -493,6 +535,7 @@ class Collection:
         self._execute(Operation(self.database.name, body, session=session))
         return [d["name"] for d in docs]
 
+    @applies_timeout
     def drop_index(self, index_or_name: KeySpec, *, session: ClientSession | None = None, comment: Any = None) -> None:
         """dropIndexes for one index by name or key spec ("*" is refused: use drop_indexes)."""
         if index_or_name == "*":
@@ -500,17 +543,20 @@ class Collection:
         body = drop_indexes_command(self.name, index_or_name, write_concern=self._wc, comment=comment)
         self._execute(Operation(self.database.name, body, session=session))
 
+    @applies_timeout
     def drop_indexes(self, *, session: ClientSession | None = None, comment: Any = None) -> None:
         """Drop every index but _id."""
         body = drop_indexes_command(self.name, "*", write_concern=self._wc, comment=comment)
         self._execute(Operation(self.database.name, body, session=session))
 
     def list_indexes(self, *, session: ClientSession | None = None, batch_size: int | None = None,
-                     comment: Any = None) -> ListCursor | _Prefixed:
+                     comment: Any = None, timeout_ms: int | None = None,
+                     timeout_mode: str | None = None) -> ListCursor | _Prefixed:
         """listIndexes as a cursor; a collection that does not exist has no indexes (empty cursor)."""
         body = list_indexes_command(self.name, batch_size=batch_size, comment=comment)
         cursor = Cursor(self._context, self.database.name, self.name, body=body,
-                        read_preference=self.read_preference, session=session, batch_size=batch_size or 0)
+                        read_preference=self.read_preference, session=session, batch_size=batch_size or 0,
+                        timeout_ms=operation_timeout_ms(timeout_ms, self.timeout_ms), timeout_mode=timeout_mode)
         try:
             first = cursor.to_list(1)
         except OperationFailure as exc:
@@ -519,6 +565,7 @@ class Collection:
             raise
         return _Prefixed(first, cursor)
 
+    @applies_timeout
     def index_information(self, *, session: ClientSession | None = None) -> dict[str, Any]:
         """{name: {key: [(field, direction)], ...options}} like PyMongo's helper."""
         info = {}
@@ -530,9 +577,11 @@ class Collection:
         return info
 
     # -- collection management -----------------------------------------------------------
+    @applies_timeout
     def drop(self, *, session: ClientSession | None = None, comment: Any = None) -> None:
         self.database.drop_collection(self.name, session=session, comment=comment)
 
+    @applies_timeout
     def rename(self, new_name: str, *, drop_target: bool = False, session: ClientSession | None = None,
                comment: Any = None) -> None:
         """renameCollection (sent to admin) within this database."""

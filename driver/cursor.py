@@ -7,16 +7,23 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from bson import Int64
 
-from driver.errors import ConfigurationError, DriverError
+from driver.errors import ConfigurationError, DriverError, OperationTimeout
 from driver.execute import Operation
 from driver.retry_policy import Retryable
 from driver.ops.find import find_command, get_more_command, kill_cursors_command, next_batch_size, parse_cursor_reply
 from driver.read_preference import ReadPreference
 from driver.retry import is_overload_error
 from driver.session import ClientSession
+from driver.timeout import (CURSOR_LIFETIME, ITERATION, Deadline, check_max_await_time_ms, check_timeout_mode,
+                            current as current_deadline, operation, resume)
 
 if TYPE_CHECKING:
     from driver.context import ClientContext
+
+
+# The CRUD spec's CursorType values (find's cursorType, runCursorCommand's): tailable cursors read
+# a capped collection on; tailableAwait ones also wait up to maxAwaitTimeMS per getMore for data.
+CURSOR_TYPES = ("nonTailable", "tailable", "tailableAwait")
 
 
 class Cursor:
@@ -32,7 +39,8 @@ class Cursor:
                  find: Mapping[str, Any] | None = None, read_preference: ReadPreference | None = None,
                  session: ClientSession | None = None, batch_size: int = 0, limit: int = 0,
                  comment: Any = None, max_await_time_ms: int | None = None, retryable: Retryable | None = Retryable.READ,
-                 write_stage: bool = False, user_command: bool = False) -> None:
+                 write_stage: bool = False, user_command: bool = False, timeout_ms: int | None = None,
+                 timeout_mode: str | None = None, tailable: bool = False, await_data: bool = False) -> None:
         if (body is None) == (find is None):
             raise ConfigurationError("Cursor needs exactly one of body (a cursor command) or find (find options)")
         self._context = context
@@ -50,6 +58,19 @@ class Cursor:
         self._retryable = retryable
         self._write_stage = write_stage  # $out/$merge aggregate (see Operation.write_stage)
         self._user_command = user_command  # runCursorCommand: the caller's command (Operation.user_command)
+        # CSOT spec, "Cursors": timeoutMS (already inherited) and how it applies to getMores.
+        # A tailable cursor (or a change stream's) only iterates; others live within one deadline.
+        self._timeout_ms = timeout_ms
+        mode = check_timeout_mode(timeout_mode, timeout_ms, tailable=tailable)
+        if mode == ITERATION and write_stage:
+            raise ConfigurationError("timeout_mode='iteration' cannot be used with an aggregate that has "
+                                     "$out or $merge (CSOT spec): use the default cursorLifetime")
+        self._timeout_mode = mode or (ITERATION if tailable else CURSOR_LIFETIME)
+        check_max_await_time_ms(max_await_time_ms, timeout_ms)
+        # The first command's maxTimeMS: derived under cursorLifetime and for tailable awaitData
+        # cursors; none for an iteration-mode or tailable non-awaitData cursor (CSOT spec, "Cursors").
+        self._first_max_time = self._timeout_mode == CURSOR_LIFETIME or await_data
+        self._lifetime: Deadline | None = None  # cursorLifetime: the deadline the first command started
         self._buffer: deque[Any] = deque()
         self._id: int | None = None  # None: not started; 0: exhausted on the server
         self._address: str | None = None
@@ -124,9 +145,12 @@ class Cursor:
         return self
 
     def __next__(self) -> Any:
-        while not self._buffer:
-            if not self._fetch():
-                raise StopIteration
+        if self._buffer:  # CSOT spec: buffered documents come even after the time ran out
+            return self._buffer.popleft()
+        with self._iteration():
+            while not self._buffer:
+                if not self._fetch():
+                    raise StopIteration
         return self._buffer.popleft()
 
     next = __next__
@@ -134,18 +158,30 @@ class Cursor:
     def try_next(self) -> Any | None:
         """The next document if one is buffered or one more getMore yields it, else None."""
         if not self._buffer:
-            self._fetch()
+            with self._iteration():
+                self._fetch()
         return self._buffer.popleft() if self._buffer else None
 
     def to_list(self, length: int | None = None) -> list[Any]:
         """The remaining documents (at most `length`) as a list."""
         out: list[Any] = []
-        while length is None or len(out) < length:
-            if not self._buffer and not self._fetch():
-                break
-            take = len(self._buffer) if length is None else min(len(self._buffer), length - len(out))
-            out.extend(self._buffer.popleft() for _ in range(take))
+        with self._iteration():
+            while length is None or len(out) < length:
+                if not self._buffer and not self._fetch():
+                    break
+                take = len(self._buffer) if length is None else min(len(self._buffer), length - len(out))
+                out.extend(self._buffer.popleft() for _ in range(take))
         return out
+
+    def _iteration(self) -> Any:
+        """The deadline one call that may reach the server runs under (CSOT spec, "Cursors"): the
+        first command opens the cursor's (cursorLifetime: kept for every getMore); in iteration
+        mode each call gets timeoutMS afresh. getMores never carry a maxTimeMS derived from it."""
+        if self._id is None:
+            return operation(self._timeout_ms, max_time=self._first_max_time)
+        if self._timeout_mode == CURSOR_LIFETIME and self._lifetime is not None:
+            return resume(self._lifetime)
+        return operation(self._timeout_ms)
 
     def _fetch(self) -> bool:
         """Get the next batch; False when nothing more can come."""
@@ -172,6 +208,8 @@ class Cursor:
                 # lives on there; close it (killCursors) rather than leave it to time out.
                 self.close()
                 raise
+            if isinstance(exc, OperationTimeout):
+                raise  # CSOT: timeoutMS ran out here, the server cursor lives on (close() kills it)
             # The server cursor is gone or unusable; do not try to kill it again (find spec).
             self._id = 0
             self._end_implicit_session()
@@ -182,13 +220,15 @@ class Cursor:
     def open(self) -> "Cursor":
         """Send the cursor-creating command now if it was not sent yet (its errors raise here); self."""
         if self._id is None:
-            self._first_batch()
+            with self._iteration():
+                self._first_batch()
         return self
 
     def _first_batch(self) -> None:
         if self._session is None:
             self._session = ClientSession(self._context, implicit=True)
         body = self._body if self._body is not None else self._find_body()
+        self._lifetime = current_deadline()
         try:
             reply = self._context.executor.execute(Operation(
                 self._db, body, read_preference=self._read_preference, session=self._session,
@@ -216,8 +256,10 @@ class Cursor:
     def next_batch(self) -> list[Any]:
         """The documents of the next server batch (the first, or one getMore), possibly none: a
         tailable or change stream cursor may answer an await time with an empty batch."""
-        if not self._buffer and not self._fetch():
-            return []
+        if not self._buffer:
+            with self._iteration():
+                if not self._fetch():
+                    return []
         batch = list(self._buffer)
         self._buffer.clear()
         return batch
@@ -242,16 +284,19 @@ class Cursor:
             self.close()  # the limit is reached: the server cursor is no longer needed
 
     # -- closing -------------------------------------------------------------------------
-    def close(self) -> None:
-        """Kill the server cursor if it is open (killCursors), end an implicit session; keep buffered docs."""
+    def close(self, *, timeout_ms: int | None = None) -> None:
+        """Kill the server cursor if it is open (killCursors), end an implicit session; keep buffered docs.
+
+        CSOT spec: the killCursors gets timeoutMS afresh (`timeout_ms`, else the cursor's)."""
         if self._id and not self._killed:
             self._killed = True
             body = kill_cursors_command(self._ns_collection or str(self._collection), [self._id])
             body["cursors"] = [Int64(self._id)]
             try:
-                self._context.executor.execute(Operation(
-                    self._db, body, read_preference=self._read_preference, session=self._session,
-                    address=self._address))
+                with operation(timeout_ms if timeout_ms is not None else self._timeout_ms, fresh=True):
+                    self._context.executor.execute(Operation(
+                        self._db, body, read_preference=self._read_preference, session=self._session,
+                        address=self._address))
             except DriverError:
                 pass  # best effort: the server times idle cursors out itself
         elif self._id is None:

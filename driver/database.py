@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from driver.collection import Collection
-from driver.cursor import Cursor
+from driver.cursor import CURSOR_TYPES, Cursor
 from driver.errors import ConfigurationError, OperationFailure
 from driver.execute import Operation
 from driver.retry_policy import Retryable
@@ -21,14 +21,12 @@ from driver.ops.server_support import put_raw_data
 from driver.read_concern import ReadConcern
 from driver.read_preference import PRIMARY_READ, ReadPreference, as_read_preference
 from driver.session import ClientSession
+from driver.timeout import applies_timeout, check_timeout_ms, operation_timeout_ms, resolve_timeout_ms
 from driver.write_concern import WriteConcern
 
 if TYPE_CHECKING:
     from driver.change_stream import ChangeStream, ChangeStreamOptions
     from driver.context import ClientContext
-
-# run-command spec, RunCursorCommandOptions.cursorType (the CRUD spec's CursorType values).
-CURSOR_TYPES = ("nonTailable", "tailable", "tailableAwait")
 
 
 class Database:
@@ -39,7 +37,7 @@ class Database:
     """
 
     def __init__(self, context: "ClientContext", name: str, *, read_concern: Any = None, write_concern: Any = None,
-                 read_preference: Any = None) -> None:
+                 read_preference: Any = None, timeout_ms: int | None = None) -> None:
         if not isinstance(name, str) or not name or any(c in name for c in ' ./\\"$\x00'):
             raise ConfigurationError(f"invalid database name {name!r}: it must be non-empty without spaces, "
                                      "'.', '/', '\\', '\"', '$' or NUL")
@@ -50,12 +48,14 @@ class Database:
         self.write_concern = (WriteConcern.from_document(write_concern) if write_concern is not None
                               else client.write_concern)
         self.read_preference = as_read_preference(read_preference, client.read_preference)
+        # CSOT spec: timeoutMS inherited from the client unless given (0 = no limit, never unset again).
+        self.timeout_ms = resolve_timeout_ms(check_timeout_ms(timeout_ms, f"database {name!r}"), client.timeout_ms)
 
     # -- collections ---------------------------------------------------------------------
     def get_collection(self, name: str, *, read_concern: Any = None, write_concern: Any = None,
-                       read_preference: Any = None) -> "Collection":
+                       read_preference: Any = None, timeout_ms: int | None = None) -> "Collection":
         return Collection(self._context, self, name, read_concern=read_concern, write_concern=write_concern,
-                          read_preference=read_preference)
+                          read_preference=read_preference, timeout_ms=timeout_ms)
 
     def __getitem__(self, name: str) -> "Collection":
         return self.get_collection(name)
@@ -75,6 +75,7 @@ class Database:
         return f"Database({self.name!r})"
 
     # -- commands ------------------------------------------------------------------------
+    @applies_timeout
     def run_command(self, command: str | Mapping[str, Any], *, session: ClientSession | None = None,
                     read_preference: Any = None, check: bool = True, **kwargs: Any) -> dict[str, Any]:
         """Run `command` ({name: value, ...} or a name meaning {name: 1}) on this database; never retried.
@@ -96,7 +97,8 @@ class Database:
     def run_cursor_command(self, command: Mapping[str, Any], *, session: ClientSession | None = None,
                            read_preference: Any = None, cursor_type: str = "nonTailable",
                            batch_size: int | None = None, max_time_ms: int | None = None,
-                           comment: Any = None) -> Cursor:
+                           comment: Any = None, timeout_ms: int | None = None,
+                           timeout_mode: str | None = None) -> Cursor:
         """Run a cursor-creating command as given (runCursorCommand, run-command spec) and return its
         Cursor, which continues with getMore on the same server and session until exhausted.
 
@@ -115,7 +117,9 @@ class Database:
         cursor = Cursor(self._context, self.name, target if isinstance(target, str) else f"$cmd.{name}", body=body,
                         read_preference=as_read_preference(read_preference, PRIMARY_READ), session=session,
                         batch_size=batch_size or 0, comment=comment, max_await_time_ms=max_time_ms,
-                        retryable=None, user_command=True)
+                        retryable=None, user_command=True, timeout_ms=operation_timeout_ms(timeout_ms, self.timeout_ms),
+                        timeout_mode=timeout_mode, tailable=cursor_type != "nonTailable",
+                        await_data=cursor_type == "tailableAwait")
         return cursor.open()
 
     def command(self, command: str | Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -127,6 +131,7 @@ class Database:
         return reply.document or {}
 
     # -- collection management -----------------------------------------------------------
+    @applies_timeout
     def create_collection(self, name: str, *, session: ClientSession | None = None, comment: Any = None,
                           **options: Any) -> "Collection":
         """create (options by server name: capped, size, max, validator, viewOn, pipeline, ...)."""
@@ -134,6 +139,7 @@ class Database:
         self._write_command(body, session)
         return self.get_collection(name)
 
+    @applies_timeout
     def drop_collection(self, name: Any, *, session: ClientSession | None = None, comment: Any = None) -> dict[str, Any]:
         """drop; a collection that does not exist is not an error (NamespaceNotFound is ignored)."""
         name = getattr(name, "name", name)
@@ -146,20 +152,23 @@ class Database:
             raise
 
     def list_collections(self, filter: Mapping[str, Any] | None = None, session: ClientSession | None = None,
-                         raw_data: bool | None = None, **kwargs: Any) -> Cursor:
+                         raw_data: bool | None = None, timeout_ms: int | None = None, timeout_mode: str | None = None,
+                         **kwargs: Any) -> Cursor:
         """listCollections as a cursor (kwargs: name_only, authorized_collections, batch_size, comment;
         raw_data: 8.2+, see put_raw_data)."""
         body = list_collections_command(filter=filter, **kwargs)
         put_raw_data(body, raw_data)
         return Cursor(self._context, self.name, "$cmd.listCollections", body=body, read_preference=ReadPreference(),
-                      session=session, batch_size=kwargs.get("batch_size") or 0)
+                      session=session, batch_size=kwargs.get("batch_size") or 0,
+                      timeout_ms=operation_timeout_ms(timeout_ms, self.timeout_ms), timeout_mode=timeout_mode)
 
     def list_collection_names(self, filter: Mapping[str, Any] | None = None,
                               session: ClientSession | None = None, **kwargs: Any) -> list[str]:
         return [c["name"] for c in self.list_collections(filter, session=session, name_only=True, **kwargs)]
 
     def aggregate(self, pipeline: Sequence[Mapping[str, Any]], *, session: ClientSession | None = None,
-                  batch_size: int | None = None, raw_data: bool | None = None, **kwargs: Any) -> Cursor:
+                  batch_size: int | None = None, raw_data: bool | None = None, timeout_ms: int | None = None,
+                  timeout_mode: str | None = None, **kwargs: Any) -> Cursor:
         """A database-level aggregate ({aggregate: 1}), e.g. $currentOp or $documents."""
         writes = has_write_stage(pipeline)
         body = aggregate_command(1, pipeline, batch_size=batch_size, read_concern=self.read_concern.document(),
@@ -168,8 +177,10 @@ class Database:
         return Cursor(self._context, self.name, "$cmd.aggregate", body=body,
                       read_preference=self.read_preference, session=session, write_stage=writes,
                       batch_size=batch_size or 0, comment=kwargs.get("comment"),
-                      retryable=None if writes else Retryable.READ)
+                      retryable=None if writes else Retryable.READ,
+                      timeout_ms=operation_timeout_ms(timeout_ms, self.timeout_ms), timeout_mode=timeout_mode)
 
+    @applies_timeout
     def watch(self, pipeline: Sequence[Mapping[str, Any]] | None = None, options: ChangeStreamOptions | None = None,
               *, session: ClientSession | None = None, **keywords: Any) -> ChangeStream:
         """A ChangeStream of every collection of this database (change-streams spec, "Database.watch");
@@ -181,14 +192,16 @@ class Database:
                                   read_preference=self.read_preference, read_concern=self.read_concern.document(),
                                   session=session)
 
+    @applies_timeout
     def drop(self, *, session: ClientSession | None = None, comment: Any = None) -> dict[str, Any]:
         """dropDatabase."""
         return self._write_command(drop_database_command(write_concern=self.write_concern.document(),
                                                          comment=comment), session)
 
     def with_options(self, *, read_concern: Any = None, write_concern: Any = None,
-                     read_preference: Any = None) -> "Database":
+                     read_preference: Any = None, timeout_ms: int | None = None) -> "Database":
         return Database(self._context, self.name, read_concern=read_concern or self.read_concern,
                         write_concern=write_concern or self.write_concern,
-                        read_preference=read_preference or self.read_preference)
+                        read_preference=read_preference or self.read_preference,
+                        timeout_ms=resolve_timeout_ms(timeout_ms, self.timeout_ms))
 

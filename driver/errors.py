@@ -68,6 +68,26 @@ class WaitQueueTimeout(ConnectionFailure):
     """No pooled connection became available within waitQueueTimeoutMS."""
 
 
+class OperationTimeout(DriverError):
+    """timeoutMS expired before the operation finished (CSOT spec, "Errors").
+
+    The message says where the time ran out and includes the underlying error's message;
+    `cause` is that error (a ServerSelectionTimeout, WaitQueueTimeout, NetworkTimeout or the
+    server's MaxTimeMSExpired) or None when the driver noticed the expiry itself. `code` and
+    `details` are the cause's when it came from the server. Raised only when timeoutMS applies:
+    without it the deprecated timeouts raise their own errors as before."""
+
+    def __init__(self, message: str, cause: BaseException | None = None,
+                 error_labels: Iterable[str] = ()) -> None:
+        labels = set(error_labels)
+        if isinstance(cause, DriverError):
+            labels |= cause.error_labels
+        super().__init__(message, labels)
+        self.cause = cause
+        self.code = getattr(cause, "code", None)
+        self.details = dict(getattr(cause, "details", None) or {})
+
+
 class PoolClearedError(ConnectionFailure):
     """The connection pool was cleared (paused) while waiting for, or holding, a connection."""
 

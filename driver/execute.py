@@ -34,6 +34,7 @@ from driver.sdam.app_errors import Phase
 from driver.sdam.description import ServerDescription, ServerType, TopologyType
 from driver.session import ClientSession, greater_cluster_time
 from driver.socket_connection import check_reply
+from driver.timeout import Deadline, command_under, current as current_deadline
 from driver.transaction import ENDING_COMMANDS, label_command_error
 from driver.wire import next_request_id
 
@@ -198,7 +199,8 @@ class Executor:
         pref = op.read_preference
         if in_txn:  # the transaction's read preference, or one given to this very call
             pref = transaction_read_preference(pref, op.session, explicit=op.explicit_read_preference)
-        return Attempts(policy, overload, self.retry_tokens, read_preference=pref, address=op.address)
+        return Attempts(policy, overload, self.retry_tokens, read_preference=pref, address=op.address,
+                        deadline=current_deadline())
 
     def _run_with_retry(self, op: Operation, attempts: Attempts) -> Reply:
         """SELECT a server -> SEND one attempt -> SUCCEEDED (return), or FAILED -> RETRY (SELECT again) or GIVE UP.
@@ -290,7 +292,15 @@ class Executor:
                 return server
             attempts.read_preference = None  # run it as a write on the primary
         criteria = "write" if attempts.read_preference is None else attempts.read_preference
-        return self.topology.select_server(criteria, deprioritized=attempts.deprioritized)
+        return self.topology.select_server(criteria, deprioritized=attempts.deprioritized,
+                                           timeout_ms=self._selection_timeout_ms(attempts.deadline))
+
+    def _selection_timeout_ms(self, deadline: Deadline | None) -> float | None:
+        """CSOT spec, "Server Selection": min(serverSelectionTimeoutMS, time left) bounds selection
+        and check-out (waitQueueTimeoutMS is ignored); None without timeoutMS (the defaults)."""
+        if deadline is None or not deadline.applies:
+            return None
+        return deadline.bound(self.topology.settings.server_selection_timeout_ms)
 
     # -- one attempt ---------------------------------------------------------------------
     def _attempt(self, server: Any, op: Operation, attempts: Attempts, txn_number: bool) -> Reply:
@@ -299,7 +309,7 @@ class Executor:
         server.begin_operation()
         try:
             try:
-                pooled = pool.checkout()
+                pooled = pool.checkout(self._selection_timeout_ms(attempts.deadline))
             except DriverError as exc:
                 # Connection establishment (connect, hello, auth): SDAM decides what it means.
                 self.topology.handle_application_error(server.address, exc, phase=Phase.ESTABLISHING,
@@ -346,8 +356,16 @@ class Executor:
                                   server_connection_id=hello.get("connectionId"))
             self.events.publish(ctx.started(shown))
         started = time.monotonic()
+        deadline = attempts.deadline
         try:
-            reply = conn.command(op.db, body, sequences=op.sequences, unacknowledged=op.unacknowledged, check=False)
+            if deadline is None or not deadline.applies:
+                reply = conn.command(op.db, body, sequences=op.sequences, unacknowledged=op.unacknowledged, check=False)
+            else:
+                # CSOT spec, "Command Execution": the time left bounds the write and the whole reply,
+                # in place of socketTimeoutMS.
+                with conn.bounded_by(deadline.ends_at(), f"timeoutMS={deadline.timeout_ms}", replaces_timeout=True):
+                    reply = conn.command(op.db, body, sequences=op.sequences, unacknowledged=op.unacknowledged,
+                                         check=False)
         except DriverError as exc:
             if ctx is not None:
                 self.events.publish(ctx.failed(exc, (time.monotonic() - started) * 1000.0))
@@ -408,7 +426,9 @@ class Executor:
             document = _read_preference_document(pref, topology.type, sd.type)
             if document is not None:
                 body["$readPreference"] = document
-        return body
+        # CSOT spec: the last step, after every blocking one (maxTimeMS from the time left now,
+        # less the selected server's minimum round trip; a timeout error instead of sending).
+        return command_under(body, attempts.deadline, sd.min_round_trip_time_ms if sd is not None else None)
 
     def _gossip(self, reply: Mapping[str, Any], session: ClientSession | None) -> None:
         """Sessions spec, "Gossipping the cluster time": keep the greatest $clusterTime seen."""

@@ -28,6 +28,7 @@ from driver.retry import (
     supports_retryable_reads,
     supports_retryable_writes,
 )
+from driver.timeout import as_timeout_error, is_timeout
 
 if TYPE_CHECKING:
     from driver.read_preference import ReadPreference
@@ -172,6 +173,8 @@ class Attempts:
     errors: list[BaseException] = field(default_factory=list)
     deprioritized: tuple[str, ...] = ()
     outcome: BaseException | None = None  # an error that ends the operation whatever came before
+    # client-side-operations-timeout: the operation's deadline (driver.timeout.Deadline) or None.
+    deadline: Any = None
 
     @property
     def is_retry(self) -> bool:
@@ -181,9 +184,11 @@ class Attempts:
     def may_retry_again(self) -> bool:
         """Whether a failure of this attempt could still be retried.
 
-        client-side-operations-timeout: with timeoutMS, retries go on while the operation's
-        deadline allows instead of counting; that check belongs here.
+        client-side-operations-timeout, "Retryability": with timeoutMS, retries go on while the
+        operation's deadline allows instead of counting (the overload token budget still applies).
         """
+        if self.deadline is not None and self.deadline.applies:
+            return not self.deadline.expired()  # timeoutMS=0: no limit on retries either
         return self.number < self.max_retries
 
     def may_run_on(self, server: ServerDescription | None) -> bool:
@@ -235,9 +240,20 @@ class Attempts:
         self.tokens.deposit(RETRY_TOKEN_RETURN_RATE + (1 if self.is_retry else 0))
 
     def final_error(self) -> BaseException:
-        """GIVE_UP: the error to raise, by the policy's rule when there were retries."""
+        """GIVE_UP: the error to raise, by the policy's rule when there were retries; with timeoutMS
+        a timeout (or any error once the deadline passed) becomes the timeout error (CSOT spec)."""
         if self.outcome is not None:
-            return self.outcome
-        if len(self.errors) == 1:
-            return self.errors[0]
-        return self.policy.final_error(self.errors)
+            error = self.outcome
+        elif len(self.errors) == 1:
+            error = self.errors[0]
+        else:
+            error = self.policy.final_error(self.errors)
+        return _timeout_error(error, self.deadline)
+
+
+def _timeout_error(error: BaseException, deadline: Any) -> BaseException:
+    """CSOT spec, "Errors" and "Retryability": the timeout error type when timeoutMS applies and
+    the error is a timeout, or the deadline passed while retrying; otherwise `error` itself."""
+    if deadline is not None and deadline.expired() and not is_timeout(error):
+        return deadline.error("retries", error)
+    return as_timeout_error(error, deadline)

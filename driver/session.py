@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from bson import Binary
 
 from driver.errors import ConfigurationError, DriverError
+from driver.timeout import current as current_deadline, operation, operation_timeout_ms
 from driver.transaction import NO_OPTIONS, Transaction, TransactionOptions, label_commit_error, run_with_transaction
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class ClientSession:
 
     def __init__(self, context: "ClientContext", *, implicit: bool = False, causal_consistency: bool | None = None,
                  default_transaction_options: Mapping[str, Any] | None = None, snapshot: bool = False,
-                 snapshot_time: Any = None) -> None:
+                 snapshot_time: Any = None, default_timeout_ms: int | None = None) -> None:
         if snapshot and causal_consistency:
             raise ConfigurationError("a session cannot be both snapshot and causally consistent "
                                      "(sessions spec, snapshot reads): choose one")
@@ -123,6 +124,9 @@ class ClientSession:
         self.snapshot_time: Any = snapshot_time
         self.default_transaction_options = (NO_OPTIONS if default_transaction_options is None
                                             else TransactionOptions.from_mapping(default_transaction_options))
+        # CSOT spec, "Sessions": defaultTimeoutMS (already inherited from the client) bounds
+        # commitTransaction, abortTransaction and withTransaction.
+        self.default_timeout_ms = default_timeout_ms
         self.transaction = Transaction()
         self.cluster_time: Mapping[str, Any] | None = None
         self.operation_time: Any = None
@@ -185,12 +189,13 @@ class ClientSession:
         self.server_session.txn_number += 1  # transactions spec: each transaction takes a new txnNumber
         return TransactionBlock(self)
 
-    def commit_transaction(self) -> None:
+    def commit_transaction(self, *, timeout_ms: int | None = None) -> None:
         """Commit (retried once on a retryable error, then with w: "majority"); a second call re-commits."""
         if not self.transaction.begin_commit():
             return
         try:
-            self._context.executor.end_transaction(self, "commitTransaction")
+            with operation(operation_timeout_ms(timeout_ms, self.default_timeout_ms), explicit=timeout_ms is not None):
+                self._context.executor.end_transaction(self, "commitTransaction")
         except DriverError as exc:
             label_commit_error(exc)
             self.transaction.unpin_after_error(exc, "commitTransaction")
@@ -198,12 +203,18 @@ class ClientSession:
         finally:
             self.transaction.commit_done()
 
-    def abort_transaction(self) -> None:
-        """Abort (retried once on a retryable error); server errors are ignored, as the spec says."""
+    def abort_transaction(self, *, timeout_ms: int | None = None) -> None:
+        """Abort (retried once on a retryable error); server errors are ignored, as the spec says.
+
+        Its timeoutMS starts afresh even inside withTransaction (CSOT spec, "Convenient Transactions API")."""
         if not self.transaction.begin_abort():
             return
+        outer = current_deadline()
+        # Inside withTransaction the abort gets withTransaction's own timeoutMS afresh.
+        inherited = outer.timeout_ms if outer is not None and outer.locked else self.default_timeout_ms
         try:
-            self._context.executor.end_transaction(self, "abortTransaction")
+            with operation(operation_timeout_ms(timeout_ms, inherited), fresh=True):
+                self._context.executor.end_transaction(self, "abortTransaction")
         except DriverError:
             pass  # transactions spec, "abortTransaction": errors are ignored
         finally:
@@ -211,11 +222,15 @@ class ClientSession:
 
     def with_transaction(self, callback: Callable[["ClientSession"], Any], read_concern: Any = None,
                          write_concern: Any = None, read_preference: Any = None,
-                         max_commit_time_ms: int | None = None) -> Any:
-        """Run `callback(session)` in a transaction and commit, retrying as the convenient API spec says."""
+                         max_commit_time_ms: int | None = None, timeout_ms: int | None = None) -> Any:
+        """Run `callback(session)` in a transaction and commit, retrying as the convenient API spec says.
+
+        With timeoutMS (`timeout_ms`, else the session's default) one deadline bounds the whole call,
+        the callback's operations on this session included; they may not set their own."""
         options = {"read_concern": read_concern, "write_concern": write_concern,
                    "read_preference": read_preference, "max_commit_time_ms": max_commit_time_ms}
-        return run_with_transaction(self, callback, options, time.monotonic)
+        with operation(operation_timeout_ms(timeout_ms, self.default_timeout_ms), locked=True) as deadline:
+            return run_with_transaction(self, callback, options, time.monotonic, deadline=deadline)
 
     # -- per command ---------------------------------------------------------------------
     def apply(self, body: dict[str, Any], *, retryable_write: bool, new_txn: bool) -> None:

@@ -51,6 +51,8 @@ class ClientSettings:
     read_preference: ReadPreference
     write_concern: WriteConcern
     read_concern: ReadConcern
+    # CSOT spec: the client-level timeoutMS (None: unset, the deprecated timeouts apply; 0: no limit).
+    timeout_ms: int | None = None
     # For tests only (not a URI option): see client_settings(min_heartbeat_frequency_ms=...).
     min_heartbeat_frequency_ms: float | None = None
     # The declared Stable API version (never a URI option: versioned-api spec, "No URI Options").
@@ -161,5 +163,6 @@ def build_settings(cs: ConnectionString, *, min_heartbeat_frequency_ms: float | 
         read_preference=read_preference,
         write_concern=WriteConcern.from_uri_options(cs.options),
         read_concern=ReadConcern(cs.options.get("readConcernLevel")),
+        timeout_ms=cs.options.get("timeoutMS"),
         min_heartbeat_frequency_ms=min_heartbeat_frequency_ms,
     )

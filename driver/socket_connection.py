@@ -274,17 +274,22 @@ class Connection:
         self._timeout_ms = timeout_ms or None
 
     @contextmanager
-    def bounded_by(self, deadline: float | None, reason: str) -> Iterator[None]:
+    def bounded_by(self, deadline: float | None, reason: str, *, replaces_timeout: bool = False) -> Iterator[None]:
         """Within the block no send or read goes past `deadline` (a time.monotonic() value; None
         = no extra bound), whatever the per-reply timeout; `reason` names it in the timeout error
-        (e.g. "connectTimeoutMS=2000 for connecting, the handshake and authentication")."""
-        outer = self._deadline, self._deadline_reason
-        if deadline is not None and (self._deadline is None or deadline < self._deadline):
+        (e.g. "connectTimeoutMS=2000 for connecting, the handshake and authentication").
+
+        `replaces_timeout`: the per-reply timeout (socketTimeoutMS) does not apply in the block,
+        only `deadline` (CSOT spec: timeoutMS overrides socketTimeoutMS; None then means none)."""
+        outer = self._deadline, self._deadline_reason, self._timeout_ms
+        if replaces_timeout:
+            self._deadline, self._deadline_reason, self._timeout_ms = deadline, reason, None
+        elif deadline is not None and (self._deadline is None or deadline < self._deadline):
             self._deadline, self._deadline_reason = deadline, reason
         try:
             yield
         finally:
-            self._deadline, self._deadline_reason = outer
+            self._deadline, self._deadline_reason, self._timeout_ms = outer
 
     def command(
         self,

@@ -305,17 +305,27 @@ WITH_TRANSACTION_TIMEOUT_S = 120.0
 
 
 def run_with_transaction(session: Any, callback: Any, options: Mapping[str, Any] | None,
-                         clock: Any) -> Any:
+                         clock: Any, deadline: Any = None) -> Any:
     """Start a transaction, run `callback(session)`, commit; retry the whole on TransientTransactionError
-    and the commit alone on UnknownTransactionCommitResult, within WITH_TRANSACTION_TIMEOUT_S of `clock()`.
+    and the commit alone on UnknownTransactionCommitResult, within WITH_TRANSACTION_TIMEOUT_S of `clock()`
+    or, when timeoutMS applies, until `deadline` (a driver.timeout.Deadline) expires.
 
     `session` offers start_transaction(**options), commit_transaction, abort_transaction,
     in_transaction and transaction_state; the callback may commit or abort itself (then its
     return value is returned)."""
     started = clock()
+    csot = deadline is not None and deadline.applies
 
     def time_left() -> bool:
+        if csot:
+            return not deadline.expired()
         return clock() - started < WITH_TRANSACTION_TIMEOUT_S
+
+    def reraise(exc: BaseException) -> None:
+        # CSOT spec: a retry the deadline stops ends in the timeout error, the last error its cause.
+        if csot and deadline.expired():
+            raise deadline.error("withTransaction", exc) from exc
+        raise exc
 
     while True:
         session.start_transaction(**(options or {}))
@@ -324,8 +334,10 @@ def run_with_transaction(session: Any, callback: Any, options: Mapping[str, Any]
         except BaseException as exc:
             if session.in_transaction:
                 session.abort_transaction()
-            if isinstance(exc, DriverError) and exc.has_error_label(TRANSIENT_TRANSACTION_ERROR) and time_left():
-                continue
+            if isinstance(exc, DriverError) and exc.has_error_label(TRANSIENT_TRANSACTION_ERROR):
+                if time_left():
+                    continue
+                reraise(exc)
             raise
         if session.transaction_state in ("none", "committed", "aborted"):
             return value  # the callback ended the transaction itself
@@ -338,5 +350,5 @@ def run_with_transaction(session: Any, callback: Any, options: Mapping[str, Any]
                     continue  # retry the commit (spec: not after MaxTimeMSExpired)
                 if exc.has_error_label(TRANSIENT_TRANSACTION_ERROR) and time_left():
                     break  # retry the whole transaction
-                raise
+                reraise(exc)
             return value

@@ -22,7 +22,7 @@ from mongocli.service.options import DEFAULT_URI, ConnectOptions, uri_from_host
 
 EPILOG = ("Exit codes (every command, the shell included): 0 ok, 1 failure, 2 usage (bad option, URI, "
           "setting or JSON), 3 no reachable/suitable server, 4 authentication failed, 5 the server "
-          "returned an error, 130 interrupted. Config file: $XDG_CONFIG_HOME/mongocli/config.toml.")
+          "returned an error, 6 --timeout-ms ran out, 130 interrupted. Config file: $XDG_CONFIG_HOME/mongocli/config.toml.")
 
 
 class RootGroup(click.Group):
@@ -109,6 +109,8 @@ def _silence_stdout() -> None:
               help="connectTimeoutMS: limit for each TCP/TLS connect and monitoring check.")
 @click.option("--server-selection-timeout-ms", type=click.IntRange(0), default=None,
               help="serverSelectionTimeoutMS: how long to wait for a suitable server (implies --wait).")
+@click.option("--timeout-ms", type=click.IntRange(0), default=None,
+              help="timeoutMS: limit for each operation as a whole (selection, retries, the server's work; 0 = none).")
 @click.option("--wait", is_flag=True,
               help="Wait for servers that refuse or do not resolve yet (default: fail at once).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,

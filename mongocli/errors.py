@@ -14,6 +14,7 @@ EXIT_USAGE = 2          # bad options, bad URI, bad JSON input
 EXIT_UNREACHABLE = 3    # no suitable server: selection timeout, connection refused or timed out
 EXIT_AUTH = 4           # authentication failed
 EXIT_SERVER = 5         # the server answered with an error (command or write failed)
+EXIT_TIMEOUT = 6        # --timeout-ms (timeoutMS) ran out before the operation finished
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 
@@ -49,6 +50,7 @@ def _driver_errors() -> tuple[tuple[type[BaseException], str, int], ...]:
     return (
         (driver_errors.InvalidURI, "invalid connection string", EXIT_USAGE),
         (driver_errors.ConfigurationError, "configuration error", EXIT_USAGE),
+        (driver_errors.OperationTimeout, "timed out", EXIT_TIMEOUT),
         (Unreachable, "unreachable", EXIT_UNREACHABLE),
         (driver_errors.ServerSelectionTimeout, "no suitable server", EXIT_UNREACHABLE),
         (driver_errors.NetworkTimeout, "network timeout", EXIT_UNREACHABLE),

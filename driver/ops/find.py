@@ -55,6 +55,9 @@ _FIND_OPTIONS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "allow_disk_use": ("allowDiskUse", optional_bool),
     "let": ("let", optional_mapping),
     "raw_data": ("rawData", lambda value, name: True if optional_bool(value, name) else None),  # only when true
+    # Tailable cursors (CRUD spec, "cursorType"): sent only when true.
+    "tailable": ("tailable", lambda value, name: optional_bool(value, name) or None),
+    "await_data": ("awaitData", lambda value, name: optional_bool(value, name) or None),
 }
 FIND_OPTION_NAMES = frozenset(_FIND_OPTIONS)
 

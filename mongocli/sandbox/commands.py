@@ -117,8 +117,12 @@ async def run_command(conn: "Connection", cmd: dict[str, Any], *, legacy: bool =
     conn.current = {"command": cmd, "started": time.monotonic()}
     try:
         if action is not None:
-            if action.block_ms:
-                await asyncio.sleep(action.block_ms / 1000)
+            if action.block_ms and not await conn.pause(action.block_ms / 1000):
+                # blockConnection: a client that gave up (e.g. its timeoutMS ran out) and closed the
+                # connection meanwhile gets nothing run, as a server kills an operation whose client
+                # is gone; the command must not land later, in another test's data.
+                member.deployment.transactions.connection_dropped(cmd)
+                return None
             if action.close_connection:
                 member.deployment.transactions.connection_dropped(cmd)
                 return None

@@ -19,6 +19,7 @@ DEFAULT_URI = "mongodb://127.0.0.1:27017"
 _URI_OPTION_NAMES = {
     "connect_timeout_ms": "connectTimeoutMS",
     "server_selection_timeout_ms": "serverSelectionTimeoutMS",
+    "timeout_ms": "timeoutMS",
     "heartbeat_frequency_ms": "heartbeatFrequencyMS",
     "monitoring_mode": "serverMonitoringMode",
     "auth_source": "authSource",
@@ -44,6 +45,7 @@ class ConnectOptions:
     password: str | None = None
     connect_timeout_ms: int | None = None
     server_selection_timeout_ms: int | None = None
+    timeout_ms: int | None = None        # timeoutMS (CSOT): bounds each operation as a whole
     heartbeat_frequency_ms: int | None = None
     monitoring_mode: str | None = None   # serverMonitoringMode: auto | stream | poll
     auth_source: str | None = None

@@ -33,7 +33,7 @@ FOLDERS = (
     "client-backpressure",
     "collection-management",
     "load-balancers",  # the sandbox has no load-balanced topology: those tests skip by runOnRequirements
-    # Not yet run (its cases fail today, issue 13 takes it on): client-side-operations-timeout.
+    "client-side-operations-timeout",
 )
 
 

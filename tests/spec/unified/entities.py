@@ -46,6 +46,32 @@ _CLASS_TO_SPEC = {
 }
 
 
+class PoolFill:
+    """Counts each server's established pooled connections from CMAP events, so the runner can wait
+    for minPoolSize (unified format, "entity_client.awaitMinPoolSizeMS") on events, not a clock."""
+
+    def __init__(self) -> None:
+        self._ready: dict[str, int] = {}
+        self._cond = threading.Condition()
+
+    def __call__(self, event: Any) -> None:
+        kind = type(event).__name__
+        with self._cond:
+            if kind == "ConnectionReady":
+                self._ready[event.address] = self._ready.get(event.address, 0) + 1
+            elif kind == "ConnectionClosed":
+                self._ready[event.address] = self._ready.get(event.address, 0) - 1
+            self._cond.notify_all()  # any event (topology changes too) may complete the picture
+
+    def wait(self, servers: Callable[[], list[str]], minimum: int, timeout_s: float) -> bool:
+        """True once every server `servers()` names (at least one) has `minimum` ready connections."""
+        def filled() -> bool:
+            names = servers()
+            return bool(names) and all(self._ready.get(a, 0) >= minimum for a in names)
+        with self._cond:
+            return self._cond.wait_for(filled, timeout_s)
+
+
 class EntityError(AssertionError):
     """A test file refers to an entity that is missing, duplicated or of the wrong kind."""
 

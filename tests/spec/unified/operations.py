@@ -14,8 +14,8 @@ Op = Callable[[Any, Any, dict], Any]
 SCHEDULING_SLACK_MS = 1_000   # thread wake-ups and sandbox replies on a loaded 2-core machine
 MIN_HEARTBEAT_MS = 500        # SDAM minHeartbeatFrequencyMS: immediate checks are spaced by this
 
-_RENAMES = {"maxTimeMS": "max_time_ms", "let": "let", "upsertedId": "upserted_id"}
-UNSUPPORTED_ARGS = {"timeoutMS": "timeoutMS (client-side operation timeout)"}
+_RENAMES = {"maxTimeMS": "max_time_ms", "let": "let", "upsertedId": "upserted_id", "timeoutMS": "timeout_ms"}
+UNSUPPORTED_ARGS: dict[str, str] = {}
 # The operations whose driver method takes raw_data (CRUD spec, "rawData"); on others it is unsupported.
 RAW_DATA_OPERATIONS = frozenset({
     "aggregate", "bulkWrite", "clientBulkWrite", "count", "countDocuments", "estimatedDocumentCount", "distinct",
@@ -195,7 +195,8 @@ def _find(run: Any, coll: Any, args: dict) -> list:
 
 
 def _create_find_cursor(run: Any, coll: Any, args: dict) -> Any:
-    return coll.find(args.get("filter", {}), **kwargs(run, args, "filter"))
+    """createFindCursor: the find is sent now (unified format), its errors raised here."""
+    return coll.find(args.get("filter", {}), **kwargs(run, args, "filter")).open()
 
 
 def _find_one(run: Any, coll: Any, args: dict) -> Any:
@@ -294,7 +295,7 @@ def _iterate_once(run: Any, cursor: Any, args: dict) -> None:
 
 
 def _cursor_close(run: Any, cursor: Any, args: dict) -> None:
-    cursor.close()
+    cursor.close(**kwargs(run, args))
 
 
 ENTITY_OPS: dict[str, dict[str, Op]] = {

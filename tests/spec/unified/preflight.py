@@ -29,8 +29,6 @@ def entity_unsupported(kind: str, body: dict) -> str | None:
                 return f"client option {option} is unsupported by this runner/driver"
     if kind in ("database", "collection"):
         options = body.get("databaseOptions") or body.get("collectionOptions") or {}
-        if "timeoutMS" in options:
-            return "timeoutMS (client-side operation timeout) is unsupported by the driver"
         for key in options:
             if key not in ("readConcern", "writeConcern", "readPreference", "timeoutMS"):
                 return f"collection/database option {key!r} is unsupported by this runner"

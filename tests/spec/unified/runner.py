@@ -10,11 +10,11 @@ from typing import Any, Callable, Iterator
 from bson import json_util
 from bson.json_util import JSONOptions
 
-from tests.spec.unified.entities import (ClientEntity, EntityMap, EventRecorder, ThreadEntity)
+from tests.spec.unified.entities import (ClientEntity, EntityMap, EventRecorder, PoolFill, ThreadEntity)
 
 # Highest schema version whose fields this runner interprets (unified test format, "Test Runner
 # Support": a file is compatible when its version <= ours within the same major version).
-SUPPORTED_SCHEMA = (1, 23)
+SUPPORTED_SCHEMA = (1, 26)
 SANDBOX_TOPOLOGIES = ("replicaset", "single", "sharded")  # tried in this order for each test
 # Entity clients without their own serverSelectionTimeoutMS get a short one (a broken driver fails in
 # about a second, not 30 s): the initial discovery on loopback takes milliseconds...
@@ -330,8 +330,21 @@ class UnifiedTest:
             api = body["serverApi"]
             extra["server_api"] = ServerApi(api["version"], strict=api.get("strict"),
                                             deprecation_errors=api.get("deprecationErrors"))
-        client = Client(uri, event_listeners=(recorder,), **extra, **options)
+        fill = PoolFill() if body.get("awaitMinPoolSizeMS") and options.get("minPoolSize") else None
+        client = Client(uri, event_listeners=(recorder,) if fill is None else (recorder, fill), **extra, **options)
+        if fill is not None:
+            self._await_min_pool_size(client, fill, int(options["minPoolSize"]), body["awaitMinPoolSizeMS"])
         return ClientEntity(client, recorder, body)
+
+    @staticmethod
+    def _await_min_pool_size(client: Any, fill: Any, minimum: int, timeout_ms: int) -> None:
+        """awaitMinPoolSizeMS: wait until each data-bearing server's pool holds minPoolSize connections."""
+        def servers() -> list[str]:
+            description = client.topology_description
+            return [address for address, sd in description.servers.items() if sd.is_data_bearing]
+
+        if not fill.wait(servers, minimum, timeout_ms / 1000):
+            raise AssertionError(f"pools did not reach minPoolSize={minimum} within awaitMinPoolSizeMS={timeout_ms}")
 
     def _coll_options(self, opts: dict | None) -> dict[str, Any]:
         from tests.spec.unified.operations import read_preference_from, write_concern_from
@@ -345,7 +358,7 @@ class UnifiedTest:
             elif key == "readPreference":
                 out["read_preference"] = read_preference_from(value)
             elif key == "timeoutMS":
-                raise Skip("timeoutMS (client-side operation timeout) is unsupported by the driver")
+                out["timeout_ms"] = value
             else:
                 raise Skip(f"collection/database option {key!r} is unsupported by this runner")
         return out
@@ -363,13 +376,18 @@ class UnifiedTest:
             if "snapshot" not in inspect.signature(client.start_session).parameters:
                 raise Skip("session option snapshot: the driver has no snapshot sessions")
             kwargs["snapshot"] = opts["snapshot"]
+        if "defaultTimeoutMS" in opts:
+            kwargs["default_timeout_ms"] = opts["defaultTimeoutMS"]
         if "snapshotTime" in opts:  # the name of a saved getSnapshotTime result
             kwargs["snapshot_time"] = self.entities.get(opts["snapshotTime"])
         return client.start_session(**kwargs)
 
     # -- operations --------------------------------------------------------------------------------
-    def run_operation(self, op: dict) -> None:
-        """One operation with its expectError / expectResult / saveResultAsEntity handling."""
+    def run_operation(self, op: dict, *, propagate_errors: bool = False) -> None:
+        """One operation with its expectError / expectResult / saveResultAsEntity handling.
+
+        `propagate_errors`: an expected error, once judged, is raised again (operations inside
+        withTransaction's callback: the driver must see the callback fail, as in other runners)."""
         from tests.spec.unified import operations
 
         name, obj = op["name"], op["object"]
@@ -403,6 +421,8 @@ class UnifiedTest:
                 raise Skip(SANDBOX_UNIMPLEMENTED + unimplemented) from exc
             if "expectError" in op and _raised_by_driver(exc):
                 self.check_error(op["expectError"], exc, op)
+                if propagate_errors:
+                    raise
                 return
             if op.get("ignoreResultAndError") and _raised_by_driver(exc):
                 return
@@ -431,7 +451,7 @@ class UnifiedTest:
             assert expected["isClientError"] == (not server_error), \
                 f"{where}: isClientError should be {expected['isClientError']}"
         if "isTimeoutError" in expected:
-            is_timeout = isinstance(exc, (errors.NetworkTimeout, errors.ServerSelectionTimeout,
+            is_timeout = isinstance(exc, (errors.OperationTimeout, errors.NetworkTimeout, errors.ServerSelectionTimeout,
                                           errors.WaitQueueTimeout)) or "Timeout" in type(exc).__name__
             assert expected["isTimeoutError"] == is_timeout, f"{where}: isTimeoutError should be " \
                                                              f"{expected['isTimeoutError']}"

@@ -8,7 +8,8 @@ from tests.spec.unified.runner import Skip
 
 # startTransaction / withTransaction options: unified (camelCase) name -> driver keyword.
 _TXN_OPTIONS = {"readConcern": "read_concern", "writeConcern": "write_concern",
-                "readPreference": "read_preference", "maxCommitTimeMS": "max_commit_time_ms"}
+                "readPreference": "read_preference", "maxCommitTimeMS": "max_commit_time_ms",
+                "timeoutMS": "timeout_ms"}
 
 
 def transaction_options(args: dict) -> dict[str, Any]:
@@ -32,19 +33,20 @@ def _start(run: Any, session: Any, args: dict) -> None:
 
 
 def _commit(run: Any, session: Any, args: dict) -> None:
-    session.commit_transaction()
+    session.commit_transaction(**transaction_options(args))
 
 
 def _abort(run: Any, session: Any, args: dict) -> None:
-    session.abort_transaction()
+    session.abort_transaction(**transaction_options(args))
 
 
 def _with_transaction(run: Any, session: Any, args: dict) -> Any:
-    """withTransaction: the callback runs the listed operations in order, each judged as usual
-    (an expected error is consumed there; an unexpected one propagates through the driver)."""
+    """withTransaction: the callback runs the listed operations in order, each judged as usual; an
+    error, expected or not, then ends the callback and reaches the driver (which aborts, and may
+    retry the transaction), as the callback of an application would."""
     def callback(_session: Any) -> None:
         for op in args["callback"]:
-            run.run_operation(op)
+            run.run_operation(op, propagate_errors=True)
 
     return session.with_transaction(callback, **transaction_options(args))
 

@@ -281,7 +281,8 @@ class Connection:
 
         `replaces_timeout`: the per-reply timeout (socketTimeoutMS) does not apply in the block,
         only `deadline` (CSOT spec: timeoutMS overrides socketTimeoutMS; None then means none)."""
-        outer = self._deadline, self._deadline_reason, self._timeout_ms
+        outer = self._deadline, self._deadline_reason
+        per_reply = self._timeout_ms
         if replaces_timeout:
             self._deadline, self._deadline_reason, self._timeout_ms = deadline, reason, None
         elif deadline is not None and (self._deadline is None or deadline < self._deadline):
@@ -289,7 +290,9 @@ class Connection:
         try:
             yield
         finally:
-            self._deadline, self._deadline_reason, self._timeout_ms = outer
+            self._deadline, self._deadline_reason = outer
+            if replaces_timeout:
+                self._timeout_ms = per_reply
 
     def command(
         self,

@@ -22,6 +22,7 @@ from driver.errors import (
     ConfigurationError,
     DuplicateKeyError,
     OperationFailure,
+    ServerSelectionTimeout,
     WriteConcernError,
     WriteError,
 )
@@ -56,7 +57,8 @@ from driver.read_concern import ReadConcern
 from driver.read_preference import as_read_preference
 from driver.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
 from driver.session import ClientSession
-from driver.timeout import applies_timeout, check_timeout_ms, operation_timeout_ms, resolve_timeout_ms
+from driver.timeout import (applies_timeout, as_timeout_error, check_timeout_ms, current as current_deadline,
+                            operation_timeout_ms, resolve_timeout_ms, selection_timeout_ms)
 from driver.write_concern import WriteConcern
 from driver.wire.encode import EncodedDocuments
 
@@ -239,8 +241,17 @@ class Collection:
     def _batch_limits(self) -> BatchLimits:
         from driver.bulk import BatchLimits
 
-        server = self._context.topology.select_server("write")
-        sd = self._context.topology.description.servers.get(server.address)
+        topology = self._context.topology
+        deadline = current_deadline()  # CSOT: the bulk write's deadline bounds this selection too
+        try:
+            server = topology.select_server("write", timeout_ms=selection_timeout_ms(
+                deadline, topology.settings.server_selection_timeout_ms))
+        except ServerSelectionTimeout as exc:
+            error = as_timeout_error(exc, deadline)
+            if error is exc:
+                raise
+            raise error from exc
+        sd = topology.description.servers.get(server.address)
         return BatchLimits.from_server(sd) if sd is not None else BatchLimits()
 
     def _run_batches(self, batches: Sequence[Batch], *, ordered: bool, session: ClientSession | None,

@@ -34,7 +34,7 @@ from driver.sdam.app_errors import Phase
 from driver.sdam.description import ServerDescription, ServerType, TopologyType
 from driver.session import ClientSession, greater_cluster_time
 from driver.socket_connection import check_reply
-from driver.timeout import Deadline, command_under, current as current_deadline
+from driver.timeout import command_under, current as current_deadline, selection_timeout_ms
 from driver.transaction import ENDING_COMMANDS, label_command_error
 from driver.wire import next_request_id
 
@@ -284,23 +284,18 @@ class Executor:
                 raise ConnectionFailure(f"server {attempts.address} (where this cursor lives) has left the "
                                         "topology; the cursor cannot continue")
             return server
+        # CSOT: min(serverSelectionTimeoutMS, time left) with timeoutMS, else the default.
+        limit = selection_timeout_ms(attempts.deadline, self.topology.settings.server_selection_timeout_ms)
         if op.write_stage and attempts.read_preference is not None:
             # Decided over the servers known once one suits the read preference: before the first
             # discovery no server is available and an older secondary would get it.
-            server = self.topology.select_server(attempts.read_preference, deprioritized=attempts.deprioritized)
+            server = self.topology.select_server(attempts.read_preference, deprioritized=attempts.deprioritized,
+                                                 timeout_ms=limit)
             if _secondary_write_stage_ok(attempts.read_preference, self.topology.description):
                 return server
             attempts.read_preference = None  # run it as a write on the primary
         criteria = "write" if attempts.read_preference is None else attempts.read_preference
-        return self.topology.select_server(criteria, deprioritized=attempts.deprioritized,
-                                           timeout_ms=self._selection_timeout_ms(attempts.deadline))
-
-    def _selection_timeout_ms(self, deadline: Deadline | None) -> float | None:
-        """CSOT spec, "Server Selection": min(serverSelectionTimeoutMS, time left) bounds selection
-        and check-out (waitQueueTimeoutMS is ignored); None without timeoutMS (the defaults)."""
-        if deadline is None or not deadline.applies:
-            return None
-        return deadline.bound(self.topology.settings.server_selection_timeout_ms)
+        return self.topology.select_server(criteria, deprioritized=attempts.deprioritized, timeout_ms=limit)
 
     # -- one attempt ---------------------------------------------------------------------
     def _attempt(self, server: Any, op: Operation, attempts: Attempts, txn_number: bool) -> Reply:
@@ -309,7 +304,8 @@ class Executor:
         server.begin_operation()
         try:
             try:
-                pooled = pool.checkout(self._selection_timeout_ms(attempts.deadline))
+                pooled = pool.checkout(selection_timeout_ms(attempts.deadline,
+                                                            self.topology.settings.server_selection_timeout_ms))
             except DriverError as exc:
                 # Connection establishment (connect, hello, auth): SDAM decides what it means.
                 self.topology.handle_application_error(server.address, exc, phase=Phase.ESTABLISHING,

@@ -488,6 +488,11 @@ class Connection:
             header, message = read_message(lambda size: self._recv_exactly(size, deadline),
                                            max_message_size=self.max_message_size,
                                            expected_response_to=request_id, codec_options=self.codec_options)
+            if deadline is not None and time.monotonic() > deadline:
+                # The reply was complete only after its deadline: this thread ran late (a busy
+                # machine) and found it waiting. A reader on time would have timed out; so does
+                # this one, so the outcome does not depend on scheduling.
+                raise socket.timeout("the reply completed after the deadline")
         except socket.timeout:
             self.close()
             raise NetworkTimeout(f"reading the reply to {name!r} from {self.address} timed out "

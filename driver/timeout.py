@@ -63,6 +63,14 @@ def check_timeout_mode(mode: Any, timeout_ms: int | None, *, tailable: bool = Fa
     return mode
 
 
+def selection_timeout_ms(deadline: "Deadline | None", configured_ms: float) -> float | None:
+    """CSOT spec, "Server Selection": min(serverSelectionTimeoutMS, time left) bounds selection and
+    check-out (waitQueueTimeoutMS is then ignored); None without timeoutMS (each phase's default)."""
+    if deadline is None or not deadline.applies:
+        return None
+    return deadline.bound(configured_ms)
+
+
 def check_max_await_time_ms(max_await_time_ms: int | None, timeout_ms: int | None) -> None:
     """CSOT spec, "Tailable awaitData Cursors" and "Change Streams": maxAwaitTimeMS must be less
     than a non-zero timeoutMS (each getMore would otherwise wait out the whole timeout)."""

@@ -13,6 +13,7 @@ import pytest
 
 from mongocli.errors import EXIT_AUTH, EXIT_SERVER, EXIT_UNREACHABLE, EXIT_USAGE
 from mongocli.sandbox import Sandbox
+from tests.support import ports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -27,9 +28,8 @@ def mongocli(*args: str, env: dict | None = None, input: str | None = None,
 
 @pytest.fixture
 def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port with nothing listening (bound, then released)."""
+    return ports.closed_port()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -12,6 +11,7 @@ from click.testing import CliRunner
 
 from mongocli.cli import cli
 from mongocli.errors import EXIT_UNREACHABLE, EXIT_USAGE
+from tests.support import ports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -19,9 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port with nothing listening (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return ports.closed_port()
 
 
 def mongocli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

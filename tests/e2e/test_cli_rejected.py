@@ -7,7 +7,6 @@ said "no server answered ... check the address, that the server runs, and firewa
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -15,6 +14,7 @@ import pytest
 
 from mongocli.errors import EXIT_UNREACHABLE
 from tests.hostile.server import HostileServer
+from tests.support.ports import closed_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Selection would wait ten minutes: a command that waits for it is killed at the deadline below,
@@ -42,9 +42,7 @@ def test_rejected_hello_is_reported_as_answered_and_fails_at_once(mode: str, rea
 
 
 def test_mixed_seeds_say_which_answered_and_which_did_not() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = "127.0.0.1:%d" % probe.getsockname()[1]
+    closed = f"127.0.0.1:{closed_port()}"
     with HostileServer("wrong_types") as server:
         result = mongocli("--uri", f"mongodb://{server.address},{closed}/?{NEVER}", "ping")
     assert result.returncode == EXIT_UNREACHABLE, result.stderr

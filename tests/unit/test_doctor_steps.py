@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import replace
 
 import pytest
@@ -11,12 +10,7 @@ import driver.srv
 from driver.errors import ConfigurationError
 from mongocli.service.doctor import FAIL, OK, SKIP, run_doctor
 from mongocli.service.options import ConnectOptions
-
-
-def _refused_port() -> int:
-    with socket.socket() as s:  # bound then closed: nothing listens there
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.ports import closed_port
 
 
 def _verdicts(report) -> dict[str, str]:
@@ -40,7 +34,7 @@ def test_a_failing_srv_look_up_is_its_own_step_not_the_uri_parse(monkeypatch: py
 
 
 def test_srv_is_looked_up_once_and_its_seeds_are_the_hosts_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    port = _refused_port()
+    port = closed_port()
     calls = []
 
     def answer(cs, resolver=None):

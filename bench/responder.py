@@ -8,7 +8,8 @@ clients, not the server, dominate the figures: the handshake (isMaster over OP_Q
 OP_MSG), ping, buildInfo, create/drop/dropDatabase, listCollections, insert, find (empty filter or `_id`
 equality), getMore, aggregate (a pipeline of `$match: {}` stages only), count, killCursors and
 endSessions. Documents are kept as the raw BSON bytes the client sent and sent back as such:
-nothing is decoded but the command's top level (nested documents stay RawBSONDocument).
+only the command document is decoded, and a find by `_id` answers from a reply built once per
+document (until the next insert into that collection).
 Anything else gets a real-looking CommandNotFound / error reply, never a fake ok.
 No topologyVersion in hello: clients poll every heartbeatFrequencyMS instead of streaming.
 """
@@ -24,7 +25,6 @@ import threading
 from typing import Any
 
 import bson
-from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 
 OP_REPLY, OP_QUERY, OP_MSG = 1, 2004, 2013
@@ -34,7 +34,6 @@ MAX_MESSAGE_SIZE = 48_000_000
 MAX_WRITE_BATCH = 100_000
 DEFAULT_FIRST_BATCH = 101  # find/aggregate without batchSize (server default)
 
-_RAW = CodecOptions(document_class=RawBSONDocument)
 _HEADER = struct.Struct("<iiii")
 _INT32 = struct.Struct("<i")
 
@@ -87,18 +86,29 @@ def _split_documents(data: memoryview) -> list[bytes]:
 class Collection:
     """Raw documents in insertion order plus an `_id` index built lazily on the first lookup."""
 
-    def __init__(self) -> None:
+    def __init__(self, ns: str) -> None:
+        self.ns = ns
         self.docs: list[bytes] = []
         self._by_id: dict[Any, bytes] | None = None
+        self._id_replies: dict[Any, bytes] = {}  # _id -> the whole find reply: {firstBatch: [doc], id: 0}
 
     def insert(self, docs: list[bytes]) -> None:
         self.docs.extend(docs)
         self._by_id = None
+        self._id_replies.clear()
 
     def by_id(self, value: Any) -> bytes | None:
         if self._by_id is None:
             self._by_id = {RawBSONDocument(d)["_id"]: d for d in self.docs}
         return self._by_id.get(value)
+
+    def reply_for_id(self, value: Any) -> bytes:
+        """The find reply for `{_id: value}` when the whole result fits the first batch."""
+        reply = self._id_replies.get(value)
+        if reply is None:
+            doc = self.by_id(value)
+            reply = self._id_replies[value] = _cursor_reply("firstBatch", [] if doc is None else [doc], 0, self.ns)
+        return reply
 
 
 class Store:
@@ -109,6 +119,13 @@ class Store:
         self.collections: dict[str, Collection] = {}
         self.cursors: dict[int, tuple[str, list[bytes], int, int]] = {}  # id -> ns, docs, pos, left
         self._ids = itertools.count(1)
+
+    def collection(self, ns: str) -> Collection:
+        """The collection `ns`, created empty on first use (as a server creates it on insert)."""
+        coll = self.collections.get(ns)
+        if coll is None:
+            coll = self.collections[ns] = Collection(ns)
+        return coll
 
     def open_cursor(self, ns: str, docs: list[bytes], first: int, limit: int) -> tuple[list[bytes], int]:
         """Return the first batch and a cursor id (0 when everything fits in it)."""
@@ -193,7 +210,7 @@ class Responder:
             pos += 1
             (size,) = _INT32.unpack_from(data, pos)
             if kind == 0:
-                command = bson.decode(data[pos:pos + size], _RAW)
+                command = bson.decode(data[pos:pos + size])  # small: decoding it whole is cheapest
                 pos += size
             else:
                 name_end = bytes(data[pos + 4:pos + size]).index(b"\x00") + pos + 4
@@ -203,7 +220,7 @@ class Responder:
         if command is None:
             return _error(2, "BadValue", "OP_MSG without a kind-0 body")
         try:
-            return self._dispatch(dict(command.items()), sequences, hello)
+            return self._dispatch(command, sequences, hello)
         except Exception as exc:  # a bug here must show as an error reply, not a hang
             return _error(8000, "BenchResponderError", f"bench responder: {exc!r}")
 
@@ -217,14 +234,14 @@ class Responder:
             return _OK
         if name == "create":
             with store.lock:
-                store.collections.setdefault(f"{db}.{cmd['create']}", Collection())
+                store.collection(f"{db}.{cmd['create']}")
             return _OK
         if name == "buildInfo":
             return bson.encode({"version": "7.0.0", "versionArray": [7, 0, 0, 0], "ok": 1.0})
         if name == "insert":
-            docs = sequences.get("documents") or [d.raw for d in cmd.get("documents", [])]
+            docs = sequences.get("documents") or [bson.encode(d) for d in cmd.get("documents", [])]
             with store.lock:
-                store.collections.setdefault(f"{db}.{cmd['insert']}", Collection()).insert(docs)
+                store.collection(f"{db}.{cmd['insert']}").insert(docs)
             return bson.encode({"n": len(docs), "ok": 1.0})
         if name == "drop":
             with store.lock:
@@ -261,20 +278,23 @@ class Responder:
 
     def _find(self, db: str, cmd: dict[str, Any]) -> bytes:
         ns = f"{db}.{cmd['find']}"
-        flt = dict(cmd.get("filter") or {})
+        flt = cmd.get("filter") or {}
+        by_id = list(flt) == ["_id"] and not isinstance(flt["_id"], dict)
+        if flt and not by_id:
+            return _error(2, "BadValue", "bench responder: only {} or {_id: value} filters")
+        limit = abs(int(cmd.get("limit", 0)))
+        first = int(cmd.get("batchSize", DEFAULT_FIRST_BATCH))
+        if cmd.get("singleBatch"):
+            first = limit or first
         coll = self.store.collections.get(ns)
         with self.store.lock:
-            if not flt:
-                docs = list(coll.docs) if coll else []
-            elif list(flt) == ["_id"] and not isinstance(flt["_id"], RawBSONDocument):
+            if by_id and first and coll:  # at most one document: the whole result is the first batch
+                return coll.reply_for_id(flt["_id"])
+            if by_id:
                 doc = coll.by_id(flt["_id"]) if coll else None
                 docs = [doc] if doc is not None else []
             else:
-                return _error(2, "BadValue", "bench responder: only {} or {_id: value} filters")
-            limit = abs(int(cmd.get("limit", 0)))
-            first = int(cmd.get("batchSize", DEFAULT_FIRST_BATCH))
-            if cmd.get("singleBatch"):
-                first = limit or first
+                docs = list(coll.docs) if coll else []
             batch, cursor_id = self.store.open_cursor(ns, docs, first, limit)
             if cmd.get("singleBatch") and cursor_id:
                 self.store.cursors.pop(cursor_id)
@@ -282,7 +302,7 @@ class Responder:
         return _cursor_reply("firstBatch", batch, cursor_id, ns)
 
     def _list_collections(self, db: str, cmd: dict[str, Any]) -> bytes:
-        wanted = dict(cmd.get("filter") or {}).get("name")
+        wanted = (cmd.get("filter") or {}).get("name")
         with self.store.lock:
             names = [ns.split(".", 1)[1] for ns in self.store.collections if ns.startswith(db + ".")]
         docs = [bson.encode({"name": n, "type": "collection", "options": {}, "info": {"readOnly": False}})
@@ -292,9 +312,9 @@ class Responder:
     def _aggregate(self, db: str, cmd: dict[str, Any]) -> bytes:
         ns = f"{db}.{cmd['aggregate']}"
         for stage in cmd.get("pipeline", []):
-            if list(stage) != ["$match"] or dict(stage["$match"]):
+            if list(stage) != ["$match"] or stage["$match"]:
                 return _error(2, "BadValue", "bench responder: only $match: {} stages")
-        first = int(dict(cmd.get("cursor") or {}).get("batchSize", DEFAULT_FIRST_BATCH))
+        first = int((cmd.get("cursor") or {}).get("batchSize", DEFAULT_FIRST_BATCH))
         with self.store.lock:
             coll = self.store.collections.get(ns)
             batch, cursor_id = self.store.open_cursor(ns, list(coll.docs) if coll else [], first, 0)

@@ -39,14 +39,18 @@ def test_responder_serves_documents_back_as_sent(responder_uri: str, client_fact
         assert db["c"].insert_one({"_id": 999, "k": 1.5}).inserted_id == 999
         assert db["c"].find_one({"_id": 42}) == docs[41]
         assert db["c"].find_one({"_id": 4242}) is None
+        db["c"].insert_one({"_id": 4242, "late": True})  # a reply built before an insert is not reused
+        assert db["c"].find_one({"_id": 4242}) == {"_id": 4242, "late": True}
         assert list(db["c"].find({}, batch_size=7))[:250] == docs  # firstBatch + many getMores
-        assert sum(1 for _ in db["c"].aggregate([{"$match": {}}])) == 251
-        assert db.command({"count": "c"})["n"] == 251
+        assert sum(1 for _ in db["c"].aggregate([{"$match": {}}])) == 252
+        assert db.command({"count": "c"})["n"] == 252
         cursor = db["c"].find({}, batch_size=5)
         next(cursor)
         cursor.close()  # killCursors
         with pytest.raises(Exception, match="only"):
             db["c"].find_one({"s": "x"})  # no query engine: said plainly, never a wrong answer
+        with pytest.raises(Exception, match="only"):
+            db["c"].find_one({"_id": {"$gt": 3}})
 
 
 @needs_data

@@ -29,7 +29,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--server", choices=SERVERS, default="responder",
                         help="responder: minimal server (client figures); sandbox: end to end")
     parser.add_argument("--tasks", default=",".join(TASKS),
-                        help=f"comma-separated subset of: {', '.join(TASKS)}")
+                        help=f"comma-separated subset of: {', '.join(TASKS)} ('' for none)")
     parser.add_argument("--ops", type=int, help="operations per iteration (overrides the task's scale)")
     parser.add_argument("--iterations", type=int, help="most iterations per client and task")
     parser.add_argument("--scale", help="document counts for the scale figures, e.g. 10000,100000 ('' for none)")

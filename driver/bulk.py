@@ -12,10 +12,9 @@ from driver.errors import BulkWriteError, ConfigurationError, DocumentTooLarge, 
 from driver.ops.write import (
     delete_command,
     delete_statement,
-    encode_insert,
+    encode_inserts,
     insert_command,
     update_command,
-    new_object_ids,
     update_statement,
     with_id,
 )
@@ -183,8 +182,16 @@ class Batch:
     kind: str
     statements: Sequence[Mapping[str, Any]]
     indexes: tuple[int, ...]
-    inserted_ids: tuple[tuple[int, Any], ...] = ()
+    ids: tuple[Any, ...] = ()  # insert batches: the _id of each statement (ids[i] is that of statements[i])
     multi: bool = False
+
+    @property
+    def inserted_ids(self) -> tuple[tuple[int, Any], ...]:
+        """(request index, _id) of each insert statement.
+
+        Kept as `ids` beside `indexes` and paired on demand: a pair per document held for the
+        batch's lifetime made the garbage collector run during large bulk inserts."""
+        return tuple(zip(self.indexes, self.ids))
 
     def command(
         self,
@@ -234,13 +241,15 @@ def _prepare(requests: Sequence[Any], limits: BatchLimits) -> list[_Prepared]:
         if not isinstance(request, _REQUEST_TYPES):
             names = ", ".join(t.__name__ for t in _REQUEST_TYPES)
             raise ConfigurationError(f"requests[{i}] must be one of {names}, not {type(request).__name__}")
-    missing = sum(1 for r in requests if type(r) is InsertOne and _lacks_id(r.document))
-    new_id = iter(new_object_ids(missing)).__next__
+    insert_at = [i for i, request in enumerate(requests) if type(request) is InsertOne]
+    inserts = iter(zip(insert_at, *_encode_inserts([requests[i].document for i in insert_at],
+                                                    lambda k: _INSERT_LABEL.format(insert_at[k]), limits)))
     prepared = []
     max_size = limits.max_bson_object_size
     for i, request in enumerate(requests):
         if type(request) is InsertOne:
-            prepared.append(_prepare_insert(i, request.document, new_id, limits))
+            _, encoded, size, _id = next(inserts)
+            prepared.append((i, "insert", False, encoded, size, _id))
             continue
         where = f"requests[{i}] ({type(request).__name__})"
         try:
@@ -254,27 +263,23 @@ def _prepare(requests: Sequence[Any], limits: BatchLimits) -> list[_Prepared]:
     return prepared
 
 
-def _prepare_insert(index: int, document: Any, new_id: Callable[[], Any], limits: BatchLimits) -> _Prepared:
-    """The one insert path of plan_bulk and plan_inserts: encode once (_id first), check the size.
+# How an insert request is named in errors, by its index (insert_many's documents[i] is requests[i]).
+_INSERT_LABEL = "requests[{}] (InsertOne)"
 
-    These bytes measure the document here and are sent as they are. `new_id` gives the _id of a
-    document without one.
+
+def _encode_inserts(documents: Sequence[Any], name: Callable[[int], str],
+                    limits: BatchLimits) -> tuple[list[EncodedDocument], list[int], list[Any]]:
+    """The one insert path of plan_bulk and plan_inserts: each document encoded once (_id first),
+    measured, checked against maxBsonObjectSize: (encoded, sizes, _ids).
+
+    These bytes measure the documents here and are sent as they are. Errors name `name(index)`.
     """
-    try:
-        encoded, _id = encode_insert(document, new_id)  # one encode, no copy of the document
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"requests[{index}] (InsertOne): {exc}") from None
-    size = len(encoded)
-    if size > limits.max_bson_object_size:
-        raise _too_large(f"requests[{index}] (InsertOne)", "document", size, limits)
-    return (index, "insert", False, encoded, size, _id)
-
-
-def _lacks_id(document: Any) -> bool:
-    """True for a mapping without _id (a non-mapping is reported by _prepare_insert)."""
-    if type(document) is dict:  # skips the slow isinstance(Mapping) for the common case
-        return "_id" not in document
-    return isinstance(document, Mapping) and "_id" not in document
+    encoded, ids = encode_inserts(documents, name)
+    sizes = list(map(len, encoded))
+    if sizes and max(sizes) > limits.max_bson_object_size:
+        index = next(k for k, size in enumerate(sizes) if size > limits.max_bson_object_size)
+        raise _too_large(name(index), "document", sizes[index], limits)
+    return encoded, sizes, ids
 
 
 def _runs(prepared: list[_Prepared], ordered: bool) -> list[list[_Prepared]]:
@@ -305,6 +310,8 @@ def _split_sizes(sizes: Sequence[int], limits: BatchLimits) -> list[tuple[int, i
     ranges = []
     start = used = 0
     if limits.document_sequences:  # cost == size: the common case, kept tight
+        if len(sizes) <= max_count and sum(sizes) <= budget:
+            return [(0, len(sizes))]  # one batch holds them all: no pass per statement
         for k, size in enumerate(sizes):
             if k > start and (k - start >= max_count or used + size > budget):
                 ranges.append((start, k))
@@ -324,15 +331,20 @@ def _split_sizes(sizes: Sequence[int], limits: BatchLimits) -> list[tuple[int, i
 
 
 def _batches_of_run(run: list[_Prepared], limits: BatchLimits) -> Iterable[Batch]:
-    kind = run[0][1]
     # One transposition (C speed) instead of a pass over the run per field.
-    indexes, _, multis, statements, sizes, inserted = zip(*run)
+    indexes, kinds, multis, statements, sizes, ids = zip(*run)
+    return _batches(kinds[0], indexes, statements, sizes, limits, multis=multis, ids=ids)
+
+
+def _batches(kind: str, indexes: Sequence[int], statements: Sequence[Any], sizes: Sequence[int], limits: BatchLimits,
+             *, multis: Sequence[bool] = (), ids: Sequence[Any] = ()) -> Iterable[Batch]:
+    """The batches of one run of statements of `kind`, given as columns (statements[i] is request indexes[i])."""
     for start, stop in _split_sizes(sizes, limits):
         if kind == "insert":
             yield Batch(kind=kind, statements=EncodedDocuments(statements[start:stop], sum(sizes[start:stop])),
-                        indexes=indexes[start:stop], inserted_ids=tuple(zip(indexes[start:stop], inserted[start:stop])))
+                        indexes=tuple(indexes[start:stop]), ids=tuple(ids[start:stop]))
         else:
-            yield Batch(kind=kind, statements=statements[start:stop], indexes=indexes[start:stop],
+            yield Batch(kind=kind, statements=statements[start:stop], indexes=tuple(indexes[start:stop]),
                         multi=any(multis[start:stop]))
 
 
@@ -351,17 +363,15 @@ def plan_bulk(requests: Sequence[WriteRequest], *, ordered: bool = True, limits:
 def plan_inserts(documents: Sequence[Mapping[str, Any]], *, limits: BatchLimits | None = None) -> list[Batch]:
     """plan_bulk for a list of documents to insert (insert_many), without an InsertOne per document.
 
-    The same path as plan_bulk's inserts (one run, _prepare_insert, _batches_of_run), so the
+    The same path as plan_bulk's inserts (one run, _encode_inserts, _batches), so the
     same batches, ids and errors: missing _ids are generated, documents[i] errors name
     requests[i] (InsertOne).
     """
     limits = _checked(limits)
     if not isinstance(documents, (list, tuple)) or not documents:
         raise ConfigurationError("a bulk write needs a non-empty list of write requests")
-    ids = iter(new_object_ids(sum(1 for d in documents if ("_id" not in d if type(d) is dict else _lacks_id(d)))))
-    new_id = ids.__next__
-    run = [_prepare_insert(i, document, new_id, limits) for i, document in enumerate(documents)]
-    return list(_batches_of_run(run, limits))
+    encoded, sizes, ids = _encode_inserts(documents, _INSERT_LABEL.format, limits)
+    return list(_batches("insert", range(len(encoded)), encoded, sizes, limits, ids=ids))
 
 
 def _checked(limits: BatchLimits | None) -> BatchLimits:
@@ -455,10 +465,10 @@ class BulkResultAccumulator:
             self._counts["inserted"] += n
             # Ordered: statements after the first failure were never attempted.
             if not failed:
-                self._inserted.update(batch.inserted_ids)
+                self._inserted.update(zip(batch.indexes, batch.ids))
             else:
                 stop = min(failed) if self.ordered else len(batch.indexes)
-                for local, (index, _id) in enumerate(batch.inserted_ids):
+                for local, (index, _id) in enumerate(zip(batch.indexes, batch.ids)):
                     if local < stop and local not in failed:
                         self._inserted[index] = _id
         elif batch.kind == "update":
@@ -531,7 +541,7 @@ def run_bulk(batches: Sequence[Batch], send: Callable[[Batch], Mapping[str, Any]
                 exc.partial_result = acc.result()
             raise
         if reply is None:
-            unacknowledged_ids.update(batch.inserted_ids)
+            unacknowledged_ids.update(zip(batch.indexes, batch.ids))
             continue
         acc.merge(batch, reply)
         if acc.should_stop:

@@ -106,13 +106,10 @@ def encode_inserts(documents: Sequence[Mapping[str, Any]], name: Callable[[int],
     (comprehensions over the whole list) instead of a Python call per document. A non-document
     raises ConfigurationError naming `name(index)`. The inputs are not mutated.
     """
-    if all(type(d) is dict for d in documents):  # one scan; then no per-document type check
-        encoded = [encode_bson(d, False, _ENCODE_OPTIONS) for d in documents]
-    else:
+    if not all(type(d) is dict for d in documents):  # one scan; plain dicts need no further check
         for k, d in enumerate(documents):
-            if type(d) is not dict and not isinstance(d, Mapping):
-                require_mapping(d, f"{name(k)}: document")
-        encoded = [encode_bson(d, False, _ENCODE_OPTIONS) for d in documents]
+            require_mapping(d, f"{name(k)}: document")
+    encoded = [encode_bson(d, False, _ENCODE_OPTIONS) for d in documents]
     missing = [k for k, d in enumerate(documents) if "_id" not in d]
     raws, new_ids = _new_ids(len(missing))
     spliced = _with_id_elements(encoded if len(missing) == len(encoded) else [encoded[k] for k in missing], raws)
@@ -132,17 +129,17 @@ def _with_id_elements(encoded: list[bytes], raw_ids: list[bytes]) -> list[Encode
     SplicedDocument (the new head, then a view of the encoder's output) that the connection
     sends without copying. One comprehension: a call per document would cost as much as the work.
     """
-    # int32 total length, then the element 0x07 "_id\0" + 12 ObjectId bytes, then the old elements.
-    pack, head, size, small = _INT32.pack, _OID_ELEMENT_HEAD, _OID_ELEMENT_SIZE, COALESCE_BELOW
-    return [pack(len(e) + size) + head + raw + e[4:] if len(e) < small
-            else SplicedDocument(pack(len(e) + size) + head + raw, memoryview(e)[4:])
+    pack, head, size, small = _NEW_HEAD.pack, _OID_ELEMENT_HEAD, _OID_ELEMENT_SIZE, COALESCE_BELOW
+    return [pack(len(e) + size, head, raw) + e[4:] if len(e) < small
+            else SplicedDocument(pack(len(e) + size, head, raw), memoryview(e)[4:])
             for e, raw in zip(encoded, raw_ids)]
 
 
 _ENCODE_OPTIONS = bson.DEFAULT_CODEC_OPTIONS
-_INT32 = struct.Struct("<i")
 _OID_ELEMENT_HEAD = b"\x07_id\x00"  # BSON type 0x07 (ObjectId), key "_id"
 _OID_ELEMENT_SIZE = len(_OID_ELEMENT_HEAD) + 12
+# A document's new start: int32 total length, then the element 0x07 "_id\0" + the 12 ObjectId bytes.
+_NEW_HEAD = struct.Struct("<i5s12s")
 _MISSING = object()
 _TIMESTAMP = struct.Struct(">I")
 _COUNTER_MASK = 0xFFFFFF

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Iterator, overload
@@ -172,11 +173,18 @@ def _cstring(text: str, name: str) -> bytes:
     return raw + b"\x00"
 
 
+@functools.lru_cache(maxsize=16)
+def _sequence_name(identifier: str) -> bytes:
+    """A document sequence's identifier as a C string; the few names (documents, updates, ...)
+    are encoded and checked once, not per message."""
+    return _cstring(identifier, "document sequence identifier")
+
+
 def _framed(request_id: int, response_to: int, op_code: int, parts: list[Buffer]) -> list[Buffer]:
     """`parts` with the message header in front (in place): the buffers of one whole message."""
-    length = HEADER_SIZE + sum(map(len, parts))
-    header = _HEADER.pack(length, _int32(request_id, "requestID"), _int32(response_to, "responseTo"), op_code)
-    parts.insert(0, header)
+    if not (-(2**31) <= request_id < 2**31 and -(2**31) <= response_to < 2**31):  # one test per message
+        _int32(request_id, "requestID"), _int32(response_to, "responseTo")  # raises, naming the field
+    parts.insert(0, _HEADER.pack(HEADER_SIZE + sum(map(len, parts)), request_id, response_to, op_code))
     return parts
 
 
@@ -241,22 +249,23 @@ def op_msg_buffers(
         | (EXHAUST_ALLOWED if exhaust_allowed else 0)
     )
     parts: list[Buffer] = [_FLAGS_AND_KIND0.pack(flags, 0), _encode_document(body, "OP_MSG body", codec_options)]
-    for identifier, documents in (sequences or {}).items():
-        if isinstance(body, Mapping) and identifier in body:
-            # OP_MSG spec: a sequence identifier must not also be a body field; receivers reject it.
-            raise ConfigurationError(f"document sequence {identifier!r} is also a field of the OP_MSG body")
-        if isinstance(documents, (Mapping, bytes, bytearray, memoryview, str)):
-            raise ConfigurationError(f"document sequence {identifier!r} must be a sequence of documents")
-        name = _cstring(identifier, "document sequence identifier")
-        if isinstance(documents, EncodedDocuments):
-            # Already encoded once by the bulk planner: its bytes go in as they are.
-            encoded, nbytes = documents.buffers(), documents.nbytes
-        else:
-            encoded = _encode_documents(documents, f"document sequence {identifier!r}", codec_options)
-            nbytes = sum(map(len, encoded))
-        parts.append(_SECTION1_HEAD.pack(1, 4 + len(name) + nbytes))
-        parts.append(name)
-        parts.extend(encoded)
+    if sequences:
+        for identifier, documents in sequences.items():
+            if identifier in body if type(body) is dict else isinstance(body, Mapping) and identifier in body:
+                # OP_MSG spec: a sequence identifier must not also be a body field; receivers reject it.
+                raise ConfigurationError(f"document sequence {identifier!r} is also a field of the OP_MSG body")
+            if type(documents) is EncodedDocuments:
+                # Already encoded once by the bulk planner: its bytes go in as they are.
+                encoded, nbytes = documents.buffers(), documents.nbytes
+            elif isinstance(documents, (Mapping, bytes, bytearray, memoryview, str)):
+                raise ConfigurationError(f"document sequence {identifier!r} must be a sequence of documents")
+            else:
+                encoded = _encode_documents(documents, f"document sequence {identifier!r}", codec_options)
+                nbytes = sum(map(len, encoded))
+            name = _sequence_name(identifier)
+            parts.append(_SECTION1_HEAD.pack(1, 4 + len(name) + nbytes))
+            parts.append(name)
+            parts.extend(encoded)
     if checksum:
         parts.append(b"\x00\x00\x00\x00")
     return _framed(request_id, response_to, OP_MSG, parts)

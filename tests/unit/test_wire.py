@@ -13,6 +13,7 @@ from bson.son import SON
 from driver import compression
 from driver.compression import negotiate
 from driver.errors import ConfigurationError, ProtocolError
+from driver.wire.encode import EncodedDocuments
 from driver.wire import (
     CHECKSUM_PRESENT,
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -182,6 +183,23 @@ def test_op_msg_rejects_malformed_pre_encoded_body() -> None:
 def test_op_msg_rejects_nul_in_sequence_identifier() -> None:
     with pytest.raises(ConfigurationError, match="NUL"):
         encode_op_msg(1, {"a": 1}, {"bad\x00name": [{}]})
+
+
+@pytest.mark.parametrize("request_id, response_to, field", [(2**31, 0, "requestID"), (1, -(2**31) - 1, "responseTo")])
+def test_op_msg_header_ids_must_fit_int32(request_id, response_to, field) -> None:
+    with pytest.raises(ConfigurationError, match=f"{field} {request_id if field == 'requestID' else response_to} does not fit"):
+        encode_op_msg(request_id, {"a": 1}, response_to=response_to)
+    assert parse(encode_op_msg(2**31 - 1, {"a": 1}, response_to=-(2**31)))[0][1:3] == (2**31 - 1, -(2**31))
+
+
+def test_sequence_identifier_or_body_mapping_checks_hold_for_pre_encoded_sequences() -> None:
+    encoded = EncodedDocuments([bson.encode({"x": 1})])
+    with pytest.raises(ConfigurationError, match="'documents' is also a field"):
+        encode_op_msg(1, SON([("insert", "c"), ("documents", [])]), {"documents": encoded})
+    with pytest.raises(ConfigurationError, match="NUL"):
+        encode_op_msg(1, {"a": 1}, {"bad\x00name": encoded})
+    with pytest.raises(ConfigurationError, match="must be a sequence of documents"):
+        encode_op_msg(1, {"a": 1}, {"documents": {"x": 1}})
 
 
 def test_codec_options_choose_document_class() -> None:

@@ -17,7 +17,7 @@ from driver.api_types import (
     Update,
     WriteConcernLike,
 )
-from driver.cursor import CURSOR_TYPES, Cursor, ListCursor
+from driver.cursor import CURSOR_TYPES, Cursor, ListCursor, open_cursor
 from driver.errors import (
     ConfigurationError,
     DuplicateKeyError,
@@ -38,6 +38,7 @@ from driver.ops import (
     drop_indexes_command,
     estimated_document_count_command,
     find_and_modify_command,
+    find_command,
     encode_insert,
     has_write_stage,
     index_document,
@@ -57,8 +58,9 @@ from driver.read_concern import ReadConcern
 from driver.read_preference import as_read_preference
 from driver.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
 from driver.session import ClientSession
-from driver.timeout import (applies_timeout, as_timeout_error, check_timeout_ms, current as current_deadline,
-                            operation_timeout_ms, resolve_timeout_ms, selection_timeout_ms)
+from driver.timeout import (applies_timeout, as_timeout_error, check_max_await_time_ms, check_timeout_ms,
+                            check_timeout_mode, current as current_deadline, operation_timeout_ms, resolve_timeout_ms,
+                            selection_timeout_ms)
 from driver.write_concern import WriteConcern
 from driver.wire.encode import EncodedDocuments
 
@@ -360,33 +362,61 @@ class Collection:
         data up to `max_await_time_ms` per getMore). `timeout_ms` (timeoutMS) bounds the find and,
         by default (`timeout_mode` "cursorLifetime"), every getMore too; with "iteration" (the only
         mode of tailable cursors) each next() gets it afresh."""
-        if cursor_type is not None and cursor_type not in CURSOR_TYPES:
-            raise ConfigurationError(f"cursor_type must be one of {', '.join(CURSOR_TYPES)}, not {cursor_type!r}")
-        tailable = cursor_type in ("tailable", "tailableAwait")
-        # Only the options given travel on (find_command checks nothing it is not handed).
-        find = {key: value for key, value in (
-            ("filter", filter), ("projection", projection), ("sort", sort), ("skip", skip), ("hint", hint),
-            ("collation", collation), ("max_time_ms", max_time_ms), ("comment", comment),
-            ("allow_disk_use", allow_disk_use), ("let", let), ("read_concern", self._rc or None),
-            ("tailable", tailable or None), ("await_data", cursor_type == "tailableAwait" or None),
-            *options.items()) if value is not None}
+        find = self._find_options(filter, projection, cursor_type, sort=sort, skip=skip, hint=hint,
+                                  collation=collation, max_time_ms=max_time_ms, comment=comment,
+                                  allow_disk_use=allow_disk_use, let=let, **options)
         return Cursor(self._context, self.database.name, self.name, find=find, read_preference=self.read_preference,
                       session=session, batch_size=batch_size or 0, limit=limit or 0, comment=comment,
                       timeout_ms=operation_timeout_ms(timeout_ms, self.timeout_ms), timeout_mode=timeout_mode,
-                      tailable=tailable, await_data=cursor_type == "tailableAwait",
+                      tailable=cursor_type in ("tailable", "tailableAwait"), await_data=cursor_type == "tailableAwait",
                       max_await_time_ms=max_await_time_ms)
 
+    def _find_options(self, filter: Mapping[str, Any] | None, projection: Projection | None, cursor_type: str | None,
+                      **options: Any) -> dict[str, Any]:
+        """find's options as find_command takes them: only those given (find_command checks nothing it is
+        not handed), with this collection's readConcern and the cursor type's tailable/awaitData."""
+        if cursor_type is not None and cursor_type not in CURSOR_TYPES:
+            raise ConfigurationError(f"cursor_type must be one of {', '.join(CURSOR_TYPES)}, not {cursor_type!r}")
+        find = {key: value for key, value in options.items() if value is not None} if options else {}
+        if filter is not None:
+            find["filter"] = filter
+        if projection is not None:
+            find["projection"] = projection
+        if self._rc:
+            find["read_concern"] = self._rc
+        if cursor_type is not None and cursor_type != "nonTailable":
+            find["tailable"] = True
+            if cursor_type == "tailableAwait":
+                find["await_data"] = True
+        return find
+
     @applies_timeout
-    def find_one(self, filter: Any = None, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
-        """The first matching document or None (a non-document filter means {_id: filter})."""
+    def find_one(self, filter: Any = None, projection: Projection | None = None, *,
+                 session: ClientSession | None = None, cursor_type: str | None = None,
+                 timeout_mode: str | None = None, max_await_time_ms: int | None = None,
+                 batch_size: int | None = None, limit: int | None = None, **options: Any) -> dict[str, Any] | None:
+        """The first matching document or None (a non-document filter means {_id: filter}); `options` as find's.
+
+        One find with limit 1 and singleBatch (the server closes the cursor with its reply), its one
+        batch taken through open_cursor, the Cursor's own first step, without a Cursor around it.
+        `batch_size` and `limit` are find's and ignored here (one document is asked for)."""
         if filter is not None and not isinstance(filter, Mapping):
             filter = {"_id": filter}
-        kwargs["limit"] = -1  # one batch of one document; the server closes the cursor
-        kwargs.pop("batch_size", None)
-        with self.find(filter, *args, **kwargs) as cursor:
-            for doc in cursor:
-                return doc
-        return None
+        find = self._find_options(filter, projection, cursor_type, **options)
+        if timeout_mode is not None or max_await_time_ms is not None:  # checked as find checks them
+            deadline = current_deadline()
+            timeout_ms = deadline.timeout_ms if deadline is not None else None
+            check_timeout_mode(timeout_mode, timeout_ms, tailable=cursor_type in ("tailable", "tailableAwait"))
+            check_max_await_time_ms(max_await_time_ms, timeout_ms)
+        body = find_command(self.name, find.pop("filter", None), limit=-1, **find)
+        executor = self._context.executor
+        address, parsed, _ = open_cursor(executor, Operation(
+            self.database.name, body, read_preference=self.read_preference, session=session,
+            retryable=Retryable.READ))
+        if parsed.id:  # a server that kept the cursor open despite singleBatch: kill it now (find spec)
+            executor.pending_kills.append((address, self.database.name, parsed.collection or self.name, parsed.id))
+            executor.kill_pending_cursors()
+        return parsed.batch[0] if parsed.batch else None
 
     def _find_and_modify(self, filter: Mapping[str, Any], *, session: ClientSession | None,
                          raw_data: bool | None, **kwargs: Any) -> Mapping[str, Any] | None:

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from bson import Int64
 
 from driver.errors import ConfigurationError, DriverError, OperationTimeout
-from driver.execute import Operation
+from driver.execute import Executor, Operation
 from driver.retry_policy import Retryable
-from driver.ops.find import find_command, get_more_command, kill_cursors_command, next_batch_size, parse_cursor_reply
+from driver.ops.find import (CursorReply, find_command, get_more_command, kill_cursors_command, next_batch_size,
+                             parse_cursor_reply)
 from driver.read_preference import ReadPreference
 from driver.retry import is_overload_error
 from driver.session import ClientSession
@@ -24,6 +25,17 @@ if TYPE_CHECKING:
 # The CRUD spec's CursorType values (find's cursorType, runCursorCommand's): tailable cursors read
 # a capped collection on; tailableAwait ones also wait up to maxAwaitTimeMS per getMore for data.
 CURSOR_TYPES = ("nonTailable", "tailable", "tailableAwait")
+
+
+def open_cursor(executor: Executor, op: Operation) -> tuple[str, CursorReply, Mapping[str, Any]]:
+    """Run a cursor-creating command (find, aggregate, list*): the server that answered, the parsed
+    cursor reply (ProtocolError without a valid cursor) and the reply document.
+
+    The one way a first batch is fetched: Cursor's first command and Collection.find_one (which
+    takes its single batch without building a Cursor) both come here."""
+    reply = executor.execute(op)
+    document = reply.document or {}
+    return reply.address, parse_cursor_reply(document), document
 
 
 class Cursor:
@@ -214,7 +226,8 @@ class Cursor:
             self._id = 0
             self._end_implicit_session()
             raise
-        self._take(reply.document)
+        document = reply.document or {}
+        self._take(parse_cursor_reply(document), document)
         return True
 
     def open(self) -> "Cursor":
@@ -230,20 +243,14 @@ class Cursor:
         body = self._body if self._body is not None else self._find_body()
         self._lifetime = current_deadline()
         try:
-            reply = self._context.executor.execute(Operation(
+            self._address, parsed, reply = open_cursor(self._context.executor, Operation(
                 self._db, body, read_preference=self._read_preference, session=self._session,
                 retryable=self._retryable, write_stage=self._write_stage, user_command=self._user_command))
-        except BaseException:
+        except BaseException:  # the command failed, or its reply has no cursor: nothing to kill
             self._id = 0
             self._end_implicit_session()
             raise
-        self._address = reply.address
-        try:
-            self._take(reply.document)
-        except DriverError:  # a reply without a cursor: nothing to kill, nothing more to fetch
-            self._id = 0
-            self._end_implicit_session()
-            raise
+        self._take(parsed, reply)
 
     def _find_body(self) -> dict[str, Any]:
         options = dict(self._find or {})
@@ -264,9 +271,7 @@ class Cursor:
         self._buffer.clear()
         return batch
 
-    def _take(self, reply: Mapping[str, Any] | None) -> None:
-        reply = reply or {}
-        parsed = parse_cursor_reply(reply)
+    def _take(self, parsed: CursorReply, reply: Mapping[str, Any]) -> None:
         self.post_batch_resume_token = parsed.post_batch_resume_token
         self.operation_time = reply.get("operationTime")
         self._id = parsed.id

@@ -6,8 +6,8 @@ import itertools
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bson import Int64
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 _operation_ids = itertools.count(1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Operation:
     """One logical operation: a command for `db`, and how it may be routed and retried; never changed.
 
@@ -71,11 +71,24 @@ class Operation:
     # concern and causal-consistency specs); `explicit_read_preference`: given to this very call.
     user_command: bool = False
     explicit_read_preference: bool = False
-    operation_id: int = field(default_factory=lambda: next(_operation_ids))
+    operation_id: int = 0  # command monitoring's operationId: a fresh one unless given
 
-    def __post_init__(self) -> None:
-        if self.retryable is not None and not isinstance(self.retryable, Retryable):
-            object.__setattr__(self, "retryable", Retryable(self.retryable))
+    def __init__(self, db: str, body: dict[str, Any], read_preference: ReadPreference | None = None,
+                 session: ClientSession | None = None, retryable: Retryable | str | None = None,
+                 sequences: Mapping[str, Sequence[Mapping[str, Any]]] | None = None, unacknowledged: bool = False,
+                 address: str | None = None, check: bool = True, sessionless: bool = False, write_stage: bool = False,
+                 user_command: bool = False, explicit_read_preference: bool = False,
+                 operation_id: int | None = None) -> None:
+        # Written by hand: one is built per operation, and a frozen dataclass's generated __init__
+        # sets each of its fourteen fields through object.__setattr__ (several times the cost).
+        if retryable is not None and not isinstance(retryable, Retryable):
+            retryable = Retryable(retryable)
+        self.__dict__.update(
+            db=db, body=body, read_preference=read_preference, session=session, retryable=retryable,
+            sequences=sequences, unacknowledged=unacknowledged, address=address, check=check,
+            sessionless=sessionless, write_stage=write_stage, user_command=user_command,
+            explicit_read_preference=explicit_read_preference,
+            operation_id=next(_operation_ids) if operation_id is None else operation_id)
 
     @property
     def command_name(self) -> str:
@@ -90,9 +103,9 @@ class Operation:
         return copy
 
 
-@dataclass(frozen=True)
-class Reply:
-    """A command's reply document (None when unacknowledged) and the server that answered."""
+class Reply(NamedTuple):
+    """A command's reply document (None when unacknowledged) and the server that answered.
+    (A NamedTuple: one is built per command, and a frozen dataclass costs several times more.)"""
 
     document: dict[str, Any] | None
     address: str

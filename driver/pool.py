@@ -162,7 +162,8 @@ class Pool:
         WaitQueueTimeout, or the connect factory's error.
         """
         started = self._clock()
-        if not self._listening():
+        listening = self._listening()
+        if not listening:
             # Uncontended and unobserved (the common case): a ready pool, nobody waiting ahead of
             # us, an available connection that has not perished. The loop below decides the rest.
             with self._lock:
@@ -170,7 +171,8 @@ class Pool:
                     pooled = self._available[-1]
                     if not self._perished_reason(pooled, started):
                         self._available.pop()
-                        self._to_in_use(pooled, started)
+                        pooled.state = "in use"  # _to_in_use, with nobody to tell
+                        self._in_use.add(pooled)
                         return pooled
         limit_ms = self.options.wait_queue_timeout_ms if timeout_ms is None else timeout_ms
         deadline = started + limit_ms / 1000 if limit_ms else None
@@ -178,7 +180,6 @@ class Pool:
         result: PooledConnection | None = None
         created: PooledConnection | None = None
         error: BaseException | None = None
-        listening = self._listening()
         try:
             with self._cond:
                 if listening:

@@ -485,7 +485,7 @@ class Connection:
     def _receive(self, request_id: int, name: str, check: bool) -> dict[str, Any]:
         deadline, reason = self._io_deadline()
         try:
-            header, message = read_message(lambda size: self._recv_exactly(size, deadline),
+            header, message = read_message(functools.partial(self._recv_exactly, deadline=deadline),
                                            max_message_size=self.max_message_size,
                                            expected_response_to=request_id, codec_options=self.codec_options)
             if deadline is not None and time.monotonic() > deadline:

@@ -212,8 +212,10 @@ def applies_timeout(method: F) -> F:
     client level, already inherited)."""
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, timeout_ms: int | None = None, **kwargs: Any) -> Any:
+        if timeout_ms is None and self.timeout_ms is None:
+            return method(self, *args, **kwargs)  # no timeoutMS anywhere: nothing to set up (the common case)
         resolved = operation_timeout_ms(timeout_ms, self.timeout_ms)
-        if resolved is None:  # no timeoutMS anywhere: nothing to set up (the common, fast path)
+        if resolved is None:
             return method(self, *args, **kwargs)
         with operation(resolved, explicit=timeout_ms is not None):
             return method(self, *args, **kwargs)

@@ -91,11 +91,7 @@ def parse_body(
             f"for {OPCODE_NAMES[header.op_code]}"
         )
     options = codec_options if codec_options is not None else bson.DEFAULT_CODEC_OPTIONS
-    if header.op_code == OP_COMPRESSED:
-        inner_header, inner_payload, name = _decompress(header, payload, max_message_size)
-        message = _parse_plain(inner_header, inner_payload, options)
-        return dataclasses.replace(message, compressor=name)
-    return _parse_plain(header, payload, options)
+    return _parse_checked(header, payload, options, max_message_size)
 
 
 def read_message(
@@ -120,10 +116,24 @@ def read_message(
         raise ProtocolError(f"reading the message body returned {len(payload)} bytes, expected {wanted}")
     if expected_response_to is not None and header.response_to != expected_response_to:
         raise ProtocolError(f"reply to request {header.response_to}, expected {expected_response_to}")
-    return header, parse_body(header, payload, codec_options=codec_options, max_message_size=max_message_size)
+    # parse_header checked the header and the length was just checked: parse_body's checks of a
+    # header a caller built are not repeated (a reply is read per operation).
+    options = codec_options if codec_options is not None else bson.DEFAULT_CODEC_OPTIONS
+    return header, _parse_checked(header, payload, options, max_message_size)
 
 
 # --- internals --------------------------------------------------------------------------------
+
+
+def _parse_checked(header: MessageHeader, payload: bytes, options: Any, max_message_size: int) -> Message:
+    """parse_body once the header and the payload's length are known to be valid."""
+    if header.op_code == OP_MSG:
+        return _parse_op_msg(header, payload, options)
+    if header.op_code == OP_COMPRESSED:
+        inner_header, inner_payload, name = _decompress(header, payload, max_message_size)
+        message = _parse_plain(inner_header, inner_payload, options)
+        return dataclasses.replace(message, compressor=name)
+    return _parse_plain(header, payload, options)
 
 
 def _parse_plain(header: MessageHeader, payload: bytes, options: Any) -> Message:
@@ -239,6 +249,13 @@ def _parse_op_msg(header: MessageHeader, buf: bytes, options: Any) -> OpMsg:
         if actual != expected:
             raise ProtocolError(f"OP_MSG checksum mismatch: message says 0x{expected:08x}, computed 0x{actual:08x}")
     view = memoryview(buf)
+    if end >= 10 and buf[4] == 0 and _INT32.unpack_from(buf, 5)[0] == end - 5:
+        # The common reply: one body section filling the message. A failure falls through to the
+        # section walk below, which names what is wrong and where.
+        try:
+            return OpMsg(flags, bson.decode(view[5:end], codec_options=options))
+        except Exception:  # noqa: BLE001 - peer bytes: reported by the walk
+            pass
     body: Any = None
     sequences: dict[str, list[Any]] = {}
     pos = 4

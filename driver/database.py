@@ -122,9 +122,7 @@ class Database:
                         await_data=cursor_type == "tailableAwait")
         return cursor.open()
 
-    def command(self, command: str | Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """Alias of run_command (PyMongo's name)."""
-        return self.run_command(command, **kwargs)
+    command = run_command  # PyMongo's name: the same method, not a call through another
 
     def _write_command(self, body: dict[str, Any], session: ClientSession | None) -> dict[str, Any]:
         reply = self._context.executor.execute(Operation(self.name, body, session=session))

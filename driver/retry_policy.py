@@ -193,7 +193,7 @@ class Attempts:
 
     def may_run_on(self, server: ServerDescription | None) -> bool:
         """SELECT: whether this attempt may run on `server`; if not, the first error stands (both specs)."""
-        if self.is_retry and not self.policy.may_retry_on(server):
+        if self.number and not self.policy.may_retry_on(server):  # a retry (is_retry, asked once per attempt)
             self.outcome = self.errors[0]
             return False
         return True
@@ -237,7 +237,7 @@ class Attempts:
 
     def succeeded(self) -> None:
         """SUCCEEDED: every success refills the retry budget a little, a retried one more (backpressure)."""
-        self.tokens.deposit(RETRY_TOKEN_RETURN_RATE + (1 if self.is_retry else 0))
+        self.tokens.deposit(RETRY_TOKEN_RETURN_RATE + (1 if self.number else 0))
 
     def final_error(self) -> BaseException:
         """GIVE_UP: the error to raise, by the policy's rule when there were retries; with timeoutMS

@@ -147,6 +147,9 @@ class ClientSession:
 
     @property
     def server_session(self) -> ServerSession:
+        server = self._server_session
+        if server is not None:  # taken before (and not ended: ending clears it): no lock needed to read it
+            return server
         if self._ended:
             raise ConfigurationError("this session has ended; start a new one with client.start_session()")
         with self._lock:
@@ -279,7 +282,7 @@ class ClientSession:
         """Abort a transaction still open, return the server session to the client's pool; idempotent."""
         if self._ended:
             return  # ended (and unpinned) before: nothing to do, and nothing to lock for
-        if self.in_transaction:
+        if self.transaction.active:
             self.abort_transaction()
         self.transaction.unpin()  # transactions spec, "When to unpin": an ended session
         with self._lock:

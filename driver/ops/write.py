@@ -243,14 +243,21 @@ def _write_command(
     let: Mapping[str, Any] | None = None,
     bypass_document_validation: bool | None = None,
 ) -> dict[str, Any]:
-    cmd: dict[str, Any] = {name: require_string(collection, "collection name")}
-    # Pre-encoded insert documents stay encoded: they go out as an OP_MSG document sequence.
-    cmd[field] = statements if isinstance(statements, EncodedDocuments) else list(statements)
-    cmd["ordered"] = bool(ordered)
-    put(cmd, "writeConcern", non_empty_concern(write_concern, "write_concern"))
-    put(cmd, "bypassDocumentValidation", optional_bool(bypass_document_validation, "bypass_document_validation"))
-    put(cmd, "let", optional_mapping(let, "let"))
-    put(cmd, "comment", comment)
+    cmd: dict[str, Any] = {
+        name: require_string(collection, "collection name"),
+        # Pre-encoded insert documents stay encoded: they go out as an OP_MSG document sequence.
+        field: statements if type(statements) is EncodedDocuments else list(statements),
+        "ordered": bool(ordered),
+    }
+    # Unset options are not sent; each is checked only when given (one write per operation).
+    if write_concern is not None:
+        put(cmd, "writeConcern", non_empty_concern(write_concern, "write_concern"))
+    if bypass_document_validation is not None:
+        cmd["bypassDocumentValidation"] = optional_bool(bypass_document_validation, "bypass_document_validation")
+    if let is not None:
+        cmd["let"] = require_mapping(let, "let")
+    if comment is not None:
+        cmd["comment"] = comment
     return cmd
 
 

@@ -388,3 +388,33 @@ def test_crud_files_found():
     if not specs_root().is_dir():
         pytest.skip(f"no specs folder at {specs_root()} (set MONGOCLI_SPECS)")
     assert len(_CRUD_FILES) > 50, "crud/unified spec files not found (see tests/spec/specfiles.py)"
+
+
+# -- insert/update/delete bodies: fields in the order sent, unset options left out ---------------
+
+def test_write_command_bodies_field_order_and_unset_options() -> None:
+    from bson import encode
+
+    from driver.ops.write import delete_command, insert_command, update_command
+    from driver.wire.encode import EncodedDocuments
+
+    docs = EncodedDocuments([encode({"_id": 1})])
+    full = insert_command("c", docs, ordered=False, write_concern={"w": 2}, bypass_document_validation=True,
+                          comment={"k": 1})
+    assert list(full) == ["insert", "documents", "ordered", "writeConcern", "bypassDocumentValidation", "comment"]
+    assert full["documents"] is docs and full["ordered"] is False and full["writeConcern"] == {"w": 2}
+    assert insert_command("c", [{"_id": 1}]) == {"insert": "c", "documents": [{"_id": 1}], "ordered": True}
+    assert list(insert_command("c", docs, write_concern={})) == ["insert", "documents", "ordered"]  # default: not sent
+    upd = update_command("c", [{"q": {}, "u": {"$set": {"a": 1}}}], let={"x": 1}, comment="why")
+    assert list(upd) == ["update", "updates", "ordered", "let", "comment"]
+    dele = delete_command("c", ({"q": {}, "limit": 0},), write_concern={"w": 0}, let={"y": 2})
+    assert dele == {"delete": "c", "deletes": [{"q": {}, "limit": 0}], "ordered": True, "writeConcern": {"w": 0},
+                    "let": {"y": 2}}
+    for bad, match in [({"write_concern": "w1"}, "write_concern"), ({"bypass_document_validation": 1}, "bypass"),
+                       ({"comment": None, "write_concern": []}, "write_concern")]:
+        with pytest.raises(ConfigurationError, match=match):
+            insert_command("c", docs, **bad)
+    with pytest.raises(ConfigurationError, match="let"):
+        update_command("c", [{"q": {}, "u": {}}], let=[1])
+    with pytest.raises(ConfigurationError, match="collection name"):
+        delete_command("", [{"q": {}, "limit": 1}])

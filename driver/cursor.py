@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from bson import Int64
 
-from driver.errors import ConfigurationError, DriverError, OperationTimeout
+from driver.errors import ConfigurationError, DriverError, OperationTimeout, ProtocolError
 from driver.execute import Executor, Operation
 from driver.retry_policy import Retryable
 from driver.ops.find import (CursorReply, find_command, get_more_command, kill_cursors_command, next_batch_size,
@@ -17,6 +17,7 @@ from driver.retry import is_overload_error
 from driver.session import ClientSession
 from driver.timeout import (CURSOR_LIFETIME, ITERATION, Deadline, check_max_await_time_ms, check_timeout_mode,
                             current as current_deadline, operation, resume)
+from driver.wire.batch import EncodedBatch
 
 if TYPE_CHECKING:
     from driver.context import ClientContext
@@ -83,7 +84,10 @@ class Cursor:
         # cursors; none for an iteration-mode or tailable non-awaitData cursor (CSOT spec, "Cursors").
         self._first_max_time = self._timeout_mode == CURSOR_LIFETIME or await_data
         self._lifetime: Deadline | None = None  # cursorLifetime: the deadline the first command started
+        # The current batch: documents decoded (`_buffer`), then the rest still encoded in a
+        # large reply (`_encoded`, decoded a chunk at a time into `_buffer` as they are read).
         self._buffer: deque[Any] = deque()
+        self._encoded: EncodedBatch | None = None
         self._id: int | None = None  # None: not started; 0: exhausted on the server
         self._address: str | None = None
         self._ns_collection: str | None = None
@@ -137,7 +141,8 @@ class Cursor:
     @property
     def alive(self) -> bool:
         """True while more documents may come (buffered or on the server)."""
-        return bool(self._buffer) or self._id is None or (self._id != 0 and not self._killed)
+        return (bool(self._buffer) or self._encoded is not None or self._id is None
+                or (self._id != 0 and not self._killed))
 
     @property
     def cursor_id(self) -> int | None:
@@ -157,33 +162,56 @@ class Cursor:
         return self
 
     def __next__(self) -> Any:
-        if self._buffer:  # CSOT spec: buffered documents come even after the time ran out
-            return self._buffer.popleft()
+        buffer = self._buffer
+        if buffer or self._decode_chunk():  # CSOT spec: buffered documents come even after the time ran out
+            return buffer.popleft()
         with self._iteration():
-            while not self._buffer:
+            while not self._buffered():
                 if not self._fetch():
                     raise StopIteration
-        return self._buffer.popleft()
+        return buffer.popleft()
 
     next = __next__
 
     def try_next(self) -> Any | None:
         """The next document if one is buffered or one more getMore yields it, else None."""
-        if not self._buffer:
+        if not self._buffered():
             with self._iteration():
                 self._fetch()
-        return self._buffer.popleft() if self._buffer else None
+        return self._buffer.popleft() if self._buffered() else None
 
     def to_list(self, length: int | None = None) -> list[Any]:
         """The remaining documents (at most `length`) as a list."""
         out: list[Any] = []
         with self._iteration():
             while length is None or len(out) < length:
-                if not self._buffer and not self._fetch():
+                if not self._buffered() and not self._fetch():
                     break
                 take = len(self._buffer) if length is None else min(len(self._buffer), length - len(out))
                 out.extend(self._buffer.popleft() for _ in range(take))
         return out
+
+    def _buffered(self) -> bool:
+        """True when a document of the current batch is at hand (decoding the next chunk if needed)."""
+        return bool(self._buffer) or self._decode_chunk()
+
+    def _decode_chunk(self) -> bool:
+        """Decode the next chunk of the current batch into the buffer; False when none is left."""
+        encoded = self._encoded
+        if encoded is None:
+            return False
+        try:
+            documents = encoded.take_chunk()
+        except ProtocolError:
+            # Invalid BSON from the server: the rest of this batch is lost and the stream of
+            # batches broken; kill the server cursor as an abandoned one (find spec).
+            self._encoded = None
+            self.close()
+            raise
+        if not len(encoded):
+            self._encoded = None
+        self._buffer.extend(documents)
+        return bool(documents)
 
     def _iteration(self) -> Any:
         """The deadline one call that may reach the server runs under (CSOT spec, "Cursors"): the
@@ -213,7 +241,7 @@ class Cursor:
         try:
             reply = self._context.executor.execute(Operation(
                 self._db, body, read_preference=self._read_preference, session=self._session,
-                address=self._address))
+                address=self._address, encoded_batch=True))
         except DriverError as exc:
             if is_overload_error(exc):
                 # Client backpressure: an overloaded server refused the getMore and the cursor
@@ -245,7 +273,8 @@ class Cursor:
         try:
             self._address, parsed, reply = open_cursor(self._context.executor, Operation(
                 self._db, body, read_preference=self._read_preference, session=self._session,
-                retryable=self._retryable, write_stage=self._write_stage, user_command=self._user_command))
+                retryable=self._retryable, write_stage=self._write_stage, user_command=self._user_command,
+                encoded_batch=True))
         except BaseException:  # the command failed, or its reply has no cursor: nothing to kill
             self._id = 0
             self._end_implicit_session()
@@ -263,12 +292,15 @@ class Cursor:
     def next_batch(self) -> list[Any]:
         """The documents of the next server batch (the first, or one getMore), possibly none: a
         tailable or change stream cursor may answer an await time with an empty batch."""
-        if not self._buffer:
+        if not self._buffered():
             with self._iteration():
                 if not self._fetch():
                     return []
         batch = list(self._buffer)
         self._buffer.clear()
+        if self._encoded is not None:
+            batch.extend(self._encoded.take_all())
+            self._encoded = None
         return batch
 
     def _take(self, parsed: CursorReply, reply: Mapping[str, Any]) -> None:
@@ -279,10 +311,13 @@ class Cursor:
             self._ns_collection = parsed.collection
         batch = parsed.batch
         limit = abs(self._limit)
-        if limit and self._received + len(batch) > limit:
-            batch = batch[:limit - self._received]
+        if limit and self._received + len(batch) > limit:  # a server that sent more than asked
+            batch = _decoded(batch)[:limit - self._received]
         self._received += len(batch)
-        self._buffer.extend(batch)
+        if type(batch) is list:
+            self._buffer.extend(batch)
+        elif len(batch):
+            self._encoded = batch
         if self._id == 0:
             self._end_implicit_session()
         elif limit and self._received >= limit:
@@ -328,7 +363,12 @@ class Cursor:
             pass
 
     def __repr__(self) -> str:
-        return f"<Cursor {self._db}.{self._collection} id={self._id} buffered={len(self._buffer)}>"
+        buffered = len(self._buffer) + (len(self._encoded) if self._encoded is not None else 0)
+        return f"<Cursor {self._db}.{self._collection} id={self._id} buffered={buffered}>"
+
+
+def _decoded(batch: list[Any] | EncodedBatch) -> list[Any]:
+    return batch if type(batch) is list else batch.take_all()
 
 
 

@@ -71,23 +71,26 @@ class Operation:
     # concern and causal-consistency specs); `explicit_read_preference`: given to this very call.
     user_command: bool = False
     explicit_read_preference: bool = False
+    # A cursor reads the reply (parse_cursor_reply): a large batch may stay encoded, decoded as it
+    # is read (driver/wire/batch.py); not when command monitoring shows the reply to listeners.
+    encoded_batch: bool = False
     operation_id: int = 0  # command monitoring's operationId: a fresh one unless given
 
     def __init__(self, db: str, body: dict[str, Any], read_preference: ReadPreference | None = None,
                  session: ClientSession | None = None, retryable: Retryable | str | None = None,
                  sequences: Mapping[str, Sequence[Mapping[str, Any]]] | None = None, unacknowledged: bool = False,
                  address: str | None = None, check: bool = True, sessionless: bool = False, write_stage: bool = False,
-                 user_command: bool = False, explicit_read_preference: bool = False,
+                 user_command: bool = False, explicit_read_preference: bool = False, encoded_batch: bool = False,
                  operation_id: int | None = None) -> None:
         # Written by hand: one is built per operation, and a frozen dataclass's generated __init__
-        # sets each of its fourteen fields through object.__setattr__ (several times the cost).
+        # sets each of its fifteen fields through object.__setattr__ (several times the cost).
         if retryable is not None and not isinstance(retryable, Retryable):
             retryable = Retryable(retryable)
         self.__dict__.update(
             db=db, body=body, read_preference=read_preference, session=session, retryable=retryable,
             sequences=sequences, unacknowledged=unacknowledged, address=address, check=check,
             sessionless=sessionless, write_stage=write_stage, user_command=user_command,
-            explicit_read_preference=explicit_read_preference,
+            explicit_read_preference=explicit_read_preference, encoded_batch=encoded_batch,
             operation_id=next(_operation_ids) if operation_id is None else operation_id)
 
     @property
@@ -366,15 +369,17 @@ class Executor:
             self.events.publish(ctx.started(shown))
         started = time.monotonic()
         deadline = attempts.deadline
+        encoded_batch = op.encoded_batch and ctx is None
         try:
             if deadline is None or not deadline.applies:
-                reply = conn.command(op.db, body, sequences=op.sequences, unacknowledged=op.unacknowledged, check=False)
+                reply = conn.command(op.db, body, sequences=op.sequences, unacknowledged=op.unacknowledged, check=False,
+                                     encoded_batch=encoded_batch)
             else:
                 # CSOT spec, "Command Execution": the time left bounds the write and the whole reply,
                 # in place of socketTimeoutMS.
                 with conn.bounded_by(deadline.ends_at(), f"timeoutMS={deadline.timeout_ms}", replaces_timeout=True):
                     reply = conn.command(op.db, body, sequences=op.sequences, unacknowledged=op.unacknowledged,
-                                         check=False)
+                                         check=False, encoded_batch=encoded_batch)
         except DriverError as exc:
             if ctx is not None:
                 self.events.publish(ctx.failed(exc, (time.monotonic() - started) * 1000.0))

@@ -303,12 +303,14 @@ class Connection:
         unacknowledged: bool = False,
         exhaust_allowed: bool = False,
         check: bool = True,
+        encoded_batch: bool = False,
     ) -> dict[str, Any] | None:
         """Send `body` to database `db` and return the reply document.
 
         OP_MSG with `$db`; kind-1 `sequences` for bulk documents. `unacknowledged` sets
         moreToCome and returns None without reading. With `check`, ok: 0 raises
         OperationFailure. Handshake/auth commands are never compressed (OP_COMPRESSED spec).
+        `encoded_batch`: a large cursor reply's batch may stay encoded (driver/wire/batch.py).
         """
         name = next(iter(body))
         if self.more_to_come:
@@ -332,7 +334,7 @@ class Connection:
             self._send(message, name)
             if unacknowledged:
                 return None
-            reply = self._receive(request_id, name, check)
+            reply = self._receive(request_id, name, check, encoded_batch)
         finally:
             self._end_io()
         if self.more_to_come and not exhaust_allowed:
@@ -482,12 +484,13 @@ class Connection:
                 sent -= size
                 start += 1
 
-    def _receive(self, request_id: int, name: str, check: bool) -> dict[str, Any]:
+    def _receive(self, request_id: int, name: str, check: bool, encoded_batch: bool = False) -> dict[str, Any]:
         deadline, reason = self._io_deadline()
         try:
             header, message = read_message(functools.partial(self._recv_exactly, deadline=deadline),
                                            max_message_size=self.max_message_size,
-                                           expected_response_to=request_id, codec_options=self.codec_options)
+                                           expected_response_to=request_id, codec_options=self.codec_options,
+                                           encoded_batch=encoded_batch)
             if deadline is not None and time.monotonic() > deadline:
                 # The reply was complete only after its deadline: this thread ran late (a busy
                 # machine) and found it waiting. A reader on time would have timed out; so does

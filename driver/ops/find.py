@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Callable, NamedTuple
 
 from driver.errors import ConfigurationError, ProtocolError
+from driver.wire.batch import EncodedBatch
 from driver.ops._util import (
     key_document,
     non_empty_concern,
@@ -178,7 +179,7 @@ class CursorReply(NamedTuple):
 
     id: int
     ns: str
-    batch: list[Any]
+    batch: list[Any] | EncodedBatch
     post_batch_resume_token: Mapping[str, Any] | None = None
 
     @property
@@ -219,7 +220,7 @@ def parse_cursor_reply(reply: Mapping[str, Any]) -> CursorReply:
         batch = cursor.get("nextBatch", _NO_BATCH)
         if batch is _NO_BATCH:
             raise ProtocolError("cursor reply has neither 'cursor.firstBatch' nor 'cursor.nextBatch'")
-    if type(batch) is not list:
+    if type(batch) is not list and type(batch) is not EncodedBatch:  # EncodedBatch: a large one, kept encoded
         if not isinstance(batch, (list, tuple)):
             raise ProtocolError(f"cursor reply: the batch must be an array, got {type(batch).__name__}")
         batch = list(batch)

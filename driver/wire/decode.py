@@ -10,6 +10,7 @@ import bson
 
 from driver.compression import COMPRESSORS_BY_ID
 from driver.errors import ProtocolError
+from driver.wire.batch import ENCODED_REPLY_MIN, decode_cursor_reply
 from driver.wire.crc32c import crc32c
 from driver.wire.messages import (
     CHECKSUM_PRESENT,
@@ -68,11 +69,13 @@ def parse_body(
     *,
     codec_options: Any = None,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    encoded_batch: bool = False,
 ) -> Message:
     """Parse the bytes after `header` into an OpMsg, OpQuery or OpReply.
 
     OP_COMPRESSED is decompressed and the original opcode parsed (the result's `compressor`
     names the compressor). Every malformation raises ProtocolError naming the field and offset.
+    `encoded_batch`: a large OP_MSG cursor reply keeps its batch encoded (wire/batch.py).
     """
     if not isinstance(payload, (bytes, bytearray)):
         payload = bytes(payload)  # a received bytearray is parsed in place: no copy of large replies
@@ -91,7 +94,7 @@ def parse_body(
             f"for {OPCODE_NAMES[header.op_code]}"
         )
     options = codec_options if codec_options is not None else bson.DEFAULT_CODEC_OPTIONS
-    return _parse_checked(header, payload, options, max_message_size)
+    return _parse_checked(header, payload, options, max_message_size, encoded_batch)
 
 
 def read_message(
@@ -100,11 +103,13 @@ def read_message(
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     expected_response_to: int | None = None,
     codec_options: Any = None,
+    encoded_batch: bool = False,
 ) -> tuple[MessageHeader, Message]:
     """Read one message through `recv_exactly(n)` (exactly n bytes, or it raises) and parse it.
 
     The returned header is the one on the wire (op_code OP_COMPRESSED for a compressed message).
     With `expected_response_to`, a reply to another request raises ProtocolError.
+    `encoded_batch`: see parse_body.
     """
     raw_header = recv_exactly(HEADER_SIZE)
     if len(raw_header) != HEADER_SIZE:
@@ -119,26 +124,27 @@ def read_message(
     # parse_header checked the header and the length was just checked: parse_body's checks of a
     # header a caller built are not repeated (a reply is read per operation).
     options = codec_options if codec_options is not None else bson.DEFAULT_CODEC_OPTIONS
-    return header, _parse_checked(header, payload, options, max_message_size)
+    return header, _parse_checked(header, payload, options, max_message_size, encoded_batch)
 
 
 # --- internals --------------------------------------------------------------------------------
 
 
-def _parse_checked(header: MessageHeader, payload: bytes, options: Any, max_message_size: int) -> Message:
+def _parse_checked(header: MessageHeader, payload: bytes, options: Any, max_message_size: int,
+                   encoded_batch: bool = False) -> Message:
     """parse_body once the header and the payload's length are known to be valid."""
     if header.op_code == OP_MSG:
-        return _parse_op_msg(header, payload, options)
+        return _parse_op_msg(header, payload, options, encoded_batch)
     if header.op_code == OP_COMPRESSED:
         inner_header, inner_payload, name = _decompress(header, payload, max_message_size)
-        message = _parse_plain(inner_header, inner_payload, options)
+        message = _parse_plain(inner_header, inner_payload, options, encoded_batch)
         return dataclasses.replace(message, compressor=name)
-    return _parse_plain(header, payload, options)
+    return _parse_plain(header, payload, options, encoded_batch)
 
 
-def _parse_plain(header: MessageHeader, payload: bytes, options: Any) -> Message:
+def _parse_plain(header: MessageHeader, payload: bytes, options: Any, encoded_batch: bool = False) -> Message:
     if header.op_code == OP_MSG:
-        return _parse_op_msg(header, payload, options)
+        return _parse_op_msg(header, payload, options, encoded_batch)
     if header.op_code == OP_QUERY:
         return _parse_op_query(payload, options)
     if header.op_code == OP_REPLY:
@@ -231,7 +237,7 @@ def _read_cstring(buf: bytes, pos: int, end: int, where: str) -> tuple[str, int]
         raise ProtocolError(f"{where} at offset {pos + HEADER_SIZE} is not valid UTF-8: {exc.reason}") from None
 
 
-def _parse_op_msg(header: MessageHeader, buf: bytes, options: Any) -> OpMsg:
+def _parse_op_msg(header: MessageHeader, buf: bytes, options: Any, encoded_batch: bool = False) -> OpMsg:
     """OP_MSG spec: flagBits, exactly one kind-0 section, any kind-1 sections, optional CRC32C."""
     flags = _UINT32.unpack_from(buf)[0]
     unknown = flags & REQUIRED_FLAG_MASK & ~KNOWN_REQUIRED_FLAGS
@@ -252,6 +258,10 @@ def _parse_op_msg(header: MessageHeader, buf: bytes, options: Any) -> OpMsg:
     if end >= 10 and buf[4] == 0 and _INT32.unpack_from(buf, 5)[0] == end - 5:
         # The common reply: one body section filling the message. A failure falls through to the
         # section walk below, which names what is wrong and where.
+        if encoded_batch and end >= ENCODED_REPLY_MIN:
+            body = decode_cursor_reply(buf, 5, end, options)
+            if body is not None:
+                return OpMsg(flags, body)
         try:
             return OpMsg(flags, bson.decode(view[5:end], codec_options=options))
         except Exception:  # noqa: BLE001 - peer bytes: reported by the walk

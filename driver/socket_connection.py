@@ -537,7 +537,8 @@ class Connection:
         """Exactly `size` bytes by `deadline`; the buffer grows with what arrives (see FIRST_READ_BUFFER).
 
         Up to READ_AHEAD bytes are read at a time for small parts (the surplus is kept for the next
-        call); a large part is received into its own buffer, handed to the parser as it is."""
+        call); a large part is received into its own buffer, handed to the parser as it is (and
+        never reused: an encoded cursor batch, driver/wire/batch.py, keeps reading from it)."""
         ahead = self._ahead
         if len(ahead) >= size:
             self._ahead = ahead[size:]

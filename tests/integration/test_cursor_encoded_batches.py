@@ -131,3 +131,18 @@ def test_the_implicit_session_ends_when_the_last_batch_arrives_even_if_still_enc
     next(cursor)  # the getMore that brings the rest: the server cursor is exhausted
     assert cursor.cursor_id == 0 and cursor.session.has_ended and cursor.alive
     assert len(list(cursor)) == N - 102 and not cursor.alive
+
+
+def test_replies_read_later_on_the_same_connection_leave_an_encoded_batch_intact(standalone, clients) -> None:
+    # An encoded batch keeps the buffer its reply was received into: the connection must never
+    # receive another reply into it (one connection here, so every reply comes the same way).
+    one = Client(standalone.uri, maxPoolSize=1, serverSelectionTimeoutMS=5000)
+    try:
+        items = one.db.items
+        first = items.find({}, sort={"_id": 1}, batch_size=2000)
+        assert next(first)["_id"] == 0
+        other = items.find({}, sort={"_id": -1}, batch_size=2000)
+        assert [d["_id"] for d in other] == list(range(N - 1, -1, -1))
+        assert [d["_id"] for d in first] == list(range(1, N))
+    finally:
+        one.close()

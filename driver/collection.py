@@ -400,7 +400,7 @@ class Collection:
         One find with limit 1 and singleBatch (the server closes the cursor with its reply), its one
         batch taken through open_cursor, the Cursor's own first step, without a Cursor around it.
         `batch_size` and `limit` are find's and ignored here (one document is asked for)."""
-        if filter is not None and not isinstance(filter, Mapping):
+        if filter is not None and type(filter) is not dict and not isinstance(filter, Mapping):  # dict: no ABC check
             filter = {"_id": filter}
         find = self._find_options(filter, projection, cursor_type, **options)
         if timeout_mode is not None or max_await_time_ms is not None:  # checked as find checks them

@@ -248,10 +248,11 @@ class Connection:
         self._ahead = b""  # bytes received beyond the last message part asked for (see READ_AHEAD)
         self._scratch: memoryview | None = None  # a view of READ_AHEAD bytes, reused by every small read
         self._last_reply_id = 0
-        # A plain flag, not a threading.Event: it is read before every send and receive, and
-        # only ever goes from False to True (under _state_lock).
-        self._closed = False
-        # Guards _closed/_io_threads/_released: close() from another thread must not free the
+        # A plain flag, not a threading.Event nor a property: it is read before every send and
+        # receive and by the pool at every check-out and check-in; it only ever goes from False to
+        # True (under _state_lock, in close()). Others read it, never set it.
+        self.closed = False
+        # Guards closed/_io_threads/_released: close() from another thread must not free the
         # socket's descriptor while a thread is inside a send or receive (see close()).
         self._state_lock = threading.Lock()
         self._io_threads = 0
@@ -262,10 +263,6 @@ class Connection:
         """TCP/TLS connect (no handshake: see driver.handshake.open_connection)."""
         options = options or ConnectionOptions()
         return cls(connect_socket(address, options), address, options=options, **kwargs)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def set_timeout(self, timeout_ms: float | None) -> None:
         """Change the read/write timeout (None or 0 = wait forever); monitors use it for awaitable hello.
@@ -381,9 +378,9 @@ class Connection:
         thread leaving I/O releases it instead.
         """
         with self._state_lock:
-            if self._closed:
+            if self.closed:
                 return
-            self._closed = True
+            self.closed = True
             try:
                 self.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -407,14 +404,14 @@ class Connection:
         run inside such a pair.
         """
         with self._state_lock:
-            if self._closed:
+            if self.closed:
                 raise ConnectionFailure(f"connection to {self.address} is closed; cannot {what} {name!r}")
             self._io_threads += 1
 
     def _end_io(self) -> None:
         with self._state_lock:
             self._io_threads -= 1
-            release = self._io_threads == 0 and self._closed
+            release = self._io_threads == 0 and self.closed
         if release:
             self._release()
 
@@ -548,7 +545,7 @@ class Connection:
                 self._scratch = memoryview(bytearray(READ_AHEAD))
             scratch = self._scratch
             while len(ahead) < size:
-                if self._closed:
+                if self.closed:
                     raise ConnectionFailure(f"connection to {self.address} was closed while reading")
                 self._arm(deadline)
                 n = self.sock.recv_into(scratch)
@@ -564,7 +561,7 @@ class Connection:
         got = len(ahead)
         recv_into = self.sock.recv_into
         while got < size:
-            if self._closed:
+            if self.closed:
                 raise ConnectionFailure(f"connection to {self.address} was closed while reading")
             if got == len(buf):
                 buf.extend(bytes(min(len(buf), size - len(buf))))

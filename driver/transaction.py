@@ -92,7 +92,10 @@ class Transaction:
     `command_sent`, `commit_done` and the label helpers below."""
 
     def __init__(self) -> None:
-        self.state = TransactionState.NONE
+        self._state = TransactionState.NONE
+        # Starting or in progress: commands belong to the transaction. Kept beside the state (see
+        # the setter) rather than derived: every command of every session asks it, several times.
+        self.active = False
         self.options = NO_OPTIONS
         self.pinned_address: str | None = None      # mongos a sharded transaction sticks to
         self.recovery_token: Any = None             # from mongos replies, sent back with commit/abort
@@ -100,9 +103,13 @@ class Transaction:
 
     # -- states ----------------------------------------------------------------------------
     @property
-    def active(self) -> bool:
-        """Starting or in progress: commands belong to the transaction."""
-        return self.state in _ACTIVE_STATES
+    def state(self) -> TransactionState:
+        return self._state
+
+    @state.setter
+    def state(self, state: TransactionState) -> None:
+        self._state = state
+        self.active = state in _ACTIVE_STATES
 
     @property
     def spec_state(self) -> str:
@@ -125,7 +132,7 @@ class Transaction:
 
     def leave_finished(self) -> None:
         """An operation outside a transaction after commit/abort: the session is back to NONE and unpinned."""
-        if self.state in (TransactionState.COMMITTED, TransactionState.COMMITTED_EMPTY, TransactionState.ABORTED):
+        if self._state in (TransactionState.COMMITTED, TransactionState.COMMITTED_EMPTY, TransactionState.ABORTED):
             self.state = TransactionState.NONE
             self.pinned_address = None
 

@@ -124,6 +124,11 @@ class Collection:
         self.read_preference = as_read_preference(read_preference, database.read_preference)
         # CSOT spec: timeoutMS inherited from the database unless given (0 = no limit).
         self.timeout_ms = resolve_timeout_ms(check_timeout_ms(timeout_ms, f"collection {name!r}"), database.timeout_ms)
+        # What every operation sends, computed once (with_options makes another handle). The
+        # documents go into commands as they are: the driver copies a concern before changing it.
+        self._wc = self.write_concern.document()
+        self._rc = self.read_concern.document()
+        self._acknowledges = self.write_concern.acknowledged
 
     @property
     def full_name(self) -> str:
@@ -175,18 +180,10 @@ class Collection:
                                         unacknowledged=unack))
         return reply.document
 
-    @property
-    def _wc(self) -> dict[str, Any]:
-        return self.write_concern.document()
-
     def _acknowledged(self, session: ClientSession | None) -> bool:
         """Whether a write gets a reply: inside a transaction the transaction's write concern
         applies at commit, never the collection's (transactions spec), so w: 0 here does not count."""
-        return self.write_concern.acknowledged or (session is not None and session.in_transaction)
-
-    @property
-    def _rc(self) -> dict[str, Any]:
-        return self.read_concern.document()
+        return self._acknowledges or (session is not None and session.in_transaction)
 
     # -- inserts -------------------------------------------------------------------------
     @applies_timeout

@@ -171,8 +171,7 @@ class Pool:
                     pooled = self._available[-1]
                     if not self._perished_reason(pooled, started):
                         self._available.pop()
-                        pooled.state = "in use"  # _to_in_use, with nobody to tell
-                        self._in_use.add(pooled)
+                        self._to_in_use(pooled, started)
                         return pooled
         limit_ms = self.options.wait_queue_timeout_ms if timeout_ms is None else timeout_ms
         deadline = started + limit_ms / 1000 if limit_ms else None

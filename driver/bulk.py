@@ -241,6 +241,8 @@ def _prepare(requests: Sequence[Any], limits: BatchLimits) -> list[_Prepared]:
         if not isinstance(request, _REQUEST_TYPES):
             names = ", ".join(t.__name__ for t in _REQUEST_TYPES)
             raise ConfigurationError(f"requests[{i}] must be one of {names}, not {type(request).__name__}")
+    # Insert documents are encoded together, in passes over the list (encode_inserts): an invalid
+    # insert document is reported before an invalid request of another kind that precedes it.
     insert_at = [i for i, request in enumerate(requests) if type(request) is InsertOne]
     inserts = iter(zip(insert_at, *_encode_inserts([requests[i].document for i in insert_at],
                                                     lambda k: _INSERT_LABEL.format(insert_at[k]), limits)))

@@ -187,8 +187,12 @@ class Cursor:
             while length is None or len(out) < length:
                 if not self._buffered() and not self._fetch():
                     break
-                take = len(self._buffer) if length is None else min(len(self._buffer), length - len(out))
-                out.extend(self._buffer.popleft() for _ in range(take))
+                buffer = self._buffer
+                if length is None or len(buffer) <= length - len(out):
+                    out.extend(buffer)  # the whole buffer: no call per document
+                    buffer.clear()
+                else:
+                    out.extend(buffer.popleft() for _ in range(length - len(out)))
         return out
 
     def _buffered(self) -> bool:

@@ -144,10 +144,13 @@ class Executor:
         """Run `op` (with an implicit session when none is given and the write is acknowledged)."""
         if self.pending_kills:
             self.kill_pending_cursors()
-        if op.session is not None and op.unacknowledged and not op.session.implicit:
-            raise ConfigurationError("an unacknowledged write (w=0) cannot use an explicit session; "
-                                     "drop the session or use an acknowledged write concern")
-        if op.session is not None or op.unacknowledged or op.sessionless:
+        session = op.session
+        if session is not None:
+            if op.unacknowledged and not session.implicit:
+                raise ConfigurationError("an unacknowledged write (w=0) cannot use an explicit session; "
+                                         "drop the session or use an acknowledged write concern")
+            return self._execute_in_session(op)
+        if op.unacknowledged or op.sessionless:
             return self._execute_in_session(op)
         implicit = ClientSession(self._context, implicit=True)
         try:
@@ -367,7 +370,7 @@ class Executor:
                                   service_id=getattr(pooled, "service_id", None),
                                   server_connection_id=hello.get("connectionId"))
             self.events.publish(ctx.started(shown))
-        started = time.monotonic()
+        started = time.monotonic() if ctx is not None else 0.0  # only events report the duration
         deadline = attempts.deadline
         encoded_batch = op.encoded_batch and ctx is None
         try:
@@ -384,7 +387,7 @@ class Executor:
             if ctx is not None:
                 self.events.publish(ctx.failed(exc, (time.monotonic() - started) * 1000.0))
             raise
-        duration_ms = (time.monotonic() - started) * 1000.0
+        duration_ms = (time.monotonic() - started) * 1000.0 if ctx is not None else 0.0
         if reply is None:  # unacknowledged: command monitoring reports {ok: 1}
             if ctx is not None:
                 self.events.publish(ctx.succeeded({"ok": 1}, duration_ms))

@@ -56,11 +56,16 @@ def supports_retryable_writes(server: ServerDescription) -> bool:
 
     Load balancers support retryable writes too (load-balancers spec).
     """
-    if server.type is ServerType.LoadBalancer:
+    if server.type is _LOAD_BALANCER:
         return True
     if server.max_wire_version < MIN_RETRYABLE_WIRE_VERSION or server.logical_session_timeout_minutes is None:
         return False
-    return server.type not in (ServerType.Standalone, ServerType.Unknown)
+    return server.type not in _NO_RETRYABLE_WRITES
+
+
+# Asked for every write: built once (an enum member lookup costs several plain attribute reads on 3.11).
+_LOAD_BALANCER = ServerType.LoadBalancer
+_NO_RETRYABLE_WRITES = (ServerType.Standalone, ServerType.Unknown)
 
 
 def supports_retryable_reads(max_wire_version: int) -> bool:

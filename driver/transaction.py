@@ -82,7 +82,11 @@ class TransactionOptions:
 
 # Frozen, so one instance serves every session and transaction without options of its own.
 NO_OPTIONS = TransactionOptions()
+# Built once: every operation asks whether its session's transaction is active or finished, and an
+# enum member lookup (EnumType.__getattr__ on 3.11) costs several plain attribute reads.
 _ACTIVE_STATES = (TransactionState.STARTING, TransactionState.IN_PROGRESS)
+_FINISHED_STATES = (TransactionState.COMMITTED, TransactionState.COMMITTED_EMPTY, TransactionState.ABORTED)
+_NONE = TransactionState.NONE
 
 
 class Transaction:
@@ -92,7 +96,7 @@ class Transaction:
     `command_sent`, `commit_done` and the label helpers below."""
 
     def __init__(self) -> None:
-        self._state = TransactionState.NONE
+        self._state = _NONE
         # Starting or in progress: commands belong to the transaction. Kept beside the state (see
         # the setter) rather than derived: every command of every session asks it, several times.
         self.active = False
@@ -132,8 +136,8 @@ class Transaction:
 
     def leave_finished(self) -> None:
         """An operation outside a transaction after commit/abort: the session is back to NONE and unpinned."""
-        if self._state in (TransactionState.COMMITTED, TransactionState.COMMITTED_EMPTY, TransactionState.ABORTED):
-            self.state = TransactionState.NONE
+        if self._state in _FINISHED_STATES:
+            self.state = _NONE
             self.pinned_address = None
 
     # -- each command ------------------------------------------------------------------------

@@ -182,16 +182,12 @@ class Batch:
     kind: str
     statements: Sequence[Mapping[str, Any]]
     indexes: tuple[int, ...]
-    ids: tuple[Any, ...] = ()  # insert batches: the _id of each statement (ids[i] is that of statements[i])
+    # insert batches: the _id of each statement (ids[i] is that of statements[i], request indexes[i]),
+    # kept beside `indexes`, not paired: a pair per document made the garbage collector run during
+    # large bulk inserts.
+    ids: tuple[Any, ...] = ()
     multi: bool = False
 
-    @property
-    def inserted_ids(self) -> tuple[tuple[int, Any], ...]:
-        """(request index, _id) of each insert statement.
-
-        Kept as `ids` beside `indexes` and paired on demand: a pair per document held for the
-        batch's lifetime made the garbage collector run during large bulk inserts."""
-        return tuple(zip(self.indexes, self.ids))
 
     def command(
         self,

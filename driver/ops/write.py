@@ -111,7 +111,7 @@ def encode_inserts(documents: Sequence[Mapping[str, Any]], name: Callable[[int],
             require_mapping(d, f"{name(k)}: document")
     encoded = [encode_bson(d, False, _ENCODE_OPTIONS) for d in documents]
     missing = [k for k, d in enumerate(documents) if "_id" not in d]
-    raws, new_ids = _new_ids(len(missing))
+    raws, new_ids = new_object_ids(len(missing))
     spliced = _with_id_elements(encoded if len(missing) == len(encoded) else [encoded[k] for k in missing], raws)
     if len(missing) == len(documents):  # none had an _id (the common case): nothing to merge
         return spliced, new_ids
@@ -152,18 +152,14 @@ _BATCH_IDS = all(hasattr(ObjectId, a) for a in ("_inc", "_inc_lock", "_random"))
 _OID_SLOT = getattr(ObjectId, "_ObjectId__id", None)
 
 
-def new_object_ids(n: int) -> list[ObjectId]:
-    """`n` new ObjectIds, as ObjectId() would make them (ObjectId spec: 4-byte seconds,
-    5-byte per-process random, 3-byte counter), with one lock and one clock read for all.
+def new_object_ids(n: int) -> tuple[list[bytes], list[ObjectId]]:
+    """`n` new ObjectIds and the 12 bytes of each, as ObjectId() would make them (ObjectId spec:
+    4-byte seconds, 5-byte per-process random, 3-byte counter), with one lock and one clock read.
 
     ObjectId() costs ~5 us each (lock, clock, pid check, packing); a bulk insert of 100k
-    documents without _id spent most of its client time there.
+    documents without _id spent most of its client time there. The bytes come back too because
+    ObjectId.binary is a Python property.
     """
-    return _new_ids(n)[1]
-
-
-def _new_ids(n: int) -> tuple[list[bytes], list[ObjectId]]:
-    """new_object_ids(n), and the 12 bytes of each (ObjectId.binary is a Python property)."""
     if n <= 0:
         return [], []
     if not _BATCH_IDS:

@@ -84,10 +84,10 @@ def test_invalid_requests_name_their_index():
 def test_generated_ids_are_remembered_and_sent():
     batches = plan_bulk([InsertOne({"a": 1}), InsertOne({"_id": 5})])
     (b,) = batches
-    assert b.inserted_ids[1] == (1, 5)
-    assert b.statements[0]["_id"] == b.inserted_ids[0][1]
+    assert b.indexes == (0, 1) and b.ids[1] == 5
+    assert b.statements[0]["_id"] == b.ids[0]
     cmd = b.command("c", ordered=True)
-    assert cmd["insert"] == "c" and cmd["documents"][0]["_id"] == b.inserted_ids[0][1]
+    assert cmd["insert"] == "c" and cmd["documents"][0]["_id"] == b.ids[0]
 
 
 def test_statement_shapes_in_commands():

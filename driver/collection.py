@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from driver.api_types import (
@@ -98,6 +99,16 @@ def _write_error(reply: Mapping[str, Any]) -> None:
                                 wce.get("code"), reply, error_labels=wce.get("errorLabels", ()))
 
 
+def read_only_option(name: str) -> property:
+    """A handle's option as a read-only property over its `_name` field (as in PyMongo): what the
+    handle sends is computed from it once, so assigning it raises instead of being ignored."""
+    def refuse(handle: object, value: object) -> None:
+        raise AttributeError(f"{type(handle).__name__}.{name} is read-only: "
+                             f"with_options({name}=...) returns a handle with another {name}")
+
+    return property(attrgetter(f"_{name}"), refuse, doc=f"This handle's {name} (read-only; see with_options).")
+
+
 def _return_new(return_document: object) -> bool:
     if isinstance(return_document, bool):
         return return_document
@@ -117,18 +128,24 @@ class Collection:
         self._context = context
         self.database = database
         self.name = name
-        self.read_concern = (ReadConcern.from_document(read_concern) if read_concern is not None
-                             else database.read_concern)
-        self.write_concern = (WriteConcern.from_document(write_concern) if write_concern is not None
-                              else database.write_concern)
-        self.read_preference = as_read_preference(read_preference, database.read_preference)
+        # Read-only (properties below, as in PyMongo): what follows is computed from them once, so a
+        # changed concern would be silently ignored; with_options makes a handle with other options.
+        self._read_concern = (ReadConcern.from_document(read_concern) if read_concern is not None
+                              else database.read_concern)
+        self._write_concern = (WriteConcern.from_document(write_concern) if write_concern is not None
+                               else database.write_concern)
+        self._read_preference = as_read_preference(read_preference, database.read_preference)
         # CSOT spec: timeoutMS inherited from the database unless given (0 = no limit).
         self.timeout_ms = resolve_timeout_ms(check_timeout_ms(timeout_ms, f"collection {name!r}"), database.timeout_ms)
         # What every operation sends, computed once (with_options makes another handle). The
         # documents go into commands as they are: the driver copies a concern before changing it.
-        self._wc = self.write_concern.document()
-        self._rc = self.read_concern.document()
-        self._acknowledges = self.write_concern.acknowledged
+        self._wc = self._write_concern.document()
+        self._rc = self._read_concern.document()
+        self._acknowledges = self._write_concern.acknowledged
+
+    read_concern = read_only_option("read_concern")
+    write_concern = read_only_option("write_concern")
+    read_preference = read_only_option("read_preference")
 
     @property
     def full_name(self) -> str:
@@ -161,7 +178,7 @@ class Collection:
 
     def _read(self, body: dict[str, Any], session: ClientSession | None, raw_data: bool | None = None) -> dict[str, Any]:
         put_raw_data(body, raw_data)
-        return self._execute(Operation(self.database.name, body, read_preference=self.read_preference,
+        return self._execute(Operation(self.database.name, body, read_preference=self._read_preference,
                                        session=session, retryable=Retryable.READ)).document or {}
 
     def _write(self, body: dict[str, Any], session: ClientSession | None, *, sequence: str | None = None,
@@ -362,7 +379,7 @@ class Collection:
         find = self._find_options(filter, projection, cursor_type, sort=sort, skip=skip, hint=hint,
                                   collation=collation, max_time_ms=max_time_ms, comment=comment,
                                   allow_disk_use=allow_disk_use, let=let, **options)
-        return Cursor(self._context, self.database.name, self.name, find=find, read_preference=self.read_preference,
+        return Cursor(self._context, self.database.name, self.name, find=find, read_preference=self._read_preference,
                       session=session, batch_size=batch_size or 0, limit=limit or 0, comment=comment,
                       timeout_ms=operation_timeout_ms(timeout_ms, self.timeout_ms), timeout_mode=timeout_mode,
                       tailable=cursor_type in ("tailable", "tailableAwait"), await_data=cursor_type == "tailableAwait",
@@ -408,7 +425,7 @@ class Collection:
         body = find_command(self.name, find.pop("filter", None), limit=-1, **find)
         executor = self._context.executor
         address, parsed, _ = open_cursor(executor, Operation(
-            self.database.name, body, read_preference=self.read_preference, session=session,
+            self.database.name, body, read_preference=self._read_preference, session=session,
             retryable=Retryable.READ))
         if parsed.id:  # a server that kept the cursor open despite singleBatch: kill it now (find spec)
             executor.pending_kills.append((address, self.database.name, parsed.collection or self.name, parsed.id))
@@ -477,7 +494,7 @@ class Collection:
                                  bypass_document_validation=bypass_document_validation)
         put_raw_data(body, raw_data)
         return Cursor(self._context, self.database.name, self.name, body=body,
-                      read_preference=self.read_preference, session=session, write_stage=writes,
+                      read_preference=self._read_preference, session=session, write_stage=writes,
                       batch_size=batch_size or 0, comment=comment, retryable=None if writes else Retryable.READ,
                       timeout_ms=operation_timeout_ms(timeout_ms, self.timeout_ms), timeout_mode=timeout_mode,
                       max_await_time_ms=max_await_time_ms)
@@ -492,7 +509,7 @@ class Collection:
         from driver.watch import open_change_stream
 
         return open_change_stream(self._context, self.database.name, self.name, pipeline,
-                                  ChangeStreamOptions.of(options, keywords), read_preference=self.read_preference,
+                                  ChangeStreamOptions.of(options, keywords), read_preference=self._read_preference,
                                   read_concern=self._rc, session=session)
 
     @applies_timeout
@@ -593,7 +610,7 @@ class Collection:
         """listIndexes as a cursor; a collection that does not exist has no indexes (empty cursor)."""
         body = list_indexes_command(self.name, batch_size=batch_size, comment=comment)
         cursor = Cursor(self._context, self.database.name, self.name, body=body,
-                        read_preference=self.read_preference, session=session, batch_size=batch_size or 0,
+                        read_preference=self._read_preference, session=session, batch_size=batch_size or 0,
                         timeout_ms=operation_timeout_ms(timeout_ms, self.timeout_ms), timeout_mode=timeout_mode)
         try:
             first = cursor.to_list(1)

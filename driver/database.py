@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from driver.collection import Collection
+from driver.collection import Collection, read_only_option
 from driver.cursor import CURSOR_TYPES, Cursor
 from driver.errors import ConfigurationError, OperationFailure
 from driver.execute import Operation
@@ -44,12 +44,19 @@ class Database:
         self._context = context
         client = self.client = context.client
         self.name = name
-        self.read_concern = ReadConcern.from_document(read_concern) if read_concern is not None else client.read_concern
-        self.write_concern = (WriteConcern.from_document(write_concern) if write_concern is not None
-                              else client.write_concern)
-        self.read_preference = as_read_preference(read_preference, client.read_preference)
+        # Read-only (properties below, as in PyMongo): collections take them when made, so a changed
+        # concern would not reach them; with_options makes a handle with other options.
+        self._read_concern = (ReadConcern.from_document(read_concern) if read_concern is not None
+                              else client.read_concern)
+        self._write_concern = (WriteConcern.from_document(write_concern) if write_concern is not None
+                               else client.write_concern)
+        self._read_preference = as_read_preference(read_preference, client.read_preference)
         # CSOT spec: timeoutMS inherited from the client unless given (0 = no limit, never unset again).
         self.timeout_ms = resolve_timeout_ms(check_timeout_ms(timeout_ms, f"database {name!r}"), client.timeout_ms)
+
+    read_concern = read_only_option("read_concern")
+    write_concern = read_only_option("write_concern")
+    read_preference = read_only_option("read_preference")
 
     # -- collections ---------------------------------------------------------------------
     def get_collection(self, name: str, *, read_concern: Any = None, write_concern: Any = None,

@@ -213,7 +213,8 @@ class Connection:
 
     After the handshake, open_connection() sets `op_msg` (False only for servers < 3.6),
     `compressor` (negotiated name or None), `max_message_size`, `hello`, `server_api` and
-    (load-balanced mode) `service_id`.
+    (load-balanced mode) `service_id`. `closed` is a plain attribute (read per command) but
+    read-only to other objects: only close() here sets it.
     """
 
     def __init__(

@@ -93,7 +93,8 @@ class Transaction:
     """One session's transaction state: what to add to each command, and what commit/abort must do.
 
     Pure: the caller (the session and the executor) sends commands and reports back through
-    `command_sent`, `commit_done` and the label helpers below."""
+    `command_sent`, `commit_done` and the label helpers below. `active` is a plain attribute (read
+    on every command) but read-only to other objects: only the `state` setter here changes it."""
 
     def __init__(self) -> None:
         self._state = _NONE

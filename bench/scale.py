@@ -5,10 +5,10 @@ bench.import_export's probe, which reports the command's own peak RSS) run at th
 they have no PyMongo peer, so their entries carry no ratio.
 
 Each measurement runs in a fresh worker process (`python -m bench.scale CLIENT OP N URI`), so its
-peak resident memory (ru_maxrss) belongs to that one operation: the figure is the growth of the
-peak during the operation over the peak after start-up. Inserts stream: documents come from a
-generator, 10,000 per insert_many, as an importer feeds them; finds iterate the cursor without
-keeping documents. Either way the peak should stay flat as N grows. Counts under 50,000 are
+peak resident memory belongs to that one operation: the figure is how far the peak rises during
+the operation above the resident size just before it (see _start_peak). Inserts stream:
+documents come from a generator, 10,000 per insert_many, as an importer feeds them; finds
+iterate the cursor without keeping documents. Either way the peak should stay flat as N grows. Counts under 50,000 are
 repeated (at most 5 times) and the median taken: one run of 10,000 lasts a tenth of a second.
 """
 
@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 CHUNK = 10_000
 COLLECTION = "scale"
@@ -98,6 +98,32 @@ def _documents(n: int) -> Iterator[dict[str, Any]]:
         yield {"i": i, "name": f"user{i}", "score": i * 0.5, "tags": ["a", "b"], "active": i % 2 == 0}
 
 
+def _start_peak() -> Callable[[], float]:
+    """Start measuring peak memory now; the returned function gives the rise of the peak since (MB).
+
+    On Linux, "5" written to /proc/self/clear_refs resets the peak (VmHWM) to the resident size
+    now, so the figure is the operation's own high-water mark, even below an earlier, higher
+    peak (start-up, warm-up). Elsewhere, ru_maxrss (never reset) is the fallback: it reads 0 when
+    the operation stays under an earlier peak.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        base = _status_mb("VmRSS")
+        return lambda: _status_mb("VmHWM") - base
+    except OSError:
+        base = _maxrss_mb()
+        return lambda: _maxrss_mb() - base
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    raise OSError(f"no {field} in /proc/self/status")
+
+
 def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
@@ -123,7 +149,7 @@ def _worker(client_name: str, op: str, n: int, uri: str) -> dict[str, float]:
             # documents, not the first use of the insert path (our bulk module loads on first use).
             db[f"{COLLECTION}_warmup"].insert_many([{"warm": True}])
             db.drop_collection(f"{COLLECTION}_warmup")
-        base = _maxrss_mb()
+        peak_rise = _start_peak()
         walls, cpus = [], []
         for _ in range(_repeats(n)):
             if op == "insert":
@@ -140,7 +166,7 @@ def _worker(client_name: str, op: str, n: int, uri: str) -> dict[str, float]:
             walls.append(time.perf_counter() - wall)
             if done != n:
                 raise SystemExit(f"{client_name} {op}: {done} documents, expected {n}")
-        peak = _maxrss_mb() - base
+        peak = peak_rise()
         if op == "find":
             coll.drop()
         return {"docs_per_s": n / statistics.median(walls), "cpu_s": statistics.median(cpus), "peak_mb": peak}

@@ -37,8 +37,9 @@ def attach_session(body: dict[str, Any], session: Any, attempts: Attempts, *, re
     say what a retry must repeat. `user_command`: a runCommand, which gets no afterClusterTime.
     `address`: the mongos this command goes to, when the transaction must be pinned to one."""
     name = next(iter(body))
-    txn = session.transaction
-    if txn.active or name in ENDING_COMMANDS:
+    txn = session.started_transaction  # None: no transaction was ever started on this session
+    if (txn is not None and txn.active) or name in ENDING_COMMANDS:
+        txn = session.transaction
         session.apply(body, retryable_write=False, new_txn=False)  # lsid and last use
         if name in ENDING_COMMANDS:
             if name == "commitTransaction" and attempts.sent > 1 and not attempts.overload_retry:
@@ -59,7 +60,8 @@ def attach_session(body: dict[str, Any], session: Any, attempts: Attempts, *, re
             txn.pin(address)  # a sharded transaction sticks to the mongos of its first command
         txn.command_sent()
         return False
-    txn.leave_finished()
+    if txn is not None:
+        txn.leave_finished()
     session.apply(body, retryable_write=retryable_write, new_txn=new_txn)
     if session.snapshot and name not in NO_READ_CONCERN_COMMANDS:
         # Sessions spec, "Snapshot reads": every command says snapshot (the server refuses the

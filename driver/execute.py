@@ -294,9 +294,10 @@ class Executor:
 
     def _select(self, op: Operation, attempts: Attempts) -> Any:
         session = op.session
-        if attempts.address is None and session is not None and session.transaction.pinned_address is not None and (
-                session.in_transaction or op.command_name in ENDING_COMMANDS):
-            attempts.address = session.transaction.pinned_address  # transactions spec, "Mongos Pinning"
+        txn = session.started_transaction if session is not None else None
+        if attempts.address is None and txn is not None and txn.pinned_address is not None and (
+                txn.active or op.command_name in ENDING_COMMANDS):
+            attempts.address = txn.pinned_address  # transactions spec, "Mongos Pinning"
         if attempts.address is not None:
             server = self.topology.server(attempts.address)
             if server is None:

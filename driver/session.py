@@ -127,7 +127,9 @@ class ClientSession:
         # CSOT spec, "Sessions": defaultTimeoutMS (already inherited from the client) bounds
         # commitTransaction, abortTransaction and withTransaction.
         self.default_timeout_ms = default_timeout_ms
-        self.transaction = Transaction()
+        # The transaction state exists once asked for (`transaction`): an implicit session, one per
+        # operation, never starts one, and its commands only check `started_transaction`.
+        self.started_transaction: Transaction | None = None
         self.cluster_time: Mapping[str, Any] | None = None
         self.operation_time: Any = None
         self._server_session: ServerSession | None = None
@@ -164,9 +166,21 @@ class ClientSession:
         return self._ended
 
     @property
+    def transaction(self) -> Transaction:
+        """This session's transaction state (in state "none" until start_transaction)."""
+        txn = self.started_transaction
+        if txn is None:
+            with self._lock:
+                if self.started_transaction is None:
+                    self.started_transaction = Transaction()
+                txn = self.started_transaction
+        return txn
+
+    @property
     def in_transaction(self) -> bool:
         """True between start_transaction and commit/abort (transactions spec: starting or in progress)."""
-        return self.transaction.active
+        txn = self.started_transaction
+        return txn is not None and txn.active
 
     @property
     def transaction_state(self) -> str:
@@ -282,9 +296,11 @@ class ClientSession:
         """Abort a transaction still open, return the server session to the client's pool; idempotent."""
         if self._ended:
             return  # ended (and unpinned) before: nothing to do, and nothing to lock for
-        if self.transaction.active:
-            self.abort_transaction()
-        self.transaction.unpin()  # transactions spec, "When to unpin": an ended session
+        txn = self.started_transaction
+        if txn is not None:
+            if txn.active:
+                self.abort_transaction()
+            txn.unpin()  # transactions spec, "When to unpin": an ended session
         with self._lock:
             if self._ended:
                 return

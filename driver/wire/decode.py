@@ -132,9 +132,8 @@ def read_message(
 
 def _parse_checked(header: MessageHeader, payload: bytes, options: Any, max_message_size: int,
                    encoded_batch: bool = False) -> Message:
-    """parse_body once the header and the payload's length are known to be valid."""
-    if header.op_code == OP_MSG:
-        return _parse_op_msg(header, payload, options, encoded_batch)
+    """parse_body once the header and the payload's length are known to be valid: OP_COMPRESSED
+    is unwrapped here, every opcode parsed by _parse_plain."""
     if header.op_code == OP_COMPRESSED:
         inner_header, inner_payload, name = _decompress(header, payload, max_message_size)
         message = _parse_plain(inner_header, inner_payload, options, encoded_batch)

@@ -13,7 +13,7 @@ from driver.read_concern import ReadConcern
 
 class FakeSession:
     def __init__(self, *, causal: bool = True, snapshot: bool = False, operation_time=None) -> None:
-        self.transaction = Transaction()
+        self.transaction = self.started_transaction = Transaction()
         self.causal_consistency = causal
         self.implicit = False
         self.snapshot = snapshot

@@ -355,7 +355,7 @@ class Executor:
               txn_number: bool) -> dict[str, Any] | None:
         conn = pooled.connection
         body = self._prepare(server, op, attempts, txn_number)
-        publish = bool(self.events)
+        publish = self.events.listening
         ctx = None
         if publish:
             # Command monitoring's event classes load with the first listener (start-up time).

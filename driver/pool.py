@@ -103,7 +103,8 @@ class Pool:
         self.address = address
         self.options = options or PoolOptions()
         self._connect = connect
-        self._publish, self._listening = _publisher(listeners)
+        self._events = _event_source(listeners)
+        self._publish = self._events.publish
         self._clock = clock
         self._on_populate_error = on_populate_error
 
@@ -162,7 +163,7 @@ class Pool:
         WaitQueueTimeout, or the connect factory's error.
         """
         started = self._clock()
-        listening = self._listening()
+        listening = self._events.listening
         if not listening:
             # Uncontended and unobserved (the common case): a ready pool, nobody waiting ahead of
             # us, an available connection that has not perished. The loop below decides the rest.
@@ -256,7 +257,7 @@ class Pool:
                     f"connection {pooled.id} to {self.address} is not checked out (state {pooled.state}); "
                     "was it checked in twice?")
             self._in_use.discard(pooled)
-            if self._listening():
+            if self._events.listening:
                 self._emit(ConnectionCheckedIn(self.address, pooled.id))
             now = self._clock()
             reason = "poolClosed" if self._state == CLOSED else self._perished_reason(pooled, now)
@@ -498,7 +499,7 @@ class Pool:
     def _to_in_use(self, pooled: PooledConnection, started: float) -> None:
         pooled.state = "in use"
         self._in_use.add(pooled)
-        if self._listening():
+        if self._events.listening:
             self._emit(ConnectionCheckedOut(self.address, pooled.id, self._ms_since(started)))
 
     def _take_available(self, to_close: list[PooledConnection]) -> PooledConnection | None:
@@ -518,7 +519,9 @@ class Pool:
         return pooled.generation != self._generation
 
     def _perished_reason(self, pooled: PooledConnection, now: float) -> str | None:
-        if self._is_stale(pooled):
+        # Run at every check-out and check-in: the common generation test is made here rather
+        # than through _is_stale (one call fewer); load-balanced pools ask _is_stale.
+        if (self._is_stale(pooled) if self.options.load_balanced else pooled.generation != self._generation):
             return "stale"
         if pooled.errored or (pooled.connection is not None and pooled.connection.closed):
             # A connection that closed itself (a protocol error: unsolicited moreToCome, a reply to
@@ -573,7 +576,7 @@ class Pool:
     def _emit(self, event: Any) -> None:
         # Lock held: queue order is state-change order. With nobody listening nothing is queued
         # (hot paths do not even build their events then: see checkout/checkin).
-        if self._listening():
+        if self._events.listening:
             self._outbox.append(event)
 
     @contextmanager
@@ -610,18 +613,24 @@ def _close_quietly(conn: Any, address: str) -> None:
         _log.warning("closing a connection to %s failed", address, exc_info=True)
 
 
-def _publisher(listeners: Any) -> tuple[Callable[[Any], None], Callable[[], bool]]:
-    """(publish(event), listening()) for an EventBus or an iterable of callbacks."""
+def _event_source(listeners: Any) -> Any:
+    """What the pool publishes to: an EventBus as it is, else its callbacks behind the same
+    interface (publish(event) and a `listening` attribute, read at every check-out and check-in)."""
     if hasattr(listeners, "publish"):
-        # Asked on every check-out and check-in: the bus's own __bool__, no wrapper around it.
-        return listeners.publish, getattr(listeners, "__bool__", None) or (lambda: True)
-    callbacks = tuple(listeners or ())
+        return listeners if hasattr(listeners, "listening") else _Callbacks((listeners.publish,))
+    return _Callbacks(tuple(listeners or ()))
 
-    def publish(event: Any) -> None:
-        for callback in callbacks:
+
+class _Callbacks:
+    """A fixed tuple of pool event callbacks, published to like an EventBus."""
+
+    def __init__(self, callbacks: tuple[Callable[[Any], None], ...]) -> None:
+        self.callbacks = callbacks
+        self.listening = bool(callbacks)
+
+    def publish(self, event: Any) -> None:
+        for callback in self.callbacks:
             try:
                 callback(event)
             except Exception:  # noqa: BLE001 - a broken listener is reported, never fatal
                 _log.exception("pool event listener %r failed on %r", callback, event)
-
-    return publish, lambda: bool(callbacks)

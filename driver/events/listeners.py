@@ -20,15 +20,20 @@ class EventBus:
 
     def __init__(self) -> None:
         self._listeners: tuple[Listener, ...] = ()
+        # Whether anyone listens, as a plain attribute: asked several times per operation (check-out,
+        # check-in, command monitoring), where a __bool__ call each time is measurable.
+        self.listening = False
         self._lock = threading.Lock()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         with self._lock:
             self._listeners = self._listeners + (listener,)
+            self.listening = True
 
         def unsubscribe() -> None:
             with self._lock:
                 self._listeners = tuple(l for l in self._listeners if l is not listener)
+                self.listening = bool(self._listeners)
 
         return unsubscribe
 
@@ -40,4 +45,4 @@ class EventBus:
                 _log.exception("event listener %r failed on %r", listener, event)
 
     def __bool__(self) -> bool:
-        return bool(self._listeners)
+        return self.listening

@@ -46,21 +46,43 @@ def _value_size(buf: Any, kind: int, pos: int) -> int | None:
     return _INT32.unpack_from(buf, pos)[0] + plus
 
 
-def _find_element(buf: Any, pos: int, end: int, names: tuple[bytes, ...]) -> tuple[int, int, bytes] | None:
-    """The first element among buf[pos:end] named one of `names`: (type, value offset, name); None if absent."""
-    while pos < end:
-        kind = buf[pos]
-        nul = buf.find(0, pos + 1, end)
-        if nul < 0:
-            return None
-        name = bytes(buf[pos + 1:nul])
-        if name in names:
-            return kind, nul + 1, name
+def _next_element(buf: Any, pos: int, end: int) -> tuple[int, int, int] | None:
+    """The element at `pos` inside buf[:end]: (type, value offset, where the next element starts);
+    None if its name has no NUL before `end` or its value cannot be sized (regex) or has a negative size."""
+    kind = buf[pos]
+    nul = buf.find(0, pos + 1, end)
+    if nul < 0:
+        return None
+    # Documents first: a batch holds them (EncodedBatch.scan walks one per document).
+    if kind == _DOCUMENT and nul + 5 <= end:
+        size = _INT32.unpack_from(buf, nul + 1)[0]
+    else:
         size = _value_size(buf, kind, nul + 1)
-        if size is None or size < 0:
+    if size is None or size < 0:
+        return None
+    return kind, nul + 1, nul + 1 + size
+
+
+def _find_element(buf: Any, pos: int, end: int, names: tuple[bytes, ...]) -> tuple[int, int, bytes] | None:
+    """The one element among buf[pos:end] named one of `names`: (type, value offset, name).
+
+    None if there is none, if there are two (bson.decode keeps the last of duplicate names, the
+    walk would take the first: the caller decodes the whole reply instead, which agrees with every
+    other reply) or if the elements do not fill buf[pos:end] exactly. The whole span is walked: a
+    reply and its cursor hold a few elements."""
+    found = None
+    while pos < end:
+        element = _next_element(buf, pos, end)
+        if element is None:
             return None
-        pos = nul + 1 + size
-    return None
+        kind, value, next_pos = element
+        name = bytes(buf[pos + 1:value - 1])
+        pos = next_pos
+        if name in names:
+            if found is not None:
+                return None
+            found = kind, value, name
+    return found if pos == end else None
 
 
 def _embedded(buf: Any, start: int, end: int, names: tuple[bytes, ...], kind: int) -> tuple[int, int, str] | None:
@@ -81,8 +103,10 @@ def _embedded(buf: Any, start: int, end: int, names: tuple[bytes, ...], kind: in
 def decode_cursor_reply(buf: Any, pos: int, end: int, options: Any) -> dict[str, Any] | None:
     """The reply document buf[pos:end], its cursor.firstBatch (or nextBatch) an EncodedBatch.
 
-    None when the document is not such a reply, or is malformed: the caller decodes it whole,
-    which reports what is wrong. Only the few elements before the batch are walked here."""
+    None when the document is not such a reply, is malformed or names its cursor or batch twice:
+    the caller decodes it whole, which reports what is wrong (a hostile reply gets the one
+    ProtocolError every reply gets, never other data). The reply's and the cursor's few elements
+    are walked; the batch's documents once, by EncodedBatch.scan."""
     if options.document_class is not dict or end - pos < 5 or _INT32.unpack_from(buf, pos)[0] != end - pos:
         return None
     cursor = _embedded(buf, pos, end, (b"cursor",), _DOCUMENT)
@@ -106,7 +130,11 @@ def decode_cursor_reply(buf: Any, pos: int, end: int, options: Any) -> dict[str,
         document = bson.decode(head, codec_options=options)
     except Exception:  # noqa: BLE001 - the caller's whole decode reports it
         return None
-    document["cursor"][name] = batch
+    # The walk found one cursor and one batch: the decoder must agree it placed the empty array there.
+    cursor_document = document.get("cursor")
+    if type(cursor_document) is not dict or cursor_document.get(name) != []:
+        return None
+    cursor_document[name] = batch
     return document
 
 
@@ -134,21 +162,15 @@ class EncodedBatch:
         """The batch whose array elements fill buf[start:end], cut into chunks; None if they do not fit."""
         ends: list[int] = []
         counts: list[int] = []
-        find, unpack = buf.find, _INT32.unpack_from
+        # One _next_element call per document: ~0.3 us more than the walk written inline here,
+        # 2-5 ms per 10,000 documents against find_many's ~180 ms CPU for them (under 3%).
+        next_element = _next_element
         pos, count, chunk_end = start, 0, start + CHUNK_BYTES
         while pos < end:
-            kind = buf[pos]
-            nul = find(0, pos + 1, end)
-            if nul < 0:
+            element = next_element(buf, pos, end)
+            if element is None:
                 return None
-            # A batch holds documents; another type is sized by the table.
-            if kind == _DOCUMENT and nul + 5 <= end:
-                size = unpack(buf, nul + 1)[0]
-            else:
-                size = _value_size(buf, kind, nul + 1)
-            if size is None or size < 0:
-                return None
-            pos = nul + 1 + size
+            pos = element[2]
             count += 1
             if pos >= chunk_end:
                 ends.append(pos)

@@ -182,3 +182,43 @@ def test_scan_refuses_elements_that_overrun_the_batch() -> None:
     assert EncodedBatch.scan(elements, 0, len(elements) - 1, OPTIONS) is None
     assert EncodedBatch.scan(b"\x030", 0, 3, OPTIONS) is None  # no NUL after the key
     assert decode_cursor_reply(b"\x05\x00\x00\x00\x00", 0, 5, OPTIONS) is None  # no cursor at all
+
+
+def _with_duplicates(*pairs: tuple[str, object]) -> bytes:
+    """A BSON document of these (name, value) elements in order, names repeated as given."""
+    elements = b"".join(b"\x03" + name.encode() + b"\x00" + value if isinstance(value, bytes)  # an embedded raw document
+                        else bson.encode({name: value})[4:-1] for name, value in pairs)
+    return struct.pack("<i", len(elements) + 5) + elements + b"\x00"
+
+
+def _op_msg_raw(document: bytes) -> bytes:
+    payload = b"\x00\x00\x00\x00" + b"\x00" + document
+    return struct.pack("<iiii", HEADER_SIZE + len(payload), 1, 0, OP_MSG) + payload
+
+
+def test_a_second_cursor_that_is_not_a_document_is_decoded_whole_and_refused_as_a_cursor_reply() -> None:
+    raw = _with_duplicates(("cursor", {"firstBatch": documents(1000), "id": bson.Int64(42)}), ("cursor", 5),
+                           ("ok", 1.0))
+    body = parsed(_op_msg_raw(raw), encoded_batch=True)
+    assert body == bson.decode(raw) and body["cursor"] == 5  # bson keeps the last of duplicate names
+    with pytest.raises(ProtocolError, match="no 'cursor' document"):
+        parse_cursor_reply(body)
+
+
+def test_a_second_cursor_without_a_batch_never_lends_it_the_first_cursors_documents() -> None:
+    raw = _with_duplicates(("cursor", {"firstBatch": documents(1000), "id": bson.Int64(42)}),
+                           ("cursor", {"id": bson.Int64(7)}), ("ok", 1.0))
+    body = parsed(_op_msg_raw(raw), encoded_batch=True)
+    assert body == bson.decode(raw)
+    with pytest.raises(ProtocolError, match="neither 'cursor.firstBatch' nor 'cursor.nextBatch'"):
+        parse_cursor_reply(body)
+
+
+@pytest.mark.parametrize("second", ["firstBatch", "nextBatch"])
+def test_two_batches_in_one_cursor_give_what_the_whole_decode_gives(second: str) -> None:
+    cursor = _with_duplicates(("firstBatch", documents(1000)), ("id", bson.Int64(0)), (second, [{"only": 1}]))
+    raw = _with_duplicates(("cursor", cursor), ("ok", 1.0))
+    body = parsed(_op_msg_raw(raw), encoded_batch=True)
+    assert body == bson.decode(raw)
+    assert body["cursor"][second] == [{"only": 1}] and len(parse_cursor_reply(body).batch) == (
+        1 if second == "firstBatch" else 1000)  # parse_cursor_reply prefers firstBatch

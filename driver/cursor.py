@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from bson import Int64
 
 from driver.errors import ConfigurationError, DriverError, OperationTimeout, ProtocolError
-from driver.execute import Executor, Operation
+from driver.execute import Executor, Operation, Reply
 from driver.retry_policy import Retryable
 from driver.ops.find import (CursorReply, find_command, get_more_command, kill_cursors_command, next_batch_size,
                              parse_cursor_reply)
@@ -35,8 +35,13 @@ def open_cursor(executor: Executor, op: Operation) -> tuple[str, CursorReply, Ma
     The one way a first batch is fetched: Cursor's first command and Collection.find_one (which
     takes its single batch without building a Cursor) both come here."""
     reply = executor.execute(op)
+    return (reply.address, *_parsed(reply))
+
+
+def _parsed(reply: Reply) -> tuple[CursorReply, Mapping[str, Any]]:
+    """A cursor command's reply parsed (ProtocolError without a valid cursor), and its document."""
     document = reply.document or {}
-    return reply.address, parse_cursor_reply(document), document
+    return parse_cursor_reply(document), document
 
 
 class Cursor:
@@ -90,6 +95,7 @@ class Cursor:
         self._encoded: EncodedBatch | None = None
         self._id: int | None = None  # None: not started; 0: exhausted on the server
         self._address: str | None = None
+        self._command: str | None = None  # the command whose reply holds the current batch (errors name it)
         self._ns_collection: str | None = None
         self._received = 0
         self._killed = False
@@ -204,18 +210,24 @@ class Cursor:
         encoded = self._encoded
         if encoded is None:
             return False
-        try:
-            documents = encoded.take_chunk()
-        except ProtocolError:
-            # Invalid BSON from the server: the rest of this batch is lost and the stream of
-            # batches broken; kill the server cursor as an abandoned one (find spec).
-            self._encoded = None
-            self.close()
-            raise
+        documents = self._decode(encoded, whole=False)
         if not len(encoded):
             self._encoded = None
         self._buffer.extend(documents)
         return bool(documents)
+
+    def _decode(self, batch: EncodedBatch, *, whole: bool) -> list[Any]:
+        """The next chunk of an encoded batch (`whole`: all it has left), decoded: the one place one is.
+
+        Invalid BSON from the server: the rest of this batch is lost and the stream of batches
+        broken; kill the server cursor as an abandoned one (find spec) and say which server's
+        reply to which command it was, as every other bad reply does."""
+        try:
+            return batch.take_all() if whole else batch.take_chunk()
+        except ProtocolError as exc:
+            self._encoded = None
+            self.close()
+            raise ProtocolError(f"bad reply to {self._command!r} from {self._address}: {exc}") from exc
 
     def _iteration(self) -> Any:
         """The deadline one call that may reach the server runs under (CSOT spec, "Cursors"): the
@@ -242,6 +254,7 @@ class Cursor:
         body = get_more_command(self._ns_collection or str(self._collection), Int64(self._id), batch_size=batch,
                                 max_time_ms=self._max_await_time_ms, comment=self._comment)
         body["getMore"] = Int64(self._id)
+        self._command = "getMore"
         try:
             reply = self._context.executor.execute(Operation(
                 self._db, body, read_preference=self._read_preference, session=self._session,
@@ -258,8 +271,7 @@ class Cursor:
             self._id = 0
             self._end_implicit_session()
             raise
-        document = reply.document or {}
-        self._take(parse_cursor_reply(document), document)
+        self._take(*_parsed(reply))
         return True
 
     def open(self) -> "Cursor":
@@ -274,6 +286,7 @@ class Cursor:
             self._session = ClientSession(self._context, implicit=True)
         body = self._body if self._body is not None else self._find_body()
         self._lifetime = current_deadline()
+        self._command = next(iter(body))
         try:
             self._address, parsed, reply = open_cursor(self._context.executor, Operation(
                 self._db, body, read_preference=self._read_preference, session=self._session,
@@ -300,11 +313,12 @@ class Cursor:
             with self._iteration():
                 if not self._fetch():
                     return []
+        # The encoded rest first: if it is invalid, the decoded documents stay buffered (nothing lost).
+        rest = self._decode(self._encoded, whole=True) if self._encoded is not None else []
+        self._encoded = None
         batch = list(self._buffer)
         self._buffer.clear()
-        if self._encoded is not None:
-            batch.extend(self._encoded.take_all())
-            self._encoded = None
+        batch.extend(rest)
         return batch
 
     def _take(self, parsed: CursorReply, reply: Mapping[str, Any]) -> None:
@@ -316,7 +330,7 @@ class Cursor:
         batch = parsed.batch
         limit = abs(self._limit)
         if limit and self._received + len(batch) > limit:  # a server that sent more than asked
-            batch = _decoded(batch)[:limit - self._received]
+            batch = (batch if type(batch) is list else self._decode(batch, whole=True))[:limit - self._received]
         self._received += len(batch)
         if type(batch) is list:
             self._buffer.extend(batch)
@@ -369,12 +383,6 @@ class Cursor:
     def __repr__(self) -> str:
         buffered = len(self._buffer) + (len(self._encoded) if self._encoded is not None else 0)
         return f"<Cursor {self._db}.{self._collection} id={self._id} buffered={buffered}>"
-
-
-def _decoded(batch: list[Any] | EncodedBatch) -> list[Any]:
-    return batch if type(batch) is list else batch.take_all()
-
-
 
 
 class ListCursor:

@@ -98,3 +98,44 @@ def test_next_batch_and_to_list_take_the_encoded_rest_of_a_batch() -> None:
     assert [d["_id"] for d in found.next_batch()] == list(range(1, 1000))
     assert len(found.to_list(10)) == 10 and len(found.to_list()) == 790
     assert [next(iter(c)) for c in executor.sent] == ["find", "getMore"] and not found.alive
+
+
+def _broken_at(n: int, at: int) -> list[dict[str, Any]]:
+    docs = documents(n)
+    docs[at]["text"] = "BROKEN" + "t" * 194
+    return docs
+
+
+def test_next_batch_over_invalid_bson_keeps_the_decoded_documents_and_kills_the_server_cursor() -> None:
+    executor = ScriptedExecutor([received({"cursor": {"firstBatch": _broken_at(1500, 1200), "id": bson.Int64(42),
+                                                      "ns": "db.coll"}, "ok": 1.0}, corrupt=b"BROKEN")])
+    found = cursor(executor)
+    first = next(found)  # decodes the first chunk only
+    with pytest.raises(ProtocolError, match=f"bad reply to 'find' from {ADDRESS}: cursor batch: invalid BSON"):
+        found.next_batch()
+    assert executor.sent[-1] == {"killCursors": "coll", "cursors": [42]}
+    kept = found.next_batch()  # the rest of the chunk decoded before the bad one: not lost
+    assert [d["_id"] for d in [first, *kept]] == list(range(1 + len(kept))) and 0 < len(kept) < 1200
+    assert found.next_batch() == [] and not found.alive
+    assert [next(iter(c)) for c in executor.sent] == ["find", "killCursors"]
+
+
+def test_a_batch_past_the_limit_with_invalid_bson_kills_the_server_cursor_and_names_the_command() -> None:
+    executor = ScriptedExecutor([received({"cursor": {"firstBatch": _broken_at(1500, 1200), "id": bson.Int64(42),
+                                                      "ns": "db.coll"}, "ok": 1.0}, corrupt=b"BROKEN")])
+    found = cursor(executor, limit=100)
+    with pytest.raises(ProtocolError, match=f"bad reply to 'find' from {ADDRESS}: cursor batch: invalid BSON"):
+        next(found)
+    assert executor.sent[-1] == {"killCursors": "coll", "cursors": [42]} and not found.alive
+
+
+def test_invalid_bson_in_a_getmore_batch_names_getmore_and_the_server() -> None:
+    executor = ScriptedExecutor([
+        {"cursor": {"firstBatch": documents(2), "id": bson.Int64(42), "ns": "db.coll"}, "ok": 1.0},
+        received({"cursor": {"nextBatch": _broken_at(1500, 100), "id": bson.Int64(42), "ns": "db.coll"}, "ok": 1.0},
+                 corrupt=b"BROKEN"),
+    ])
+    found = cursor(executor)
+    with pytest.raises(ProtocolError, match=f"bad reply to 'getMore' from {ADDRESS}: cursor batch: invalid BSON"):
+        list(found)
+    assert executor.sent[-1] == {"killCursors": "coll", "cursors": [42]} and not found.alive

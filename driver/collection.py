@@ -18,15 +18,9 @@ from driver.api_types import (
     Update,
     WriteConcernLike,
 )
-from driver.cursor import CURSOR_TYPES, Cursor, ListCursor, open_cursor
-from driver.errors import (
-    ConfigurationError,
-    DuplicateKeyError,
-    OperationFailure,
-    ServerSelectionTimeout,
-    WriteConcernError,
-    WriteError,
-)
+from driver import collection_reads
+from driver.cursor import Cursor, ListCursor
+from driver.errors import ConfigurationError, OperationFailure, ServerSelectionTimeout, raise_write_reply_errors
 from driver.execute import Operation, Reply
 from driver.retry_policy import Retryable
 from driver.ops import (
@@ -39,7 +33,6 @@ from driver.ops import (
     drop_indexes_command,
     estimated_document_count_command,
     find_and_modify_command,
-    find_command,
     encode_insert,
     has_write_stage,
     index_document,
@@ -59,9 +52,8 @@ from driver.read_concern import ReadConcern
 from driver.read_preference import as_read_preference
 from driver.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
 from driver.session import ClientSession
-from driver.timeout import (applies_timeout, as_timeout_error, check_max_await_time_ms, check_timeout_ms,
-                            check_timeout_mode, current as current_deadline, operation_timeout_ms, resolve_timeout_ms,
-                            selection_timeout_ms)
+from driver.timeout import (applies_timeout, as_timeout_error, check_timeout_ms, current as current_deadline,
+                            operation_timeout_ms, resolve_timeout_ms, selection_timeout_ms)
 from driver.write_concern import WriteConcern
 from driver.wire.encode import EncodedDocuments
 
@@ -71,7 +63,6 @@ if TYPE_CHECKING:
     from driver.context import ClientContext
     from driver.database import Database
 
-DUPLICATE_KEY_CODES = frozenset({11000, 11001, 12582})
 
 
 
@@ -83,20 +74,6 @@ class IndexModel:
 
     def __repr__(self) -> str:
         return f"IndexModel({self.document!r})"
-
-
-def _write_error(reply: Mapping[str, Any]) -> None:
-    """Raise WriteError / DuplicateKeyError / WriteConcernError for a single-statement write reply."""
-    errors = reply.get("writeErrors")
-    if errors:
-        err = errors[0]
-        code = err.get("code")
-        cls = DuplicateKeyError if code in DUPLICATE_KEY_CODES else WriteError
-        raise cls(f"write failed: {err.get('errmsg', '')} (code {code})", code, err)
-    wce = reply.get("writeConcernError")
-    if wce:
-        raise WriteConcernError(f"write concern error: {wce.get('errmsg', '')} (code {wce.get('code')})",
-                                wce.get("code"), reply, error_labels=wce.get("errorLabels", ()))
 
 
 def read_only_option(name: str) -> property:
@@ -213,7 +190,7 @@ class Collection:
         reply = self._write(body, session, sequence="documents", raw_data=raw_data)
         if reply is None:
             return InsertOneResult(_id, acknowledged=False)
-        _write_error(reply)
+        raise_write_reply_errors(reply)
         return InsertOneResult(_id)
 
     @applies_timeout
@@ -296,7 +273,7 @@ class Collection:
         reply = self._write(body, session, sequence="updates", raw_data=raw_data)
         if reply is None:
             return UpdateResult(None, None, None, None, acknowledged=False)
-        _write_error(reply)
+        raise_write_reply_errors(reply)
         upserted = reply.get("upserted") or []
         upserted_id = upserted[0].get("_id") if upserted else None
         n = int(reply.get("n", 0))
@@ -344,7 +321,7 @@ class Collection:
         reply = self._write(body, session, sequence="deletes", raw_data=raw_data)
         if reply is None:
             return DeleteResult(None, acknowledged=False)
-        _write_error(reply)
+        raise_write_reply_errors(reply)
         return DeleteResult(int(reply.get("n", 0)), raw_result=reply)
 
     @applies_timeout
@@ -376,33 +353,14 @@ class Collection:
         data up to `max_await_time_ms` per getMore). `timeout_ms` (timeoutMS) bounds the find and,
         by default (`timeout_mode` "cursorLifetime"), every getMore too; with "iteration" (the only
         mode of tailable cursors) each next() gets it afresh."""
-        find = self._find_options(filter, projection, cursor_type, sort=sort, skip=skip, hint=hint,
-                                  collation=collation, max_time_ms=max_time_ms, comment=comment,
-                                  allow_disk_use=allow_disk_use, let=let, **options)
+        find = collection_reads.find_options(filter, projection, cursor_type, self._rc, dict(
+            sort=sort, skip=skip, hint=hint, collation=collation, max_time_ms=max_time_ms, comment=comment,
+            allow_disk_use=allow_disk_use, let=let, **options))
         return Cursor(self._context, self.database.name, self.name, find=find, read_preference=self._read_preference,
                       session=session, batch_size=batch_size or 0, limit=limit or 0, comment=comment,
                       timeout_ms=operation_timeout_ms(timeout_ms, self.timeout_ms), timeout_mode=timeout_mode,
                       tailable=cursor_type in ("tailable", "tailableAwait"), await_data=cursor_type == "tailableAwait",
                       max_await_time_ms=max_await_time_ms)
-
-    def _find_options(self, filter: Mapping[str, Any] | None, projection: Projection | None, cursor_type: str | None,
-                      **options: Any) -> dict[str, Any]:
-        """find's options as find_command takes them: only those given (find_command checks nothing it is
-        not handed), with this collection's readConcern and the cursor type's tailable/awaitData."""
-        if cursor_type is not None and cursor_type not in CURSOR_TYPES:
-            raise ConfigurationError(f"cursor_type must be one of {', '.join(CURSOR_TYPES)}, not {cursor_type!r}")
-        find = {key: value for key, value in options.items() if value is not None} if options else {}
-        if filter is not None:
-            find["filter"] = filter
-        if projection is not None:
-            find["projection"] = projection
-        if self._rc:
-            find["read_concern"] = self._rc
-        if cursor_type is not None and cursor_type != "nonTailable":
-            find["tailable"] = True
-            if cursor_type == "tailableAwait":
-                find["await_data"] = True
-        return find
 
     @applies_timeout
     def find_one(self, filter: Any = None, projection: Projection | None = None, *,
@@ -411,26 +369,14 @@ class Collection:
                  batch_size: int | None = None, limit: int | None = None, **options: Any) -> dict[str, Any] | None:
         """The first matching document or None (a non-document filter means {_id: filter}); `options` as find's.
 
-        One find with limit 1 and singleBatch (the server closes the cursor with its reply), its one
-        batch taken through open_cursor, the Cursor's own first step, without a Cursor around it.
+        One find with limit 1 and singleBatch, without a Cursor around it (driver/collection_reads.py).
         `batch_size` and `limit` are find's and ignored here (one document is asked for)."""
         if filter is not None and type(filter) is not dict and not isinstance(filter, Mapping):  # dict: no ABC check
             filter = {"_id": filter}
-        find = self._find_options(filter, projection, cursor_type, **options)
-        if timeout_mode is not None or max_await_time_ms is not None:  # checked as find checks them
-            deadline = current_deadline()
-            timeout_ms = deadline.timeout_ms if deadline is not None else None
-            check_timeout_mode(timeout_mode, timeout_ms, tailable=cursor_type in ("tailable", "tailableAwait"))
-            check_max_await_time_ms(max_await_time_ms, timeout_ms)
-        body = find_command(self.name, find.pop("filter", None), limit=-1, **find)
-        executor = self._context.executor
-        address, parsed, _ = open_cursor(executor, Operation(
-            self.database.name, body, read_preference=self._read_preference, session=session,
-            retryable=Retryable.READ))
-        if parsed.id:  # a server that kept the cursor open despite singleBatch: kill it now (find spec)
-            executor.pending_kills.append((address, self.database.name, parsed.collection or self.name, parsed.id))
-            executor.kill_pending_cursors()
-        return parsed.batch[0] if parsed.batch else None
+        return collection_reads.find_one(self._context, self.database.name, self.name,
+                                 collection_reads.find_options(filter, projection, cursor_type, self._rc, options),
+                                 read_preference=self._read_preference, session=session, cursor_type=cursor_type,
+                                 timeout_mode=timeout_mode, max_await_time_ms=max_await_time_ms)
 
     def _find_and_modify(self, filter: Mapping[str, Any], *, session: ClientSession | None,
                          raw_data: bool | None, **kwargs: Any) -> Mapping[str, Any] | None:
@@ -440,7 +386,7 @@ class Collection:
             return None
         wce = reply.get("writeConcernError")
         if wce:
-            _write_error({"writeConcernError": wce})
+            raise_write_reply_errors({"writeConcernError": wce})
         return parse_find_and_modify_reply(reply)
 
     @applies_timeout
@@ -606,19 +552,13 @@ class Collection:
 
     def list_indexes(self, *, session: ClientSession | None = None, batch_size: int | None = None,
                      comment: Any = None, timeout_ms: int | None = None,
-                     timeout_mode: str | None = None) -> ListCursor | _Prefixed:
+                     timeout_mode: str | None = None) -> ListCursor | collection_reads.PrefixedCursor:
         """listIndexes as a cursor; a collection that does not exist has no indexes (empty cursor)."""
         body = list_indexes_command(self.name, batch_size=batch_size, comment=comment)
         cursor = Cursor(self._context, self.database.name, self.name, body=body,
                         read_preference=self._read_preference, session=session, batch_size=batch_size or 0,
                         timeout_ms=operation_timeout_ms(timeout_ms, self.timeout_ms), timeout_mode=timeout_mode)
-        try:
-            first = cursor.to_list(1)
-        except OperationFailure as exc:
-            if exc.code == NAMESPACE_NOT_FOUND:
-                return ListCursor([])
-            raise
-        return _Prefixed(first, cursor)
+        return collection_reads.missing_is_empty(cursor)
 
     @applies_timeout
     def index_information(self, *, session: ClientSession | None = None) -> dict[str, Any]:
@@ -643,43 +583,3 @@ class Collection:
         body = rename_collection_command(self.full_name, f"{self.database.name}.{new_name}",
                                          drop_target=drop_target or None, write_concern=self._wc, comment=comment)
         self._execute(Operation("admin", body, session=session))
-
-
-class _Prefixed:
-    """A cursor whose first documents were already read (to turn NamespaceNotFound into empty)."""
-
-    def __init__(self, first: list[dict[str, Any]], cursor: Cursor) -> None:
-        self._first = list(first)
-        self._cursor = cursor
-
-    @property
-    def alive(self) -> bool:
-        return bool(self._first) or self._cursor.alive
-
-    def __iter__(self) -> "_Prefixed":
-        return self
-
-    def __next__(self) -> dict[str, Any]:
-        if self._first:
-            return self._first.pop(0)
-        return next(self._cursor)
-
-    next = __next__
-
-    def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
-        out, self._first = self._first[:length] if length is not None else self._first, \
-            self._first[length:] if length is not None else []
-        rest = None if length is None else length - len(out)
-        if rest is None or rest > 0:
-            out.extend(self._cursor.to_list(rest))
-        return out
-
-    def close(self) -> None:
-        self._first = []
-        self._cursor.close()
-
-    def __enter__(self) -> "_Prefixed":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -143,3 +143,20 @@ class BulkWriteError(OperationFailure):
                  error_labels: Iterable[str] = (), *, result: BulkWriteResult | None = None) -> None:
         super().__init__(message, code, details, error_labels)
         self.result = self.partial_result = result
+
+
+DUPLICATE_KEY_CODES = frozenset({11000, 11001, 12582})
+
+
+def raise_write_reply_errors(reply: Mapping[str, Any]) -> None:
+    """Raise WriteError / DuplicateKeyError / WriteConcernError for a single-statement write reply."""
+    errors = reply.get("writeErrors")
+    if errors:
+        err = errors[0]
+        code = err.get("code")
+        cls = DuplicateKeyError if code in DUPLICATE_KEY_CODES else WriteError
+        raise cls(f"write failed: {err.get('errmsg', '')} (code {code})", code, err)
+    wce = reply.get("writeConcernError")
+    if wce:
+        raise WriteConcernError(f"write concern error: {wce.get('errmsg', '')} (code {wce.get('code')})",
+                                wce.get("code"), reply, error_labels=wce.get("errorLabels", ()))

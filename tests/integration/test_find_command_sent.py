@@ -52,3 +52,32 @@ def test_find_checks_options_it_is_given(standalone, make_client) -> None:
         coll.find({}, no_such_option=1).to_list()
     with pytest.raises(ConfigurationError, match="filter must be a document"):
         coll.find([("a", 1)]).to_list()
+
+
+def test_a_cursor_left_open_by_find_one_is_killed_in_the_finds_session(standalone, make_client, monkeypatch) -> None:
+    """A server that ignores singleBatch (here the sandbox's find, told to answer one document of an open
+    cursor): find_one kills that cursor at once, on the same server and with the find's lsid (sessions
+    spec: a cursor's commands use the session that opened it), and the server's cursor is gone."""
+    from mongocli.sandbox import engine_cursors
+
+    client, recorder = make_client(standalone.uri)
+    coll = client["db"]["c"]
+    coll.insert_many([{"_id": i} for i in range(3)])
+    real_find = engine_cursors.run_find
+
+    def ignoring_single_batch(catalog, cursors, db, cmd, max_bson_size):
+        cmd = {k: v for k, v in cmd.items() if k not in ("singleBatch", "limit")}
+        return real_find(catalog, cursors, db, {**cmd, "batchSize": 1}, max_bson_size)
+
+    monkeypatch.setattr(engine_cursors, "run_find", ignoring_single_batch)
+    with client.start_session() as session:  # explicit: another implicit session would have another lsid
+        for given in (None, session):
+            assert coll.find_one({}, sort=[("_id", 1)], session=given) == {"_id": 0}
+            find, kill = recorder.started("find")[-1], recorder.started("killCursors")[-1]
+            cursor_id = recorder.succeeded("find")[-1].reply["cursor"]["id"]
+            assert cursor_id != 0  # the sandbox really left it open
+            assert kill.command["killCursors"] == "c" and kill.command["cursors"] == [cursor_id]
+            assert kill.command["lsid"] == find.command["lsid"] and kill.connection_id == find.connection_id
+            assert recorder.succeeded("killCursors")[-1].reply["cursorsKilled"] == [cursor_id]
+        assert find.command["lsid"] == session.session_id
+    assert len(recorder.started("killCursors")) == 2

@@ -53,9 +53,10 @@ def test_find_one_sends_one_find_for_one_document_and_returns_it() -> None:
     (op,) = executor.ops
     assert op.body == {"find": "c", "filter": {"_id": 3}, "limit": 1, "singleBatch": True}
     assert list(op.body) == ["find", "filter", "limit", "singleBatch"]
-    # A read on the collection's read preference, retried as a read; an implicit session is the executor's.
-    assert (op.db, op.read_preference.mode, op.retryable, op.session) == ("db", "secondaryPreferred",
-                                                                          Retryable.READ, None)
+    # A read on the collection's read preference, retried as a read, in an implicit session of its own
+    # (find_one's, so that a cursor left open is killed in it), ended once find_one returns.
+    assert (op.db, op.read_preference.mode, op.retryable) == ("db", "secondaryPreferred", Retryable.READ)
+    assert op.session.implicit and op.session.has_ended
 
 
 def test_find_one_passes_find_options_and_ignores_limit_and_batch_size() -> None:
@@ -84,7 +85,35 @@ def test_a_cursor_left_open_despite_single_batch_is_killed_at_once() -> None:
     assert _collection(executor).find_one({}) == {"_id": 1}
     find, kill = executor.ops
     assert kill.body == {"killCursors": "c", "cursors": [Int64(42)]} and kill.address == "h:1"
+    # Sessions spec: the kill runs in the session that opened the cursor, not in a new implicit one.
+    assert kill.session is find.session and find.session.implicit
     assert executor.pending_kills == []
+
+
+def test_a_cursor_left_open_is_killed_in_the_callers_session_which_stays_open() -> None:
+    from driver.session import ClientSession
+
+    executor = RecordingExecutor(_batch([{"_id": 1}], cursor_id=42), {"ok": 1.0})
+    coll = _collection(executor)
+    session = ClientSession(SimpleNamespace(client=None))
+    assert coll.find_one({}, session=session) == {"_id": 1}
+    find, kill = executor.ops
+    assert find.session is session and kill.session is session and not session.has_ended
+
+
+def test_a_failed_kill_is_swallowed_and_the_document_returned() -> None:
+    from driver.errors import ConnectionFailure
+
+    class FailingKill(RecordingExecutor):
+        def execute(self, op: Operation) -> Reply:
+            if "killCursors" in op.body:
+                self.ops.append(op)
+                raise ConnectionFailure("gone")
+            return super().execute(op)
+
+    executor = FailingKill(_batch([{"_id": 1}], cursor_id=42))
+    assert _collection(executor).find_one({}) == {"_id": 1}
+    assert [next(iter(op.body)) for op in executor.ops] == ["find", "killCursors"]
 
 
 def test_a_reply_without_a_cursor_is_a_protocol_error() -> None:

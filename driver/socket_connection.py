@@ -15,6 +15,7 @@ from driver.errors import ConfigurationError, ConnectionFailure, NetworkTimeout,
 from driver.option_defaults import DEFAULTS
 from driver.wire import (
     DEFAULT_MAX_MESSAGE_SIZE,
+    MORE_TO_COME,
     OpMsg,
     OpReply,
     compress_message,
@@ -513,7 +514,7 @@ class Connection:
             raise ConnectionFailure(f"reading the reply to {name!r} from {self.address} failed: {exc}") from exc
         self._last_reply_id = header.request_id
         if isinstance(message, OpMsg):
-            self.more_to_come = message.more_to_come
+            self.more_to_come = bool(message.flags & MORE_TO_COME)
             body = message.body
             reply = body if type(body) is dict else dict(body)  # a fresh dict from the decoder: no copy
         elif isinstance(message, OpReply):

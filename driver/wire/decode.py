@@ -133,22 +133,20 @@ def read_message(
 def _parse_checked(header: MessageHeader, payload: bytes, options: Any, max_message_size: int,
                    encoded_batch: bool = False) -> Message:
     """parse_body once the header and the payload's length are known to be valid: OP_COMPRESSED
-    is unwrapped here, every opcode parsed by _parse_plain."""
+    unwrapped first, then the one dispatch by opcode."""
+    compressor = None
     if header.op_code == OP_COMPRESSED:
-        inner_header, inner_payload, name = _decompress(header, payload, max_message_size)
-        message = _parse_plain(inner_header, inner_payload, options, encoded_batch)
-        return dataclasses.replace(message, compressor=name)
-    return _parse_plain(header, payload, options, encoded_batch)
-
-
-def _parse_plain(header: MessageHeader, payload: bytes, options: Any, encoded_batch: bool = False) -> Message:
-    if header.op_code == OP_MSG:
-        return _parse_op_msg(header, payload, options, encoded_batch)
-    if header.op_code == OP_QUERY:
-        return _parse_op_query(payload, options)
-    if header.op_code == OP_REPLY:
-        return _parse_op_reply(payload, options)
-    raise ProtocolError(f"cannot parse opCode {header.op_code} here")
+        header, payload, compressor = _decompress(header, payload, max_message_size)
+    op_code = header.op_code
+    if op_code == OP_MSG:
+        message: Message = _parse_op_msg(header, payload, options, encoded_batch)
+    elif op_code == OP_QUERY:
+        message = _parse_op_query(payload, options)
+    elif op_code == OP_REPLY:
+        message = _parse_op_reply(payload, options)
+    else:
+        raise ProtocolError(f"cannot parse opCode {op_code} here")
+    return message if compressor is None else dataclasses.replace(message, compressor=compressor)
 
 
 def _decompress(header: MessageHeader, payload: bytes, max_message_size: int) -> tuple[MessageHeader, bytes, str]:

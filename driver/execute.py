@@ -305,7 +305,8 @@ class Executor:
                                         "topology; the cursor cannot continue")
             return server
         # CSOT: min(serverSelectionTimeoutMS, time left) with timeoutMS, else the default.
-        limit = selection_timeout_ms(attempts.deadline, self.topology.settings.server_selection_timeout_ms)
+        limit = None if attempts.deadline is None else selection_timeout_ms(
+            attempts.deadline, self.topology.settings.server_selection_timeout_ms)
         if op.write_stage and attempts.read_preference is not None:
             # Decided over the servers known once one suits the read preference: before the first
             # discovery no server is available and an older secondary would get it.
@@ -324,8 +325,9 @@ class Executor:
         server.begin_operation()
         try:
             try:
-                pooled = pool.checkout(selection_timeout_ms(attempts.deadline,
-                                                            self.topology.settings.server_selection_timeout_ms))
+                deadline = attempts.deadline  # without timeoutMS (no deadline) the pool's own wait applies
+                pooled = pool.checkout(None if deadline is None else selection_timeout_ms(
+                    deadline, self.topology.settings.server_selection_timeout_ms))
             except DriverError as exc:
                 # Connection establishment (connect, hello, auth): SDAM decides what it means.
                 self.topology.handle_application_error(server.address, exc, phase=Phase.ESTABLISHING,

@@ -8,7 +8,7 @@ import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from bson import Binary
+from bson import Binary, Int64
 
 from driver.errors import ConfigurationError, DriverError
 from driver.timeout import current as current_deadline, operation, operation_timeout_ms
@@ -258,7 +258,6 @@ class ClientSession:
         if retryable_write:
             if new_txn:
                 server.txn_number += 1
-            from bson import Int64
             body["txnNumber"] = Int64(server.txn_number)
 
     @property

@@ -42,7 +42,9 @@ class Client:
     ClientSettings already built by `driver.settings.client_settings` (the command line builds
     and checks them once, then hands them over; they are not parsed again). Monitoring
     starts at construction; `close()` (or leaving a `with` block) ends sessions and stops it.
-    `events` delivers every command, pool, SDAM and heartbeat event to its subscribers.
+    `events` delivers every command, pool, SDAM and heartbeat event to its subscribers; a listener
+    with a `listens_to` attribute (e.g. `("sdam",)`) says which families must be built for it
+    (command events are built only when some listener asks for them).
 
     `min_heartbeat_frequency_ms` is internal and for tests only: it lowers SDAM's fixed 500 ms
     minHeartbeatFrequencyMS for this client's monitors (the unified test format allows test

@@ -357,7 +357,7 @@ class Executor:
               txn_number: bool) -> dict[str, Any] | None:
         conn = pooled.connection
         body = self._prepare(server, op, attempts, txn_number)
-        publish = self.events.listening
+        publish = self.events.commands_listened  # command events only for a listener that asks for them
         ctx = None
         if publish:
             # Command monitoring's event classes load with the first listener (start-up time).

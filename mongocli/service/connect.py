@@ -90,6 +90,9 @@ _HOPELESS_CAUSES = (ConnectionRefusedError, socket.gaierror)
 class FirstChecks:
     """Listens to SDAM events: what each seed's first check said (issue 10 item 1, fail fast)."""
 
+    # Heartbeats only: no command event is built for it (and cursors' large batches stay encoded).
+    listens_to = ("sdam",)
+
     def __init__(self) -> None:
         self.failures: dict[str, BaseException] = {}
         self.answers: dict[str, ServerDescription] = {}

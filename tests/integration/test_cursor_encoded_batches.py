@@ -146,3 +146,35 @@ def test_replies_read_later_on_the_same_connection_leave_an_encoded_batch_intact
         assert [d["_id"] for d in first] == list(range(1, N))
     finally:
         one.close()
+
+
+def test_with_only_an_sdam_listener_no_command_event_is_built_and_batches_stay_encoded(
+        standalone, clients, chunks_taken, monkeypatch: pytest.MonkeyPatch) -> None:
+    from driver.events import command as command_events
+
+    built: list[str] = []
+    command_context = command_events.command_context
+
+    def counting(command: Any, *args: Any, **kwargs: Any) -> Any:
+        built.append(next(iter(command)))
+        return command_context(command, *args, **kwargs)
+
+    monkeypatch.setattr(command_events, "command_context", counting)
+    seen: list[Any] = []
+
+    class SdamOnly:
+        listens_to = ("sdam",)
+
+        def __call__(self, event: Any) -> None:
+            seen.append(event)
+
+    client = Client(standalone.uri, serverSelectionTimeoutMS=5000, event_listeners=[SdamOnly()])
+    try:
+        assert [d["_id"] for d in client.db.items.find({}, sort={"_id": 1})] == list(range(N))
+    finally:
+        client.close()
+    assert chunks_taken and built == []  # the encoded path, and no command event object
+    assert seen and not any(type(e).__module__ == command_events.__name__ for e in seen)
+    _, listened = clients
+    listened.find_one({})
+    assert built == ["find"]  # a command listener still gets its events

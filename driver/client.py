@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from driver.context import ClientContext
 from driver.cursor import ListCursor
+from driver.collection import read_only_option
 from driver.database import Database
 from driver.errors import ConfigurationError, DriverError, ServerSelectionTimeout
 from driver.events.listeners import EventBus
@@ -51,6 +52,11 @@ class Client:
     runners to), so fail-point tests recover quickly. Applications leave it unset.
     """
 
+    _AT_CREATION = "give it when creating the Client (URI option or keyword), or use get_database(..., {}=...)"
+    read_preference = read_only_option("read_preference", _AT_CREATION.format("read_preference"))
+    write_concern = read_only_option("write_concern", _AT_CREATION.format("write_concern"))
+    read_concern = read_only_option("read_concern", _AT_CREATION.format("read_concern"))
+
     def __init__(self, uri: str | None = None, *, settings: ClientSettings | None = None,
                  event_listeners: Iterable[Callable[[Any], None]] = (),
                  min_heartbeat_frequency_ms: float | None = None, **options: Any) -> None:
@@ -64,9 +70,10 @@ class Client:
         self.events = EventBus()
         for listener in event_listeners:
             self.events.subscribe(listener)
-        self.read_preference: ReadPreference = self._settings.read_preference
-        self.write_concern: WriteConcern = self._settings.write_concern
-        self.read_concern: ReadConcern = self._settings.read_concern
+        # Read-only (as in PyMongo; databases take them when made): see read_only_option.
+        self._read_preference: ReadPreference = self._settings.read_preference
+        self._write_concern: WriteConcern = self._settings.write_concern
+        self._read_concern: ReadConcern = self._settings.read_concern
         # CSOT spec: the client level of timeoutMS, inherited by databases, collections and sessions.
         self.timeout_ms: int | None = self._settings.timeout_ms
         self.default_database_name = self._settings.connection_string.database or None

@@ -76,12 +76,14 @@ class IndexModel:
         return f"IndexModel({self.document!r})"
 
 
-def read_only_option(name: str) -> property:
+def read_only_option(name: str, instead: str = "") -> property:
     """A handle's option as a read-only property over its `_name` field (as in PyMongo): what the
-    handle sends is computed from it once, so assigning it raises instead of being ignored."""
+    handle sends is computed from it once, so assigning it raises (saying `instead`) rather than
+    being ignored."""
+    instead = instead or f"with_options({name}=...) returns a handle with another {name}"
+
     def refuse(handle: object, value: object) -> None:
-        raise AttributeError(f"{type(handle).__name__}.{name} is read-only: "
-                             f"with_options({name}=...) returns a handle with another {name}")
+        raise AttributeError(f"{type(handle).__name__}.{name} is read-only: {instead}")
 
     return property(attrgetter(f"_{name}"), refuse, doc=f"This handle's {name} (read-only; see with_options).")
 

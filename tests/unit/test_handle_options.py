@@ -67,3 +67,16 @@ def test_with_options_read_concern_is_what_find_one_sends() -> None:
     assert coll.find_one({}) is None
     (op,) = executor.ops
     assert op.body["readConcern"] == {"level": "majority"} and op.read_preference.mode == "secondary"
+
+
+@pytest.mark.parametrize("option", ["write_concern", "read_concern", "read_preference"])
+def test_a_clients_options_are_read_only_too(option: str) -> None:
+    from driver.client import Client
+
+    # No server is contacted: monitoring of an unreachable address only starts in the background.
+    with Client("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100") as client:
+        before = getattr(client, option)
+        with pytest.raises(AttributeError, match=rf"Client.{option} is read-only: give it when creating the Client"):
+            setattr(client, option, None)
+        assert getattr(client, option) is before
+        assert getattr(client["db"], option) is before  # databases still inherit it

@@ -112,8 +112,7 @@ def _run_batch(executor: Any, body: Mapping[str, Any], batch: Batch, session: An
 def _kill(executor: Any, cursor_id: int, session: Any, address: str) -> None:
     """Bulk write spec, "Top-Level Errors": close an unexhausted results cursor; errors are ignored."""
     body = kill_cursors_command(RESULTS_COLLECTION, [cursor_id])
-    body["cursors"] = [Int64(cursor_id)]
-    try:
+    try:  # inside the bulk write's own deadline (CSOT), unlike a cursor's close: not cursor.kill_cursor
         executor.execute(Operation(ADMIN, body, session=session, address=address,
                                    read_preference=ReadPreference(PRIMARY)))
     except DriverError:

@@ -5,18 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bson import Int64
-
 from driver.api_types import Projection
-from driver.cursor import CURSOR_TYPES, Cursor, ListCursor, open_cursor
-from driver.errors import ConfigurationError, DriverError, OperationFailure
+from driver.cursor import CURSOR_TYPES, Cursor, ListCursor, kill_cursor, open_cursor
+from driver.errors import ConfigurationError, OperationFailure
 from driver.execute import Operation
-from driver.ops import find_command, kill_cursors_command
+from driver.ops import find_command
 from driver.ops.admin import NAMESPACE_NOT_FOUND
 from driver.read_preference import ReadPreference
 from driver.retry_policy import Retryable
 from driver.session import ClientSession
-from driver.timeout import check_max_await_time_ms, check_timeout_mode, current as current_deadline, operation
+from driver.timeout import check_max_await_time_ms, check_timeout_mode, current as current_deadline
 
 if TYPE_CHECKING:
     from driver.context import ClientContext
@@ -73,15 +71,9 @@ def _kill(context: "ClientContext", db: str, collection: str, cursor_id: int, ad
           read_preference: ReadPreference, session: ClientSession) -> None:
     """killCursors on the server that answered, in the find's session, as Cursor.close sends it: best
     effort (the server times the cursor out itself), with timeoutMS afresh (CSOT spec, "Cursors")."""
-    body = kill_cursors_command(collection, [cursor_id])
-    body["cursors"] = [Int64(cursor_id)]
     deadline = current_deadline()
-    try:
-        with operation(deadline.timeout_ms if deadline is not None else None, fresh=True):
-            context.executor.execute(Operation(db, body, read_preference=read_preference, session=session,
-                                               address=address))
-    except DriverError:
-        pass
+    kill_cursor(context.executor, db, collection, cursor_id, address, session=session,
+                read_preference=read_preference, timeout_ms=deadline.timeout_ms if deadline is not None else None)
 
 
 def missing_is_empty(cursor: Cursor) -> ListCursor | PrefixedCursor:

@@ -12,7 +12,7 @@ from driver.execute import Executor, Operation, Reply
 from driver.retry_policy import Retryable
 from driver.ops.find import (CursorReply, find_command, get_more_command, kill_cursors_command, next_batch_size,
                              parse_cursor_reply)
-from driver.read_preference import ReadPreference
+from driver.read_preference import PRIMARY, ReadPreference
 from driver.retry import is_overload_error
 from driver.session import ClientSession
 from driver.timeout import (CURSOR_LIFETIME, ITERATION, Deadline, check_max_await_time_ms, check_timeout_mode,
@@ -42,6 +42,21 @@ def _parsed(reply: Reply) -> tuple[CursorReply, Mapping[str, Any]]:
     """A cursor command's reply parsed (ProtocolError without a valid cursor), and its document."""
     document = reply.document or {}
     return parse_cursor_reply(document), document
+
+
+def kill_cursor(executor: Executor, db: str, collection: str, cursor_id: int, address: str | None, *,
+                session: ClientSession | None = None, read_preference: ReadPreference | None = None,
+                timeout_ms: int | None = None) -> None:
+    """killCursors for one open cursor, on the server that holds it, in the session that opened it
+    (sessions spec), with timeoutMS afresh (CSOT spec, "Cursors"): best effort, errors ignored,
+    since the server times idle cursors out itself (find/getMore/killCursors spec)."""
+    body = kill_cursors_command(collection, [cursor_id])
+    try:
+        with operation(timeout_ms, fresh=True):
+            executor.execute(Operation(db, body, read_preference=read_preference or ReadPreference(PRIMARY),
+                                       session=session, address=address))
+    except DriverError:
+        pass
 
 
 class Cursor:
@@ -348,15 +363,9 @@ class Cursor:
         CSOT spec: the killCursors gets timeoutMS afresh (`timeout_ms`, else the cursor's)."""
         if self._id and not self._killed:
             self._killed = True
-            body = kill_cursors_command(self._ns_collection or str(self._collection), [self._id])
-            body["cursors"] = [Int64(self._id)]
-            try:
-                with operation(timeout_ms if timeout_ms is not None else self._timeout_ms, fresh=True):
-                    self._context.executor.execute(Operation(
-                        self._db, body, read_preference=self._read_preference, session=self._session,
-                        address=self._address))
-            except DriverError:
-                pass  # best effort: the server times idle cursors out itself
+            kill_cursor(self._context.executor, self._db, self._ns_collection or str(self._collection), self._id,
+                        self._address, session=self._session, read_preference=self._read_preference,
+                        timeout_ms=timeout_ms if timeout_ms is not None else self._timeout_ms)
         elif self._id is None:
             self._id = 0
         self._end_implicit_session()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, NamedTuple
 
+from bson import Int64
+
 from driver.errors import ConfigurationError, ProtocolError
 from driver.wire.batch import EncodedBatch
 from driver.ops._util import (
@@ -154,11 +156,14 @@ def get_more_command(
 
 
 def kill_cursors_command(collection: str, cursor_ids: Sequence[int]) -> dict[str, Any]:
-    """The `killCursors` command for one or more non-zero cursor ids of one collection."""
+    """The `killCursors` command for one or more non-zero cursor ids of one collection.
+
+    The ids go out as BSON int64 (find/getMore/killCursors spec: `cursors` is an array of int64),
+    even those small enough for an int32."""
     ids = list(cursor_ids)
     if not ids or any(isinstance(c, bool) or not isinstance(c, int) or c == 0 for c in ids):
         raise ConfigurationError(f"killCursors needs one or more non-zero cursor ids, not {ids!r}")
-    return {"killCursors": require_string(collection, "collection name"), "cursors": ids}
+    return {"killCursors": require_string(collection, "collection name"), "cursors": [Int64(c) for c in ids]}
 
 
 def next_batch_size(limit: int, batch_size: int, returned: int) -> int:

@@ -7,6 +7,8 @@ with the unified matcher. getMore/killCursors events need a live cursor and are 
 
 from __future__ import annotations
 
+from bson import Int64
+
 from typing import Any
 
 import pytest
@@ -85,6 +87,7 @@ def test_get_more_kill_cursors_and_batch_sizes():
     with pytest.raises(ConfigurationError, match="non-zero"):
         get_more_command("c", 0)
     assert kill_cursors_command("c", [7]) == {"killCursors": "c", "cursors": [7]}
+    assert all(type(c) is Int64 for c in kill_cursors_command("c", [7, 2**40])["cursors"])  # int64 on the wire, even small ids
     with pytest.raises(ConfigurationError):
         kill_cursors_command("c", [])
     assert next_batch_size(10, 3, 8) == 2

@@ -101,6 +101,8 @@ def test_cases_cover_every_file() -> None:
 def test_expected_failures_name_existing_cases() -> None:
     """Every line of expected_failures.txt and timing_sensitive.txt names a case that exists (a
     renamed test is not hidden), and no case is in both."""
+    if not spec_files(*FOLDERS):
+        pytest.skip(f"no unified spec files under {specs_root()}: the listed cases cannot be checked")
     ids = {p.id for p in _cases()}
     stale = sorted((set(load_expected_failures()) | set(load_timing_sensitive())) - ids)
     assert not stale, f"expected_failures.txt / timing_sensitive.txt name unknown cases: {stale}"

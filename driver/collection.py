@@ -88,6 +88,14 @@ def read_only_option(name: str, instead: str = "") -> property:
     return property(attrgetter(f"_{name}"), refuse, doc=f"This handle's {name} (read-only; see with_options).")
 
 
+def inherit_options(parent: Any, read_concern: ReadConcernLike | None, write_concern: WriteConcernLike | None,
+                    read_preference: ReadPreferenceLike | None) -> tuple[ReadConcern, WriteConcern, Any]:
+    """A handle's (read concern, write concern, read preference): each one given, else `parent`'s."""
+    return ((ReadConcern.from_document(read_concern) if read_concern is not None else parent.read_concern),
+            (WriteConcern.from_document(write_concern) if write_concern is not None else parent.write_concern),
+            as_read_preference(read_preference, parent.read_preference))
+
+
 def _return_new(return_document: object) -> bool:
     if isinstance(return_document, bool):
         return return_document
@@ -109,11 +117,8 @@ class Collection:
         self.name = name
         # Read-only (properties below, as in PyMongo): what follows is computed from them once, so a
         # changed concern would be silently ignored; with_options makes a handle with other options.
-        self._read_concern = (ReadConcern.from_document(read_concern) if read_concern is not None
-                              else database.read_concern)
-        self._write_concern = (WriteConcern.from_document(write_concern) if write_concern is not None
-                               else database.write_concern)
-        self._read_preference = as_read_preference(read_preference, database.read_preference)
+        self._read_concern, self._write_concern, self._read_preference = inherit_options(
+            database, read_concern, write_concern, read_preference)
         # CSOT spec: timeoutMS inherited from the database unless given (0 = no limit).
         self.timeout_ms = resolve_timeout_ms(check_timeout_ms(timeout_ms, f"collection {name!r}"), database.timeout_ms)
         # What every operation sends, computed once (with_options makes another handle). The

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from driver.collection import Collection, read_only_option
+from driver.collection import Collection, inherit_options, read_only_option
 from driver.cursor import CURSOR_TYPES, Cursor
 from driver.errors import ConfigurationError, OperationFailure
 from driver.execute import Operation
@@ -18,11 +18,9 @@ from driver.ops.admin import (
 )
 from driver.ops.aggregate import aggregate_command, has_write_stage
 from driver.ops.server_support import put_raw_data
-from driver.read_concern import ReadConcern
 from driver.read_preference import PRIMARY_READ, ReadPreference, as_read_preference
 from driver.session import ClientSession
 from driver.timeout import applies_timeout, check_timeout_ms, operation_timeout_ms, resolve_timeout_ms
-from driver.write_concern import WriteConcern
 
 if TYPE_CHECKING:
     from driver.change_stream import ChangeStream, ChangeStreamOptions
@@ -46,11 +44,8 @@ class Database:
         self.name = name
         # Read-only (properties below, as in PyMongo): collections take them when made, so a changed
         # concern would not reach them; with_options makes a handle with other options.
-        self._read_concern = (ReadConcern.from_document(read_concern) if read_concern is not None
-                              else client.read_concern)
-        self._write_concern = (WriteConcern.from_document(write_concern) if write_concern is not None
-                               else client.write_concern)
-        self._read_preference = as_read_preference(read_preference, client.read_preference)
+        self._read_concern, self._write_concern, self._read_preference = inherit_options(
+            client, read_concern, write_concern, read_preference)
         # CSOT spec: timeoutMS inherited from the client unless given (0 = no limit, never unset again).
         self.timeout_ms = resolve_timeout_ms(check_timeout_ms(timeout_ms, f"database {name!r}"), client.timeout_ms)
 
